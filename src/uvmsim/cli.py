@@ -1,0 +1,54 @@
+"""The `uvmsim` command line.
+
+Every command turns bad input into one line on stderr and exit status 2; a failure found by a
+check is exit status 1; nothing found is 0.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from uvmsim import __version__
+from uvmsim.machine.failure import InputError
+
+
+class UvmsimGroup(click.Group):
+    """A click group that reports `InputError` as one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"uvmsim: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=UvmsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="uvmsim")
+def main() -> None:
+    """Check and measure locking changes in OpenBSD's UVM page layer.
+
+    uvmsim runs an executable model of sys/uvm under two engines: a checker that explores CPU
+    interleavings and reports panics, races, recursion and lock-order reversals with a
+    replayable counterexample, and a timed simulator that reports lockstat-style contention.
+    """
+
+
+@main.command()
+def review() -> None:
+    """Answer every concern of the pageqlock review thread with computed evidence.
+
+    \b
+    Example:
+      uvmsim review
+    """
+    click.echo(
+        "uvmsim review is not available yet: it needs the UVM model, the checker and the\n"
+        "simulator (issues 3-5). The simulated multiprocessor is in place: see README.md."
+    )
+
+
+if __name__ == "__main__":
+    main()

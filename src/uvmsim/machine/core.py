@@ -1,0 +1,610 @@
+"""The simulated multiprocessor: CPUs as greenlets, one hook for every visible operation.
+
+Execution contract (DESIGN.md §3).  Every CPU runs one Python function (the kernel code path of
+that CPU, e.g. a fault followed by an exit) in its own greenlet.  Code between two visible
+operations is CPU-local and runs without interruption.  A *visible operation* is a read or write
+of a `Shared` field, an atomic, or a lock or sleep operation; before it happens the CPU posts it
+as its pending operation and asks the engine which CPU proceeds.  Choosing a CPU means: that CPU
+performs its pending operation and runs on, invisibly, until it posts its next one.  So at every
+decision each live CPU has exactly one pending operation, which is what DPOR needs (the next
+step of every thread) and what the timed engine charges time for.
+
+A CPU whose pending operation cannot proceed (a mutex someone else owns, an rwlock held in a
+conflicting mode, a sleep not yet woken) is *disabled*; engines choose among enabled CPUs only.
+No enabled CPU while some CPU is still live is a deadlock.
+
+Switching is direct, CPU to CPU: the running CPU's greenlet switches to the chosen one and is
+resumed later by whichever CPU chooses it.  The driver greenlet (the caller of `Machine.run`)
+only runs when a CPU finishes or the execution halts on a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import greenlet
+
+from uvmsim.machine import failure as fk
+from uvmsim.machine.failure import Failure, InputError
+
+if TYPE_CHECKING:
+    from uvmsim.machine.engines import Engine
+
+# Operation kinds.  Interned strings: cheap identity comparisons, readable in traces and JSON.
+READ = "read"
+WRITE = "write"
+ATOMIC = "atomic"
+MTX_ENTER = "mtx_enter"
+MTX_TRY = "mtx_enter_try"
+MTX_LEAVE = "mtx_leave"
+RW_ENTER = "rw_enter"
+RW_TRY = "rw_enter_try"
+RW_EXIT = "rw_exit"
+SLEEP = "sleep"
+RESUME = "resume"
+WAKEUP = "wakeup"
+
+LOCK_KINDS = frozenset({MTX_ENTER, MTX_TRY, MTX_LEAVE, RW_ENTER, RW_TRY, RW_EXIT})
+
+_running: Machine | None = None
+"""The machine whose CPU is executing right now, or None (set-up, driver, invariant checks)."""
+
+# Functions that are thin wrappers in the kernel (macros or inlines such as uvm_lock_pageq) are
+# skipped when a call site is attributed, so a site names the kernel function that did the work.
+_inline_codes: set[int] = set()
+"""ids of the code objects of inline wrappers (a code object's own hash walks its bytecode,
+far too slow for a lookup on every visible operation; the functions live as long as the
+process, so their ids are stable)."""
+_MACHINE_PREFIX = "uvmsim.machine"
+
+
+def inline(fn: Callable) -> Callable:
+    """Mark `fn` as a wrapper that call sites look through (like a C macro or inline)."""
+    _inline_codes.add(id(fn.__code__))
+    return fn
+
+
+def running() -> Machine | None:
+    """The machine executing model code right now, if any."""
+    return _running
+
+
+def curcpu() -> CPU:
+    """The CPU running the caller, as the kernel's `curcpu()`."""
+    m = _running
+    if m is None:
+        raise RuntimeError("curcpu() called outside a running machine")
+    return m.current
+
+
+def call_site(depth: int = 2) -> tuple:
+    """The site (code, instruction offset) of the model code `depth` frames up.
+
+    The instruction offset is cheap to take on every visible operation; it is turned into a
+    line number only when a site is printed (`site_line`).
+    """
+    f = sys._getframe(depth)
+    codes = _inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    return (f.f_code, f.f_lasti)
+
+
+def frame_site(f: Any) -> tuple:
+    """The site of frame `f`, looking through inline wrappers."""
+    codes = _inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    return (f.f_code, f.f_lasti)
+
+
+def site_line(site: tuple) -> int:
+    """The source line of a site."""
+    code, lasti = site
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+def format_site(site: tuple | None) -> str:
+    """`function (file.py:line)` for a site recorded by `call_site`."""
+    if site is None:
+        return "?"
+    code = site[0]
+    return f"{code.co_name} ({os.path.basename(code.co_filename)}:{site_line(site)})"
+
+
+def model_stack(frame: Any) -> tuple[str, ...]:
+    """Kernel function names on a CPU's stack, outermost first, machine internals left out."""
+    names: list[str] = []
+    f = frame
+    while f is not None:
+        code = f.f_code
+        if code is _cpu_main.__code__:
+            break
+        module = f.f_globals.get("__name__", "")
+        if not module.startswith(_MACHINE_PREFIX) and id(code) not in _inline_codes:
+            names.append(code.co_name)
+        f = f.f_back
+    names.reverse()
+    return tuple(names)
+
+
+class _Halt(BaseException):
+    """Unwinds a CPU's greenlet once the execution has failed (not catchable as Exception)."""
+
+
+class KernelFailure(Exception):
+    """Raised to the caller of `Machine.run` when `raise_on_failure` is set."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.render())
+        self.failure = failure
+
+
+class CPU:
+    """One simulated CPU running one kernel thread.
+
+    `op` is the pending visible operation (kind, object, field, site) and `blocker` the object
+    that decides whether it can proceed (None: always).  `runnable` caches that decision; the
+    machine keeps it current as locks change hands (every CPU with a pending operation on a
+    lock is in the lock's `waiters`), so engines read a flag instead of asking every lock.
+    `mutexes` is the stack of spin mutexes this CPU owns (LIFO), `rwlocks` the rwlocks it holds
+    with their acquisition sites, `ipl` its interrupt priority level, `vc` its vector clock for
+    happens-before race detection, `clock` its time in cycles for the timed engine.
+    """
+
+    __slots__ = (
+        "args",
+        "blocker",
+        "clock",
+        "done",
+        "fn",
+        "greenlet",
+        "index",
+        "ipl",
+        "local",
+        "mutexes",
+        "name",
+        "op",
+        "runnable",
+        "rwlocks",
+        "vc",
+        "want",
+    )
+
+    def __init__(self, index: int, fn: Callable, args: tuple, ncpu: int):
+        self.index = index
+        self.name = f"cpu{index}"
+        self.fn = fn
+        self.args = args
+        self.greenlet: greenlet.greenlet | None = None
+        self.op: tuple = ("start", None, None, None)
+        self.blocker: Any = None
+        self.want: int = 0
+        self.done = False
+        self.runnable = True
+        self.mutexes: list = []
+        self.rwlocks: list = []
+        self.ipl = 0
+        self.vc = [0] * ncpu
+        self.vc[index] = 1
+        self.clock = 0
+        self.local: dict = {}
+
+    def enabled(self) -> bool:
+        """Whether the pending operation can proceed now."""
+        return self.runnable
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The result of one run: the failure if any, the schedule, the visible steps taken."""
+
+    failure: Failure | None
+    schedule: tuple[int, ...]
+    steps: int
+    trace: tuple[tuple, ...] = ()
+    completed: bool = True
+
+
+@dataclass
+class Analyses:
+    """Which checks run on every visible operation; each can be switched off."""
+
+    annotations: bool = True
+    annotation_reads: bool = True
+    races: bool = True
+    witness: bool = True
+    deadlock: bool = True
+
+
+def _cpu_main(machine: Machine, cpu: CPU) -> None:
+    """Body of every CPU greenlet: run the CPU's function, turn what escapes into a Failure."""
+    try:
+        cpu.fn(*cpu.args)
+        machine._cpu_finished(cpu)
+    except _Halt:
+        pass
+    except InputError as exc:  # e.g. a replay list naming a CPU that cannot run
+        machine.input_error = exc
+        machine.halted = machine._special = True
+    except Exception as exc:  # a bug in model code: report it as a failure, never a crash
+        if machine.failure is None:
+            tb = traceback.format_exception(exc)
+            machine.failure = machine._make_failure(
+                fk.MODEL_ERROR,
+                f"model error: {type(exc).__name__}: {exc}",
+                cpu,
+                detail=tuple("".join(tb).rstrip().splitlines()),
+            )
+    cpu.done = True
+    cpu.runnable = False
+
+
+class Machine:
+    """A simulated multiprocessor running one program (one function per CPU) once.
+
+    The machine owns the CPUs, the engine that schedules them, the analyses that watch every
+    visible operation, and the invariants checked at quiescent points and at the end.  A
+    `Machine` runs exactly one execution; exploring interleavings means building the world and
+    a machine again (stateless exploration), which is what keeps replay exact.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        analyses: Analyses | None = None,
+        max_steps: int = 100_000,
+        record: bool = False,
+        schedule_covered: bool = True,
+    ):
+        self.engine = engine
+        self.analyses = analyses or Analyses()
+        self.max_steps = max_steps
+        self.record = record
+        # When False, a plain access to a field whose protecting lock the CPU holds is not a
+        # scheduling point (it cannot race); the race detector still checks it.
+        self.schedule_covered = schedule_covered
+        self.cpus: list[CPU] = []
+        self.current: CPU | None = None
+        self.schedule: list[int] = []
+        self.trace: list[tuple] = []
+        self.failure: Failure | None = None
+        self.halted = False
+        self.locks_held = 0
+        self.annotation_locks: dict[str, Callable[[Any], Any]] = {}
+        self.annotation_consts: dict[str, Any] = {}
+        self.step_checks: list[Callable[[], str | None]] = []
+        self.quiescent_checks: list[Callable[[], str | None]] = []
+        self.end_checks: list[Callable[[], str | None]] = []
+        self.sleepers: dict[int, list[CPU]] = {}
+        self.names = itertools.count()
+        from uvmsim.machine.races import RaceDetector
+        from uvmsim.machine.witness import Witness
+
+        self.witness = Witness(self)
+        self.races = RaceDetector(self)
+        self.driver: greenlet.greenlet | None = None
+        self._priming = False
+        self._special = False
+        self.races_on = self.analyses.races
+        self.input_error: InputError | None = None
+
+    @property
+    def steps(self) -> int:
+        """Visible steps taken so far (the length of the schedule)."""
+        return len(self.schedule)
+
+    # ---- configuration -------------------------------------------------------------------
+    def bind_annotation(self, letter: str, lock: Any) -> None:
+        """Say which lock a lock letter (e.g. 'Q') means on this machine.
+
+        `lock` is either the lock itself (a global such as `uvm.pageqlock`) or a resolver
+        `f(obj) -> lock | None` for letters whose lock depends on the object.
+        """
+        from uvmsim.machine.shared import LOCK_LETTERS
+
+        if letter not in LOCK_LETTERS:
+            raise InputError(
+                f"annotation letter {letter!r} is not a lock letter; "
+                f"accepted: {', '.join(sorted(LOCK_LETTERS))}"
+            )
+        if hasattr(lock, "covers"):
+            self.annotation_consts[letter] = lock
+        else:
+            self.annotation_locks[letter] = lock
+
+    def add_check(self, fn: Callable[[], str | None], when: str = "end") -> None:
+        """Register an invariant: `fn()` returns None when it holds, else a message.
+
+        `when` is 'step' (after every visible step: keep it cheap), 'quiescent' (after a step
+        that leaves no lock held by any CPU) or 'end' (when every CPU has finished).
+        """
+        table = {
+            "step": self.step_checks,
+            "quiescent": self.quiescent_checks,
+            "end": self.end_checks,
+        }
+        if when not in table:
+            raise InputError(f"check time {when!r} unknown; accepted: end, quiescent, step")
+        table[when].append(fn)
+
+    # ---- running -------------------------------------------------------------------------
+    def run(
+        self, program: Sequence[Callable[[], Any]], raise_on_failure: bool = False
+    ) -> Execution:
+        """Run `program` (one callable per CPU) to completion or to its first failure."""
+        global _running
+        if self.driver is not None:
+            raise RuntimeError("a Machine runs one execution; build a new one")
+        if not program:
+            raise InputError("program: needs at least one CPU function")
+        n = len(program)
+        self.cpus = [CPU(i, fn, (), n) for i, fn in enumerate(program)]
+        self.driver = greenlet.getcurrent()
+        prev_running = _running
+        for cpu in self.cpus:
+            cpu.greenlet = greenlet.greenlet(_cpu_main, parent=self.driver)
+        self.engine.begin(self)
+        try:
+            # Prime: run every CPU up to its first visible operation, in CPU order.  The code
+            # before it is CPU-local, so running it eagerly changes nothing observable.
+            self._priming = True
+            self._special = True
+            for cpu in self.cpus:
+                self.current = cpu
+                _running = self
+                cpu.greenlet.switch(self, cpu)
+                _running = prev_running
+                if self.failure is not None or self.input_error is not None:
+                    break
+            self._priming = False
+            self._special = bool(self.step_checks) or self.record
+            self.races_on = self.analyses.races
+            while self.failure is None and self.input_error is None:
+                live = [c for c in self.cpus if not c.done]
+                if not live:
+                    break
+                nxt = self._choose(None)
+                if nxt is None:
+                    break
+                self.current = nxt
+                _running = self
+                nxt.greenlet.switch()
+                _running = prev_running
+            if self.failure is None and self.input_error is None:
+                self._run_checks(self.end_checks, None)
+        except _Halt:
+            pass
+        finally:
+            self._teardown()
+            _running = prev_running
+            self.engine.end(self)
+        if self.input_error is not None:
+            raise self.input_error
+        completed = all(c.done for c in self.cpus) and self.failure is None
+        result = Execution(
+            self.failure, tuple(self.schedule), self.steps, tuple(self.trace), completed
+        )
+        if raise_on_failure and self.failure is not None:
+            raise KernelFailure(self.failure)
+        return result
+
+    def _teardown(self) -> None:
+        """Unwind every CPU still suspended (after a failure) without running its operations."""
+        global _running
+        self.halted = self._special = True
+        for cpu in self.cpus:
+            g = cpu.greenlet
+            if g is not None and not g.dead and g:
+                _running = None
+                with contextlib.suppress(_Halt):
+                    g.throw(_Halt)
+
+    # ---- the one hook ----------------------------------------------------------------------
+    def visible(self, kind: str, obj: Any, field: Any, site: tuple, blocker: Any = None) -> CPU:
+        """Post the running CPU's next visible operation and let the engine pick who proceeds.
+
+        Returns (to the posting CPU, once it is chosen) that CPU, so primitives can perform the
+        operation's effect.  Raises `_Halt` when the execution failed meanwhile.  This is the
+        hottest function of the project: the rare cases (priming, per-step checks, recording,
+        a halted machine) all hide behind the single `_special` flag.
+        """
+        cpu = self.current
+        if self._special:
+            return self._visible_special(cpu, kind, obj, field, site, blocker)
+        cpu.op = (kind, obj, field, site)
+        if blocker is not None:
+            cpu.blocker = blocker
+            blocker.waiters.append(cpu)
+            if blocker.blocks(cpu):
+                cpu.runnable = False
+            if blocker.is_rwlock:
+                reevaluate(blocker)
+        schedule = self.schedule
+        if len(schedule) >= self.max_steps:
+            self._fail(fk.STEP_BOUND, f"step bound: {self.max_steps} visible steps reached", None)
+        nxt = self.engine.choose(self, cpu)
+        if nxt is None:
+            self._deadlock()
+        schedule.append(nxt.index)
+        if nxt is not cpu:
+            self.current = nxt
+            nxt.greenlet.switch()
+            # Resumed: someone chose this CPU, or the execution is being torn down.
+            if self.halted:
+                raise _Halt
+        if blocker is not None:
+            cpu.blocker = None
+            blocker.waiters.remove(cpu)
+        return cpu
+
+    def _visible_special(
+        self, cpu: CPU, kind: str, obj: Any, field: Any, site: tuple, blocker: Any
+    ) -> CPU:
+        """`visible` with everything: halted check, per-step checks, priming, recording."""
+        if self.halted:
+            raise _Halt
+        if self.step_checks:
+            self._run_checks(self.step_checks, cpu)
+        cpu.op = (kind, obj, field, site)
+        if blocker is not None:
+            cpu.blocker = blocker
+            blocker.waiters.append(cpu)
+            if blocker.blocks(cpu):
+                cpu.runnable = False
+            if blocker.is_rwlock:
+                reevaluate(blocker)
+        if self._priming:
+            self.driver.switch()
+        else:
+            nxt = self._choose(cpu)
+            if nxt is not cpu:
+                self.current = nxt
+                nxt.greenlet.switch()
+        if self.halted:
+            raise _Halt
+        if blocker is not None:
+            cpu.blocker = None
+            blocker.waiters.remove(cpu)
+        if self.record:
+            self.trace.append((cpu.index, kind, _name_of(obj), field, site))
+        return cpu
+
+    def _choose(self, current: CPU | None) -> CPU | None:
+        """Ask the engine for the next CPU from the driver; account the step."""
+        if len(self.schedule) >= self.max_steps:
+            self._fail(fk.STEP_BOUND, f"step bound: {self.max_steps} visible steps reached", None)
+        nxt = self.engine.choose(self, current)
+        if nxt is None:
+            self._deadlock()
+        self.schedule.append(nxt.index)
+        return nxt
+
+    def enabled(self) -> list[CPU]:
+        """The live CPUs whose pending operation can proceed, in CPU order."""
+        return [c for c in self.cpus if c.runnable]
+
+    def _cpu_finished(self, cpu: CPU) -> None:
+        """A CPU returned from its function: it must not hold locks; then checks run."""
+        self._run_checks(self.step_checks, cpu)
+        if cpu.mutexes or cpu.rwlocks:
+            held = [m.name for m in cpu.mutexes] + [lk.name for lk, _ in cpu.rwlocks]
+            self._fail(fk.LOCK_LEAK, f"{cpu.name} finished holding {', '.join(held)}", cpu)
+        if self.locks_held == 0 and self.quiescent_checks:
+            self._run_checks(self.quiescent_checks, cpu)
+
+    def after_release(self, cpu: CPU) -> None:
+        """Called by lock primitives after a release: run quiescent checks when nothing is held."""
+        if self.locks_held == 0 and self.quiescent_checks:
+            self._run_checks(self.quiescent_checks, cpu)
+
+    def _run_checks(self, checks: list, cpu: CPU | None) -> None:
+        global _running
+        if not checks:
+            return
+        # Checks read the world directly: with no running machine, Shared fields are plain.
+        saved_running, _running = _running, None
+        try:
+            for check in checks:
+                msg = check()
+                if msg:
+                    _running = saved_running
+                    self._fail(fk.INVARIANT, f"invariant violated: {msg}", cpu)
+        finally:
+            _running = saved_running
+
+    # ---- failures ----------------------------------------------------------------------------
+    def _make_failure(
+        self,
+        kind: str,
+        message: str,
+        cpu: CPU | None,
+        sites: Sequence[tuple | str] = (),
+        detail: tuple[str, ...] = (),
+    ) -> Failure:
+        stacks = []
+        for c in self.cpus:
+            if c.done and c is not cpu:
+                continue
+            if c is self.current and greenlet.getcurrent() is c.greenlet:
+                frame = sys._getframe(1)
+            else:
+                frame = c.greenlet.gr_frame if c.greenlet is not None else None
+            stacks.append((c.index, model_stack(frame)))
+        return Failure(
+            kind=kind,
+            message=message,
+            cpu=None if cpu is None else cpu.index,
+            stacks=tuple(stacks),
+            sites=tuple(s if isinstance(s, str) else format_site(s) for s in sites),
+            schedule=tuple(self.schedule),
+            step=self.steps,
+            detail=detail,
+        )
+
+    def _fail(
+        self, kind: str, message: str, cpu: CPU | None, sites: Sequence[tuple | str] = ()
+    ) -> None:
+        """Record the execution's failure and unwind the running greenlet."""
+        if self.failure is None:
+            self.failure = self._make_failure(kind, message, cpu, sites)
+        self.halted = self._special = True
+        raise _Halt
+
+    def _deadlock(self) -> None:
+        lines = []
+        for c in self.cpus:
+            if c.done:
+                continue
+            kind, obj, _field, site = c.op
+            what = (
+                c.blocker.describe_wait(c) if c.blocker is not None else f"{kind} {_name_of(obj)}"
+            )
+            lines.append(f"{c.name} waits for {what} at {format_site(site)}")
+        if not self.analyses.deadlock:
+            self.halted = self._special = True
+            raise _Halt
+        self._fail(fk.DEADLOCK, "deadlock: no CPU can run; " + "; ".join(lines), None)
+
+    # ---- naming ------------------------------------------------------------------------------
+    def new_name(self, prefix: str) -> str:
+        """A deterministic name for an object created while this machine runs."""
+        return f"{prefix}#{next(self.names)}"
+
+
+def reevaluate(lock: Any) -> None:
+    """A lock changed state: recompute whether each CPU with an operation pending on it can run."""
+    for w in lock.waiters:
+        w.runnable = not lock.blocks(w)
+
+
+def _name_of(obj: Any) -> str:
+    if obj is None:
+        return "-"
+    name = getattr(obj, "name", None)
+    if isinstance(name, str):
+        return name
+    return type(obj).__name__
+
+
+def fail(kind: str, message: str, sites: Sequence[tuple | str] = ()) -> None:
+    """Fail the running execution from a primitive or model check on the current CPU."""
+    m = _running
+    if m is None:
+        texts = tuple(s if isinstance(s, str) else format_site(s) for s in sites)
+        raise KernelFailure(Failure(kind=kind, message=message, cpu=None, sites=texts))
+    m._fail(kind, message, m.current, sites)

@@ -1,0 +1,175 @@
+"""Spin mutexes with OpenBSD semantics (`sys/kern/kern_lock.c`, `sys/sys/mutex.h`).
+
+A mutex is owned by a CPU, is not recursive, spins, and raises the IPL to its own level while
+held.  Mutexes nest but must not interleave: they are released in LIFO order, because each one
+saves the IPL it restores.  Under DIAGNOSTIC (GENERIC kernels) re-entry by the owner panics
+"mtx %p: locking against myself"; here the panic names the mutex and both acquisition sites.
+`MUTEX_ASSERT_LOCKED` panics "mutex %p not held in %s" when the current CPU is not the owner.
+
+In the checker a CPU waiting in `mtx_enter` is simply not enabled until the owner leaves; the
+timed engine charges the wait as spin time.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from uvmsim.machine import core as _core
+from uvmsim.machine import failure as fk
+from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE, MTX_TRY, call_site, fail, format_site
+from uvmsim.machine.spl import IPL_NONE
+
+
+class Mutex:
+    """`struct mutex`: owner CPU (or None), the IPL it raises to, a WITNESS lock class.
+
+    `site` is where the current owner acquired it (reported on recursion); `vc` is the vector
+    clock released with it, for happens-before race detection.
+    """
+
+    __slots__ = ("ipl", "lock_class", "name", "oldipl", "owner", "site", "vc", "waiters")
+    is_rwlock = False
+
+    def __init__(self, name: str, ipl: int = IPL_NONE, lock_class: str | None = None):
+        self.name = name
+        self.ipl = ipl
+        self.lock_class = lock_class or name
+        self.owner: Any = None
+        self.site: tuple | None = None
+        self.oldipl = 0
+        self.vc: list[int] | None = None
+        self.waiters: list = []
+
+    # -- the blocker protocol used by engines and deadlock reports --
+    def blocks(self, cpu: Any) -> bool:
+        return self.owner is not None
+
+    def describe_wait(self, cpu: Any) -> str:
+        owner = self.owner.name if self.owner is not None else "nobody"
+        return f"mtx {self.name} (owned by {owner})"
+
+    # -- the annotation protocol (Shared fields annotated with this lock) --
+    def covers(self, cpu: Any, write: bool) -> bool:
+        return self.owner is cpu
+
+    def __repr__(self) -> str:
+        return f"mtx {self.name}"
+
+
+def _recursion(m: Mutex, cpu: Any, site: tuple) -> None:
+    fail(
+        fk.RECURSION,
+        f"panic: mtx {m.name}: locking against myself",
+        [f"first acquired at {format_site(m.site)}", f"again at {format_site(site)}"],
+    )
+
+
+def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
+    m.owner = cpu
+    m.site = site
+    m.oldipl = cpu.ipl
+    if m.ipl > cpu.ipl:
+        cpu.ipl = m.ipl
+    cpu.mutexes.append(m)
+    mach.locks_held += 1
+    for w in m.waiters:
+        w.runnable = False
+    vc = m.vc
+    if vc is not None and mach.analyses.races:
+        mine = cpu.vc
+        for i, t in enumerate(vc):
+            if t > mine[i]:
+                mine[i] = t
+
+
+def mtx_enter(m: Mutex) -> None:
+    """`mtx_enter`: spin until the mutex is free, then own it (recursion panics)."""
+    mach = _core._running
+    site = call_site()
+    cpu = mach.current
+    if m.owner is cpu:
+        _recursion(m, cpu, site)
+    if mach.analyses.witness:
+        mach.witness.check_order(cpu, m, site)
+    mach.visible(MTX_ENTER, m, None, site, m)
+    _acquired(mach, cpu, m, site)
+
+
+def mtx_enter_try(m: Mutex) -> int:
+    """`mtx_enter_try`: own the mutex if free and return 1, else return 0 (never spins)."""
+    mach = _core._running
+    site = call_site()
+    cpu = mach.current
+    if m.owner is cpu:
+        _recursion(m, cpu, site)
+    mach.visible(MTX_TRY, m, None, site)
+    if m.owner is not None:
+        return 0
+    _acquired(mach, cpu, m, site)
+    return 1
+
+
+def mtx_leave(m: Mutex) -> None:
+    """`mtx_leave`: release a mutex this CPU owns, restoring the IPL it saved."""
+    mach = _core._running
+    site = call_site()
+    cpu = mach.current
+    if m.owner is not cpu:
+        fail(fk.PANIC, f"panic: mutex {m.name} not held in mtx_leave", [site])
+    if cpu.mutexes[-1] is not m:
+        later = cpu.mutexes[-1]
+        fail(
+            fk.MUTEX_RULE,
+            f"mtx_leave {m.name} out of LIFO order: {later.name}, taken later, is still held "
+            f"(mutexes nest, they must not interleave)",
+            [
+                f"{m.name} acquired at {format_site(m.site)}",
+                f"{later.name} acquired at {format_site(later.site)}",
+                f"released at {format_site(site)}",
+            ],
+        )
+    mach.visible(MTX_LEAVE, m, None, site)
+    release(mach, cpu, m)
+    if mach.locks_held == 0:
+        mach.after_release(cpu)
+
+
+def release(mach: Any, cpu: Any, m: Mutex) -> None:
+    """Drop `cpu`'s ownership of `m` (mtx_leave, or the interlock of a sleep): no visible step."""
+    cpu.mutexes.remove(m)
+    m.owner = None
+    for w in m.waiters:
+        w.runnable = True
+    cpu.ipl = m.oldipl
+    mach.locks_held -= 1
+    if mach.analyses.races:
+        m.vc = list(cpu.vc)
+        cpu.vc[cpu.index] += 1
+
+
+def mtx_owned(m: Mutex) -> bool:
+    """`mtx_owned`: whether the current CPU owns the mutex (no visible operation)."""
+    return m.owner is _core._running.current
+
+
+def _caller_name() -> str:
+    f = sys._getframe(2)
+    codes = _core._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    return f.f_code.co_name
+
+
+def MUTEX_ASSERT_LOCKED(m: Mutex) -> None:
+    """Panic "mutex %p not held in %s" unless the current CPU owns `m` (DIAGNOSTIC)."""
+    mach = _core._running
+    if mach is not None and m.owner is not mach.current:
+        fail(fk.PANIC, f"panic: mutex {m.name} not held in {_caller_name()}", [call_site()])
+
+
+def MUTEX_ASSERT_UNLOCKED(m: Mutex) -> None:
+    """Panic "mutex %p held in %s" if the current CPU owns `m` (DIAGNOSTIC)."""
+    mach = _core._running
+    if mach is not None and m.owner is mach.current:
+        fail(fk.PANIC, f"panic: mutex {m.name} held in {_caller_name()}", [call_site()])

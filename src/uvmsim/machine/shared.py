@@ -1,0 +1,266 @@
+"""Shared memory: fields whose every plain read and write is a visible operation.
+
+A `Shared` field carries its protection annotation, the letters of the kernel's lock legends
+(`uvm_page.h`, `uvmexp.h`, `uvm.h`):
+
+======  =====================================================================================
+``L``   `uvm.pageqlock` (uvmexp.h spelling)
+``Q``   `uvm.pageqlock` (uvm_page.h / uvm.h spelling, same lock)
+``F``   `uvm.fpageqlock`
+``o``   the owner lock: the object's `vmobjlock` or the anon's `an_lock`
+``a``   atomic operations only: plain reads are fine, plain writes are violations
+``I``   immutable after creation: any write while the machine runs is a violation
+``K``   kernel lock: not modelled, no check
+(none)  no protection declared: only the race detector watches it
+======  =====================================================================================
+
+Lock letters (L, Q, F, o) are bound to a lock per object by a resolver: a class may say what
+its own letters mean (`annotation_locks`), otherwise the machine's binding applies
+(`Machine.bind_annotation`).  A resolver returning None exempts that object (e.g. pages of the
+kernel's dummy objects skip the owner-lock check, as `uvm_page_owner_locked_p` does).
+
+Since the descriptor turns `obj.f` into one visible read and `obj.f = v` into one visible
+write, `obj.f -= 1` is a load then a store, and a concurrent update between the two is lost,
+exactly as in C.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from sys import _getframe
+from typing import Any, ClassVar
+
+from uvmsim.machine import core as _core
+from uvmsim.machine import failure as fk
+from uvmsim.machine.failure import InputError
+
+LOCK_LETTERS = frozenset("LQFo")
+PLAIN_LETTERS = {
+    "a": "atomic operations only",
+    "I": "immutable after creation",
+    "K": "kernel lock (not modelled)",
+}
+ACCEPTED_LETTERS = "L, Q, F, o, a, I, K (or empty for none)"
+
+READ = _core.READ
+WRITE = _core.WRITE
+
+
+class Shared:
+    """A data descriptor for one shared field with its lock annotation (see module doc)."""
+
+    __slots__ = (
+        "atomic",
+        "checked",
+        "default",
+        "immutable",
+        "letters",
+        "locks",
+        "name",
+        "qualname",
+    )
+
+    def __init__(self, annotation: str = "", default: Any = 0):
+        for letter in annotation:
+            if letter not in LOCK_LETTERS and letter not in PLAIN_LETTERS:
+                raise InputError(
+                    f"lock annotation letter {letter!r} in {annotation!r} is unknown; "
+                    f"accepted: {ACCEPTED_LETTERS}"
+                )
+        self.letters = annotation
+        self.locks = tuple(ch for ch in annotation if ch in LOCK_LETTERS)
+        self.atomic = "a" in annotation
+        self.immutable = "I" in annotation
+        self.checked = bool(self.locks) or self.atomic or self.immutable
+        self.default = default
+        self.name = "?"
+        self.qualname = "?"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.qualname = f"{owner.__name__}.{name}"
+
+    # __get__ and __set__ inline the access path (see `m_access`): they run on every plain
+    # access of the model, and a Python call saved here is a sizeable part of a step.
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        m = _core._running
+        if m is not None:
+            f = _getframe(1)
+            codes = _core._inline_codes
+            while id(f.f_code) in codes:
+                f = f.f_back
+            site = (f.f_code, f.f_lasti)
+            if not self.checked or annotation(m, READ, obj, self, site, True):
+                m.visible(READ, obj, self.name, site)
+            if m.races_on:
+                m.races.plain(m.current, obj, self, False, site)
+        return obj.__dict__[self.name]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        m = _core._running
+        if m is not None:
+            f = _getframe(1)
+            codes = _core._inline_codes
+            while id(f.f_code) in codes:
+                f = f.f_back
+            site = (f.f_code, f.f_lasti)
+            if not self.checked or annotation(m, WRITE, obj, self, site, True):
+                m.visible(WRITE, obj, self.name, site)
+            if m.races_on:
+                m.races.plain(m.current, obj, self, True, site)
+        obj.__dict__[self.name] = value
+
+    def __repr__(self) -> str:
+        return f"Shared({self.letters!r}) {self.qualname}"
+
+
+def resolve_lock(m: Any, obj: Any, letter: str) -> Any:
+    """The lock that `letter` means for `obj` (None: exempt), per class then per machine."""
+    resolver = type(obj).annotation_locks.get(letter)
+    if resolver is None:
+        lock = m.annotation_consts.get(letter)
+        if lock is not None:
+            return lock
+        resolver = m.annotation_locks.get(letter)
+    if resolver is None:
+        raise InputError(
+            f"annotation {letter!r} on {type(obj).__name__} has no lock bound; "
+            "bind it with Machine.bind_annotation or the class's annotation_locks"
+        )
+    return resolver(obj)
+
+
+def m_access(
+    m: Any, kind: str, obj: Any, desc: Shared, f: Any, annotation_check: bool = True
+) -> None:
+    """The visible-operation path of a plain read or write of a Shared field."""
+    codes = _core._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
+    if not desc.checked or annotation(m, kind, obj, desc, site, annotation_check):
+        m.visible(kind, obj, desc.name, site)
+    if m.races_on:
+        m.races.plain(m.current, obj, desc, kind is WRITE, site)
+
+
+def annotation(m: Any, kind: str, obj: Any, desc: Shared, site: tuple, check: bool) -> bool:
+    """Check an access against the field's annotation.
+
+    Returns whether the access must be a scheduling point: False only when the machine
+    reduces scheduling (`schedule_covered` off) and the CPU holds every lock the annotation
+    names, so the access cannot race (the race detector still checks it).
+    """
+    cpu = m.current
+    analyses = m.analyses
+    enforce = check and analyses.annotations
+    covered = True
+    write = kind is WRITE
+    for letter in desc.locks:
+        lock = resolve_lock(m, obj, letter)
+        if lock is None or lock.covers(cpu, write):
+            continue
+        covered = False
+        if enforce and (write or analyses.annotation_reads):
+            need = "write-held" if write and lock.is_rwlock else "held"
+            m._fail(
+                fk.ANNOTATION,
+                f"annotation violation: plain {kind} of {_obj_name(obj)}.{desc.name} "
+                f"[{desc.letters}] without {lock.name} {need} on {cpu.name}",
+                cpu,
+                [site],
+            )
+    if enforce and write and desc.atomic:
+        m._fail(
+            fk.ANNOTATION,
+            f"annotation violation: plain write of {_obj_name(obj)}.{desc.name} [{desc.letters}]"
+            f" (atomic operations only) on {cpu.name}",
+            cpu,
+            [site],
+        )
+    if enforce and write and desc.immutable:
+        m._fail(
+            fk.ANNOTATION,
+            f"annotation violation: write of immutable {_obj_name(obj)}.{desc.name} "
+            f"[{desc.letters}] on {cpu.name}",
+            cpu,
+            [site],
+        )
+    return m.schedule_covered or not covered or not desc.locks
+
+
+def _obj_name(obj: Any) -> str:
+    name = obj.__dict__.get("name")
+    return name if isinstance(name, str) else type(obj).__name__
+
+
+class SharedObject:
+    """Base of every model structure with Shared fields (vm_page, uvm_object, uvmexp, ...).
+
+    Fields start at their declared defaults; `name` identifies the object in reports and, being
+    deterministic, across re-executions (DPOR and replay compare operations by it).
+    """
+
+    annotation_locks: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    _shared_fields: ClassVar[tuple[Shared, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields: dict[str, Shared] = {}
+        for klass in reversed(cls.__mro__):
+            for key, value in vars(klass).items():
+                if isinstance(value, Shared):
+                    fields[key] = value
+        cls._shared_fields = tuple(fields.values())
+        merged: dict[str, Callable[[Any], Any]] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("annotation_locks", {}))
+        cls.annotation_locks = merged
+
+    def __init__(self, name: str | None = None):
+        d = self.__dict__
+        for f in self._shared_fields:
+            default = f.default
+            d[f.name] = default() if callable(default) else default
+        if name is None:
+            m = _core._running
+            name = m.new_name(type(self).__name__) if m is not None else type(self).__name__
+        d["name"] = name
+
+    def __repr__(self) -> str:
+        return self.__dict__.get("name", type(self).__name__)
+
+
+def peek(obj: Any, field: str) -> Any:
+    """Read a Shared field without a visible operation (set-up, invariants, reports)."""
+    return obj.__dict__[field]
+
+
+def poke(obj: Any, field: str, value: Any) -> None:
+    """Write a Shared field without a visible operation (set-up only)."""
+    obj.__dict__[field] = value
+
+
+def unlocked_read(obj: Any, field: str) -> Any:
+    """A plain read the kernel does deliberately without the field's lock.
+
+    It is a visible operation and the race detector still checks it (a racing write is still a
+    data race); only the annotation check is skipped, because the kernel code is known to read
+    there without the lock and its docstring says why.
+    """
+    m = _core._running
+    if m is not None:
+        desc = _find_desc(type(obj), field)
+        m_access(m, READ, obj, desc, sys._getframe(1), annotation_check=False)
+    return obj.__dict__[field]
+
+
+def _find_desc(cls: type, field: str) -> Shared:
+    for klass in cls.__mro__:
+        value = vars(klass).get(field)
+        if isinstance(value, Shared):
+            return value
+    raise AttributeError(f"{cls.__name__}.{field} is not a Shared field")

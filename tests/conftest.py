@@ -1,0 +1,1 @@
+"""Shared fixtures: small programs against the machine layer."""
