@@ -54,8 +54,8 @@ class RoundRobinEngine(Engine):
             return current
         cpus = machine.cpus
         n = len(cpus)
-        i = self.last
-        for _ in range(n):
+        start = i = self.last
+        while True:
             i += 1
             if i == n:
                 i = 0
@@ -64,7 +64,8 @@ class RoundRobinEngine(Engine):
                 self.left = self.quantum - 1
                 self.last = i
                 return c
-        return None
+            if i == start or (start < 0 and i == n - 1):
+                return None
 
 
 class RandomEngine(Engine):

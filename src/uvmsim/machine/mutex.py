@@ -90,7 +90,7 @@ def mtx_enter(m: Mutex) -> None:
     cpu = mach.current
     if m.owner is cpu:
         _recursion(m, cpu, site)
-    if mach.analyses.witness:
+    if (cpu.mutexes or cpu.rwlocks) and mach.analyses.witness:
         mach.witness.check_order(cpu, m, site)
     mach.visible(MTX_ENTER, m, None, site, m)
     _acquired(mach, cpu, m, site)

@@ -119,7 +119,7 @@ def rw_enter(lk: RWLock, flags: int) -> int:
                 f"rw_enter at {format_site(site)}",
             ],
         )
-    if mach.analyses.witness:
+    if (cpu.mutexes or cpu.rwlocks) and mach.analyses.witness:
         mach.witness.check_order(cpu, lk, site)
     cpu.want = op
     mach.visible(RW_ENTER, lk, None, site, lk)

@@ -159,9 +159,14 @@ def annotation(m: Any, kind: str, obj: Any, desc: Shared, site: tuple, check: bo
     enforce = check and analyses.annotations
     covered = True
     write = kind is WRITE
+    own = type(obj).annotation_locks
+    consts = m.annotation_consts
     for letter in desc.locks:
-        lock = resolve_lock(m, obj, letter)
-        if lock is None or lock.covers(cpu, write):
+        # The common case inline: a machine-wide lock (pageqlock, fpageqlock) held by us.
+        lock = consts.get(letter) if letter not in own else None
+        if lock is None:
+            lock = resolve_lock(m, obj, letter)
+        if lock is None or (lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, write)):
             continue
         covered = False
         if enforce and (write or analyses.annotation_reads):
