@@ -50,5 +50,14 @@ def review() -> None:
     )
 
 
+def _register() -> None:
+    from uvmsim.cli_catalog import protocols_cmd, scenarios_cmd
+
+    main.add_command(protocols_cmd)
+    main.add_command(scenarios_cmd)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

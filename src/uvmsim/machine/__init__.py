@@ -10,6 +10,7 @@ from uvmsim.machine.atomic import (
     atomic_cas,
     atomic_clearbits_int,
     atomic_dec_int,
+    atomic_dec_int_nv,
     atomic_inc_int,
     atomic_load,
     atomic_setbits_int,
@@ -25,6 +26,7 @@ from uvmsim.machine.core import (
     curcpu,
     format_site,
     inline,
+    kernel_work,
     running,
 )
 from uvmsim.machine.engines import Engine, RandomEngine, ReplayEngine, RoundRobinEngine
@@ -86,6 +88,7 @@ __all__ = [
     "atomic_cas",
     "atomic_clearbits_int",
     "atomic_dec_int",
+    "atomic_dec_int_nv",
     "atomic_inc_int",
     "atomic_load",
     "atomic_setbits_int",
@@ -94,6 +97,7 @@ __all__ = [
     "curcpu",
     "format_site",
     "inline",
+    "kernel_work",
     "mtx_enter",
     "mtx_enter_try",
     "mtx_leave",

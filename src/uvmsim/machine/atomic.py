@@ -67,6 +67,14 @@ def atomic_add_int(obj: Any, field: str, value: int) -> None:
     obj.__dict__[field] += value
 
 
+def atomic_dec_int_nv(obj: Any, field: str) -> int:
+    """`atomic_dec_int_nv`: subtract one indivisibly and return the new value."""
+    _atomic(obj, field, sys._getframe(1))
+    d = obj.__dict__
+    d[field] -= 1
+    return d[field]
+
+
 def atomic_sub_int(obj: Any, field: str, value: int) -> None:
     """`atomic_sub_int`: subtract `value`, indivisibly."""
     _atomic(obj, field, sys._getframe(1))

@@ -608,3 +608,18 @@ def fail(kind: str, message: str, sites: Sequence[tuple | str] = ()) -> None:
         texts = tuple(s if isinstance(s, str) else format_site(s) for s in sites)
         raise KernelFailure(Failure(kind=kind, message=message, cpu=None, sites=texts))
     m._fail(kind, message, m.current, sites)
+
+
+WORK = "work"
+
+
+def kernel_work(what: str, obj: Any = None) -> None:
+    """A visible step that changes no shared state: a page zeroed or copied, an I/O.
+
+    It gives other CPUs a chance to run where the kernel would spend time (the checker treats
+    it as independent of everything), and the timed engine charges it from the cost table
+    under the name `what`.
+    """
+    m = _running
+    if m is not None:
+        m.visible(WORK, obj, what, call_site())

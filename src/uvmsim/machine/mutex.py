@@ -28,7 +28,7 @@ class Mutex:
     clock released with it, for happens-before race detection.
     """
 
-    __slots__ = ("ipl", "lock_class", "name", "oldipl", "owner", "site", "vc", "waiters")
+    __slots__ = ("ipl", "lock_class", "name", "oldipl", "owner", "site", "vc", "vcm", "waiters")
     is_rwlock = False
 
     def __init__(self, name: str, ipl: int = IPL_NONE, lock_class: str | None = None):
@@ -39,6 +39,7 @@ class Mutex:
         self.site: tuple | None = None
         self.oldipl = 0
         self.vc: list[int] | None = None
+        self.vcm: Any = None  # the machine whose execution published `vc`
         self.waiters: list = []
 
     # -- the blocker protocol used by engines and deadlock reports --
@@ -76,7 +77,8 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
     for w in m.waiters:
         w.runnable = False
     vc = m.vc
-    if vc is not None and mach.analyses.races:
+    # A clock published by another execution (e.g. a set-up run) says nothing about this one.
+    if vc is not None and m.vcm is mach and mach.analyses.races:
         mine = cpu.vc
         for i, t in enumerate(vc):
             if t > mine[i]:
@@ -145,6 +147,7 @@ def release(mach: Any, cpu: Any, m: Mutex) -> None:
     mach.locks_held -= 1
     if mach.analyses.races:
         m.vc = list(cpu.vc)
+        m.vcm = mach
         cpu.vc[cpu.index] += 1
 
 

@@ -39,6 +39,7 @@ class RWLock:
         "site",
         "vc_read",
         "vc_write",
+        "vcm",
         "waiters",
         "writer",
     )
@@ -52,6 +53,7 @@ class RWLock:
         self.site: tuple | None = None
         self.vc_write: list[int] | None = None
         self.vc_read: list[int] | None = None
+        self.vcm: Any = None  # the machine whose execution published the clocks
         self.waiters: list = []
 
     def blocks(self, cpu: Any) -> bool:
@@ -143,7 +145,7 @@ def _acquired(mach: Any, cpu: Any, lk: RWLock, op: int, site: tuple) -> None:
     cpu.rwlocks.append((lk, site))
     mach.locks_held += 1
     reevaluate(lk)
-    if mach.analyses.races:
+    if mach.analyses.races and lk.vcm is mach:
         mine = cpu.vc
         sources = (lk.vc_write, lk.vc_read) if op == RW_WRITE else (lk.vc_write,)
         for vc in sources:
@@ -155,6 +157,9 @@ def _acquired(mach: Any, cpu: Any, lk: RWLock, op: int, site: tuple) -> None:
 
 def release(mach: Any, cpu: Any, lk: RWLock) -> None:
     """Drop `cpu`'s hold on `lk` (rw_exit, or the interlock of a sleep): no visible step."""
+    if mach.analyses.races and lk.vcm is not mach:
+        lk.vc_write = lk.vc_read = None
+        lk.vcm = mach
     if lk.writer is cpu:
         lk.writer = None
         lk.site = None

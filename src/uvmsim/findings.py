@@ -1,0 +1,53 @@
+"""Failures the model found in the kernel's own protocols, recognised by their signature.
+
+A finding is not a bug of the model: it was verified against the kernel sources and recorded
+in docs/findings.md.  Checks classify each failure they report, so a known finding is labelled
+as such (and an expected "finding" of a scenario is met only by that finding, not by any
+failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from uvmsim.machine.failure import Failure
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    title: str
+    matches: Callable[[Failure], bool]
+
+
+def _f1(f: Failure) -> bool:
+    if f.kind == "kassert":
+        return '"anon != NULL"' in f.message and "uvmpd_trylockowner" in f.message
+    if f.kind == "data-race":
+        return (
+            ".uobject" in f.message
+            and any("uvm_pageremove" in s for s in f.sites)
+            and any("uvmpd_" in s for s in f.sites)
+        )
+    return False
+
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding(
+        "F1",
+        "after the diff the pagedaemon can see a queued page whose uobject uvm_pageclean has "
+        "already cleared, and panics in uvmpd_trylockowner (KASSERT anon != NULL)",
+        _f1,
+    ),
+)
+
+
+def classify(failure: Failure | None) -> str | None:
+    """The id of the recorded finding this failure is an instance of, or None."""
+    if failure is None:
+        return None
+    for finding in FINDINGS:
+        if finding.matches(failure):
+            return finding.id
+    return None

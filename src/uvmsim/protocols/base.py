@@ -1,0 +1,518 @@
+"""The Protocol dataclass, the hunk table, and the named protocols."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from uvmsim.machine.failure import InputError
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One hunk of the seed diff: file, hunk header, function, what it changes."""
+
+    number: int
+    file: str
+    header: str
+    function: str
+    change: str
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One switch: the hunks it covers and the model functions that branch on it."""
+
+    name: str
+    hunks: tuple[int, ...]
+    functions: tuple[str, ...]
+    doc: str
+
+
+# The 26 hunks of ../shared/seed/pageqlock-diff-reflowed.txt, in diff order.
+HUNKS: tuple[Hunk, ...] = (
+    Hunk(
+        1,
+        "uvm/uvm_anon.c",
+        "@@ -106,14 +106,10 @@",
+        "uvm_anfree_list",
+        "drop the pageq lock around uvm_pageclean (pgl case) and uvm_pagefree",
+    ),
+    Hunk(
+        2,
+        "uvm/uvm_anon.c",
+        "@@ -249,10 +245,8 @@",
+        "uvm_anon_release",
+        "drop the pageq lock around pmap_page_protect + uvm_pagefree",
+    ),
+    Hunk(
+        3,
+        "uvm/uvm_aobj.c",
+        "@@ -839,9 +839,7 @@",
+        "uao_detach",
+        "drop the pageq lock around uvm_pagefree",
+    ),
+    Hunk(
+        4,
+        "uvm/uvm_aobj.c",
+        "@@ -957,10 +955,7 @@",
+        "uao_flush",
+        "drop the pageq lock around uvm_pagefree (PGO_FREE)",
+    ),
+    Hunk(
+        5,
+        "uvm/uvm_aobj.c",
+        "@@ -1179,9 +1174,7 @@",
+        "uao_get",
+        "drop the pageq lock around uvm_pagefree (swap-in error path)",
+    ),
+    Hunk(
+        6,
+        "uvm/uvm_fault.c",
+        "@@ -417,9 +417,7 @@",
+        "uvmfault_anonget",
+        "drop the pageq lock around uvm_pagefree (page-in error path)",
+    ),
+    Hunk(
+        7,
+        "uvm/uvm_km.c",
+        "@@ -270,9 +270,7 @@",
+        "uvm_km_pgremove",
+        "drop the pageq lock around uvm_pagefree",
+    ),
+    Hunk(
+        8,
+        "uvm/uvm_object.c",
+        "@@ -238,9 +238,7 @@",
+        "uvm_obj_free",
+        "drop the pageq lock around uvm_pageclean",
+    ),
+    Hunk(
+        9,
+        "uvm/uvm_page.c",
+        "@@ -863,9 +863,7 @@",
+        "uvm_pagerealloc_multi",
+        "drop the pageq lock around uvm_pagefree",
+    ),
+    Hunk(
+        10,
+        "uvm/uvm_page.c",
+        "@@ -947,7 +945,6 @@",
+        "uvm_pageclean (comment)",
+        "remove 'caller must lock page queues if pg is managed' from the comment",
+    ),
+    Hunk(
+        11,
+        "uvm/uvm_page.c",
+        "@@ -955,10 +952,6 @@",
+        "uvm_pageclean",
+        "remove MUTEX_ASSERT_LOCKED(&uvm.pageqlock) for tabled or queued pages",
+    ),
+    Hunk(
+        12,
+        "uvm/uvm_page.c",
+        "@@ -982,14 +975,18 @@",
+        "uvm_pageclean",
+        "take the pageq lock around uvm_pagedequeue only if PQ_ACTIVE|PQ_INACTIVE; "
+        "atomic_dec_int(&uvmexp.wired)",
+    ),
+    Hunk(
+        13,
+        "uvm/uvm_page.c",
+        "@@ -1235,7 +1232,7 @@",
+        "uvm_pagewire",
+        "atomic_inc_int(&uvmexp.wired)",
+    ),
+    Hunk(
+        14,
+        "uvm/uvm_page.c",
+        "@@ -1255,7 +1252,7 @@",
+        "uvm_pageunwire",
+        "atomic_dec_int(&uvmexp.wired)",
+    ),
+    Hunk(
+        15,
+        "uvm/uvm_pager.c",
+        "@@ -761,7 +761,6 @@",
+        "uvm_aio_aiodone_pages",
+        "do not take the pageq lock per page",
+    ),
+    Hunk(
+        16,
+        "uvm/uvm_pager.c",
+        "@@ -777,11 +776,9 @@",
+        "uvm_aio_aiodone_pages",
+        "do not drop it before uvm_anon_release / after uvm_page_unbusy",
+    ),
+    Hunk(
+        17,
+        "uvm/uvm_pdaemon.c",
+        "@@ -596,6 +596,8 @@",
+        "uvmpd_scan_inactive",
+        "dequeue a clean page before uvm_pagefree, to prevent lock recursion",
+    ),
+    Hunk(
+        18,
+        "uvm/uvm_pdaemon.c",
+        "@@ -853,6 +855,8 @@",
+        "uvmpd_scan_inactive",
+        "dequeue a released page before uvm_pagefree, to prevent lock recursion",
+    ),
+    Hunk(
+        19,
+        "uvm/uvm_pdaemon.c",
+        "@@ -1055,7 +1059,6 @@",
+        "uvmpd_drop",
+        "do not take the pageq lock after the object lock",
+    ),
+    Hunk(
+        20,
+        "uvm/uvm_pdaemon.c",
+        "@@ -1071,7 +1074,6 @@",
+        "uvmpd_drop",
+        "do not drop it before rw_exit",
+    ),
+    Hunk(
+        21,
+        "uvm/uvm_swap.c",
+        "@@ -395,10 +395,8 @@",
+        "uvm_swap_freepages",
+        "drop the pageq lock around the uvm_pagefree loop",
+    ),
+    Hunk(
+        22,
+        "uvm/uvm_vnode.c",
+        "@@ -602,13 +602,11 @@",
+        "uvn_flush",
+        "remove the local 'dead' pglist",
+    ),
+    Hunk(
+        23,
+        "uvm/uvm_vnode.c",
+        "@@ -696,9 +694,9 @@",
+        "uvn_flush",
+        "no-clean-needed PGO_FREE: uvm_pagedequeue + uvm_pagefree instead of "
+        "uvm_pageclean + dead list",
+    ),
+    Hunk(
+        24,
+        "uvm/uvm_vnode.c",
+        "@@ -830,8 +828,9 @@",
+        "uvn_flush (ReTry:)",
+        "after pageout PGO_FREE: uvm_pagedequeue + uvm_pagefree instead of "
+        "uvm_pageclean + dead list",
+    ),
+    Hunk(
+        25,
+        "uvm/uvm_vnode.c",
+        "@@ -852,8 +851,6 @@",
+        "uvn_flush (ReTry:)",
+        "remove the final uvm_pglistfree(&dead)",
+    ),
+    Hunk(
+        26,
+        "uvm/uvmexp.h",
+        "@@ -61,7 +61,7 @@",
+        "struct uvmexp",
+        "annotate wired as [a] (atomic operations)",
+    ),
+)
+
+SWITCHES: tuple[Switch, ...] = (
+    Switch(
+        "anfree_list_unlocked",
+        (1,),
+        ("uvm_anfree_list",),
+        "uvm_anfree_list cleans/frees its page without taking the pageq lock",
+    ),
+    Switch(
+        "anon_release_unlocked",
+        (2,),
+        ("uvm_anon_release",),
+        "uvm_anon_release protects and frees its page without the pageq lock",
+    ),
+    Switch(
+        "uao_detach_unlocked",
+        (3,),
+        ("uao_detach",),
+        "uao_detach frees each page without the pageq lock",
+    ),
+    Switch(
+        "uao_flush_unlocked",
+        (4,),
+        ("uao_flush",),
+        "uao_flush(PGO_FREE) frees each page without the pageq lock",
+    ),
+    Switch(
+        "uao_get_unlocked",
+        (5,),
+        ("uao_get",),
+        "uao_get's swap-in error path frees the fresh page without the pageq lock",
+    ),
+    Switch(
+        "anonget_unlocked",
+        (6,),
+        ("uvmfault_anonget",),
+        "uvmfault_anonget's page-in error path frees the fresh page without the pageq lock",
+    ),
+    Switch(
+        "km_pgremove_unlocked",
+        (7,),
+        ("uvm_km_pgremove",),
+        "uvm_km_pgremove frees kernel object pages without the pageq lock",
+    ),
+    Switch(
+        "obj_free_unlocked",
+        (8,),
+        ("uvm_obj_free",),
+        "uvm_obj_free cleans buffer-cache pages without the pageq lock",
+    ),
+    Switch(
+        "pagerealloc_multi_unlocked",
+        (9,),
+        ("uvm_pagerealloc_multi",),
+        "the buffer-cache flip frees the old page without the pageq lock",
+    ),
+    Switch(
+        "pageclean_no_assert",
+        (10, 11),
+        ("uvm_pageclean",),
+        "uvm_pageclean no longer requires (asserts) the pageq lock for tabled/queued pages",
+    ),
+    Switch(
+        "pageclean_locks_dequeue",
+        (12,),
+        ("uvm_pageclean",),
+        "uvm_pageclean takes the pageq lock itself around the dequeue of a queued page",
+    ),
+    Switch(
+        "wired_atomic",
+        (12, 13, 14, 26),
+        ("uvm_pageclean", "uvm_pagewire", "uvm_pageunwire"),
+        "uvmexp.wired is [a] and updated with atomic_inc_int/atomic_dec_int",
+    ),
+    Switch(
+        "aiodone_unlocked",
+        (15, 16),
+        ("uvm_aio_aiodone_pages",),
+        "async pageout completion no longer holds the pageq lock around uvm_page_unbusy",
+    ),
+    Switch(
+        "pdaemon_clean_dequeue_first",
+        (17,),
+        ("uvmpd_scan_inactive",),
+        "the inactive scan dequeues a clean page (pageq held) before uvm_pagefree",
+    ),
+    Switch(
+        "pdaemon_released_dequeue_first",
+        (18,),
+        ("uvmpd_scan_inactive",),
+        "the inactive scan dequeues a page released during pageout before uvm_pagefree",
+    ),
+    Switch(
+        "pdaemon_drop_unlocked",
+        (19, 20),
+        ("uvmpd_drop",),
+        "uvmpd_drop (hibernate) frees clean object pages holding only the object lock",
+    ),
+    Switch(
+        "swap_freepages_unlocked",
+        (21,),
+        ("uvm_swap_freepages",),
+        "uvm_swap_freepages frees its pages without the pageq lock",
+    ),
+    Switch(
+        "uvn_flush_free_per_page",
+        (22, 23, 24, 25),
+        ("uvn_flush",),
+        "uvn_flush frees each page with uvm_pagefree (per-CPU magazines) instead of "
+        "collecting a dead list for one uvm_pglistfree",
+    ),
+    Switch(
+        "uvn_flush_dequeue_first",
+        (23,),
+        ("uvn_flush",),
+        "uvn_flush dequeues a no-clean-needed page (pageq held) before freeing it",
+    ),
+    Switch(
+        "uvn_flush_cluster_dequeue_first",
+        (24,),
+        ("uvn_flush",),
+        "uvn_flush dequeues a just-cleaned page (pageq held) before freeing it",
+    ),
+)
+
+NOT_IN_DIFF = {
+    "percpu_magazines": "per-CPU page magazines (uvm_percpu.h 1.1, 2024): 2 x 8 pages per CPU "
+    "in front of the pmemrange allocator (uvm_pmr_cache_get/put)",
+    "pageclean_dequeue_before_remove": "proposed fix for finding F1 (docs/findings.md): "
+    "uvm_pageclean dequeues a queued page (pageq lock taken) before uvm_pageremove clears "
+    "its uobject, so no scanner ever sees a queued page without an owner",
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One variant of the page layer: a value per switch (True = as in the seed diff).
+
+    `name` and `description` say what it is.  Build variants with `dataclasses.replace` or
+    `Protocol.variant(name, **switches)`; an unknown switch name is an InputError.
+    """
+
+    name: str
+    description: str
+    anfree_list_unlocked: bool
+    anon_release_unlocked: bool
+    uao_detach_unlocked: bool
+    uao_flush_unlocked: bool
+    uao_get_unlocked: bool
+    anonget_unlocked: bool
+    km_pgremove_unlocked: bool
+    obj_free_unlocked: bool
+    pagerealloc_multi_unlocked: bool
+    pageclean_no_assert: bool
+    pageclean_locks_dequeue: bool
+    wired_atomic: bool
+    aiodone_unlocked: bool
+    pdaemon_clean_dequeue_first: bool
+    pdaemon_released_dequeue_first: bool
+    pdaemon_drop_unlocked: bool
+    swap_freepages_unlocked: bool
+    uvn_flush_free_per_page: bool
+    uvn_flush_dequeue_first: bool
+    uvn_flush_cluster_dequeue_first: bool
+    percpu_magazines: bool
+    pageclean_dequeue_before_remove: bool = False
+
+    @classmethod
+    def switch_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.type in (bool, "bool"))
+
+    def switches(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in self.switch_names()}
+
+    def variant(self, name: str, description: str = "", **switches: bool) -> Protocol:
+        """A copy with some switches changed (e.g. a mutant, or a follow-up diff)."""
+        known = set(self.switch_names())
+        for key, value in switches.items():
+            if key not in known:
+                raise InputError(
+                    f"protocol switch {key!r} is unknown; accepted: {', '.join(sorted(known))}"
+                )
+            if not isinstance(value, bool):
+                raise InputError(f"protocol switch {key!r} must be True or False, got {value!r}")
+        return dataclasses.replace(
+            self, name=name, description=description or self.description, **switches
+        )
+
+    def diff_from(self, other: Protocol) -> dict[str, tuple[bool, bool]]:
+        """Switches whose value differs: name -> (other's, this one's)."""
+        a, b = other.switches(), self.switches()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def _all(value: bool) -> dict[str, bool]:
+    return {s.name: value for s in SWITCHES}
+
+
+OPENBSD_PRE = Protocol(
+    name="openbsd-pre",
+    description="OpenBSD -current before the diff (uvm_page.c 1.181, uvm_pdaemon.c 1.134, "
+    "uvm_pmemrange.c 1.77, per-CPU magazines): callers hold the pageq lock around every free",
+    percpu_magazines=True,
+    **_all(False),
+)
+SEED = Protocol(
+    name="seed",
+    description="the diff as posted on tech@ on 26 Feb 2025 (committed 10 Mar 2025 as "
+    "uvm_page.c 1.182 and friends)",
+    percpu_magazines=True,
+    **_all(True),
+)
+SEED_PLAIN_WIRED = SEED.variant(
+    "seed-plain-wired",
+    "the diff, but uvmexp.wired still updated with plain ++/-- (the first version posted)",
+    wired_atomic=False,
+)
+SEED_NO_DEQUEUE_FIRST = SEED.variant(
+    "seed-no-dequeue-first",
+    "the diff without its 'dequeue first to prevent lock recursion' hunks in the pagedaemon "
+    "and uvn_flush",
+    pdaemon_clean_dequeue_first=False,
+    pdaemon_released_dequeue_first=False,
+    uvn_flush_dequeue_first=False,
+    uvn_flush_cluster_dequeue_first=False,
+)
+OPENBSD_2024_NOCACHE = OPENBSD_PRE.variant(
+    "openbsd-2024-nocache",
+    "openbsd-pre without the per-CPU page magazines (OpenBSD before March 2024)",
+    percpu_magazines=False,
+)
+
+SEED_FIXED = SEED.variant(
+    "seed-fixed",
+    "the diff plus the proposed fix for finding F1: uvm_pageclean dequeues before uvm_pageremove",
+    pageclean_dequeue_before_remove=True,
+)
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        OPENBSD_PRE,
+        SEED,
+        SEED_PLAIN_WIRED,
+        SEED_NO_DEQUEUE_FIRST,
+        OPENBSD_2024_NOCACHE,
+        SEED_FIXED,
+    )
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    """A named protocol, or a user's protocol given as `path/to/file.py:NAME` or `pkg.mod:NAME`."""
+    if name in PROTOCOLS:
+        return PROTOCOLS[name]
+    if ":" in name:
+        return load_protocol(name)
+    raise InputError(
+        f"protocol {name!r} is unknown; accepted: {', '.join(PROTOCOLS)} "
+        "or path/to/file.py:NAME or package.module:NAME"
+    )
+
+
+def load_protocol(spec: str) -> Protocol:
+    """Load a user's Protocol from `path/to/file.py:NAME` or `package.module:NAME`.
+
+    This imports (executes) the user's module, exactly like `python path/to/file.py` would.
+    """
+    where, _, attr = spec.rpartition(":")
+    if not where or not attr:
+        raise InputError(f"protocol {spec!r}: expected path/to/file.py:NAME or package.module:NAME")
+    try:
+        if where.endswith(".py") or "/" in where:
+            path = Path(where)
+            if not path.is_file():
+                raise InputError(f"protocol {spec!r}: no file {where}")
+            mod_name = f"uvmsim_user_protocol_{abs(hash(str(path.resolve())))}"
+            module_spec = importlib.util.spec_from_file_location(mod_name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise InputError(f"protocol {spec!r}: cannot load {where}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[mod_name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except InputError:
+        raise
+    except Exception as exc:  # the user's module failed to import: say so in one line
+        raise InputError(
+            f"protocol {spec!r}: loading {where} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    proto = getattr(module, attr, None)
+    if not isinstance(proto, Protocol):
+        raise InputError(f"protocol {spec!r}: {where} has no Protocol named {attr!r}")
+    return proto

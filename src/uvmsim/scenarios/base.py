@@ -1,0 +1,135 @@
+"""Closed checker harnesses: a small world, one kernel code path per CPU, an expectation.
+
+A `Scenario` builds its world in two steps.  `setup(w)` runs on a single CPU inside a set-up
+machine and uses the model's own functions (faults, activations, pageouts) to reach the
+starting state, so the state is one the model itself can produce.  `program(w)` then returns
+one function per CPU; the checker explores their interleavings with every invariant armed.
+
+`expect` maps protocol names to what the scenario shows on them: "holds" (nothing can go
+wrong), a failure kind that must be reachable (e.g. "recursion"), or "finding" (a failure the
+model found in the kernel's own protocol, recorded in docs/findings.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine
+from uvmsim.machine.failure import InputError
+from uvmsim.protocols import Protocol
+from uvmsim.uvm import uvm_pmemrange as pmr
+from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_world_init
+from uvmsim.uvm.uvm_page import PAGE_SIZE, vm_page
+
+World = SimpleNamespace
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One named harness (see the module docstring)."""
+
+    name: str
+    cpus: int
+    pages: int
+    summary: str
+    questions: tuple[str, ...]
+    setup: Callable[[World], None]
+    program: Callable[[World], list[Callable[[], Any]]]
+    expect: dict[str, str] = field(default_factory=dict)
+    swap: dict[str, Any] = field(default_factory=dict)
+
+    def expectation(self, protocol: Protocol) -> str | None:
+        return self.expect.get(protocol.name)
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(s: Scenario) -> Scenario:
+    SCENARIOS[s.name] = s
+    return s
+
+
+def get_scenario(name: str) -> Scenario:
+    from uvmsim.scenarios import catalog  # noqa: F401  (registers the scenarios)
+
+    if name not in SCENARIOS:
+        raise InputError(f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))}")
+    return SCENARIOS[name]
+
+
+def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
+    """A fresh world: counters, allocator with `scenario.pages` pages, swap."""
+    from uvmsim.uvm.uvm_swap import uvm_swap_init
+
+    uvm_world_init(proto, scenario.cpus)
+    uvm_swap_init(nslots=64, **scenario.swap)
+    pages = [vm_page(f"pg{i}", phys_addr=i * PAGE_SIZE) for i in range(scenario.pages)]
+    pmr.uvm_page_physload(pages)
+    w.pages = pages
+
+
+class SetupError(RuntimeError):
+    """A scenario's set-up failed: a bug in the scenario, not a finding."""
+
+
+def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[], Any]]]:
+    """Boot the world, run the scenario's set-up on one CPU, return (world, program)."""
+    w = World()
+    boot(w, proto, scenario)
+    setup_machine = Machine(RoundRobinEngine(), max_steps=1_000_000)
+    uvm_bind_machine(setup_machine)
+    result = setup_machine.run([lambda: scenario.setup(w)])
+    if result.failure is not None:
+        raise SetupError(
+            f"set-up of {scenario.name} on {proto.name} failed:\n{result.failure.render()}"
+        )
+    program = scenario.program(w)
+    if len(program) != scenario.cpus:
+        raise SetupError(
+            f"{scenario.name}: program has {len(program)} CPUs, declared {scenario.cpus}"
+        )
+    return w, program
+
+
+def run_scenario(
+    scenario: Scenario,
+    proto: Protocol,
+    engine: Engine,
+    *,
+    analyses: Analyses | None = None,
+    max_steps: int = 20_000,
+    record: bool = False,
+    schedule_covered: bool = True,
+) -> Execution:
+    """One execution of `scenario` on `proto` under `engine`, every invariant armed."""
+    _w, program = build(scenario, proto)
+    m = Machine(
+        engine,
+        analyses=analyses,
+        max_steps=max_steps,
+        record=record,
+        schedule_covered=schedule_covered,
+    )
+    uvm_bind_machine(m)
+    return m.run(program)
+
+
+def world_summary() -> dict[str, Any]:
+    """Counters and queue lengths of the current world (for tests and reports)."""
+    from uvmsim.machine import peek
+    from uvmsim.uvm.uvmexp import uvmexp
+
+    return {
+        "free": peek(uvmexp, "free"),
+        "active": peek(uvmexp, "active"),
+        "inactive": peek(uvmexp, "inactive"),
+        "wired": peek(uvmexp, "wired"),
+        "percpucaches": peek(uvmexp, "percpucaches"),
+        "npages": peek(uvmexp, "npages"),
+        "objects": len(uvm.objects),
+        "anons": len(uvm.anons),
+    }

@@ -1,0 +1,154 @@
+"""`struct uvm` (sys/uvm/uvm.h): the global page queues and the two page mutexes.
+
+- `page_active`, `page_inactive` [Q]: the LRU queues (insert at tail, scan from head).
+- `pageqlock`: spin mutex at IPL_VM; protects both queues, PQ_ACTIVE/PQ_INACTIVE and
+  uvmexp.active/inactive.
+- `fpageqlock`: spin mutex at IPL_VM; protects the pmemrange allocator, PQ_FREE pages,
+  uvmexp.free/zeropages, and is the interlock for sleeping on free memory.
+- Lock order: pageqlock before fpageqlock.
+
+The model keeps one `uvm` object per process and re-initialises it for every execution
+(`uvm_world_init`), like a kernel booting: model code refers to `uvm.pageqlock` as the C does.
+`uvm.proto` is the protocol (which variant of each hunk) the world runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvmsim.machine import IPL_BIO, IPL_VM, Machine, Mutex, Shared, SharedObject, inline
+from uvmsim.machine.mutex import mtx_enter, mtx_leave
+from uvmsim.protocols import Protocol
+
+
+class pglist(SharedObject):
+    """A TAILQ of pages (`struct pglist`): the head is one shared field.
+
+    Insertions and removals read the head then write it back, two visible operations, so an
+    unlocked concurrent update of a queue is a lost update, as with the C TAILQ macros.  The
+    annotation of `tqh` is the lock of the queue: [Q] for the LRU queues.
+    """
+
+    tqh = Shared("Q", default=list)
+
+
+class privlist:
+    """A caller-private pglist on the stack (e.g. uvn_flush's `dead`): no lock, no sharing."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.pages: list = []
+
+
+class uvm_t:
+    """The global `struct uvm`, re-initialised per execution."""
+
+    def __init__(self) -> None:
+        self.proto: Protocol | None = None
+        self.pageqlock = Mutex("pageqlock", IPL_VM)
+        self.fpageqlock = Mutex("fpageqlock", IPL_VM)
+        self.aiodoned_lock = Mutex("aiodoned_lock", IPL_BIO)
+        self.swap_data_lock = Mutex("uvm_swap_data_lock", IPL_VM)
+        self.page_active = pglist("page_active")
+        self.page_inactive = pglist("page_inactive")
+        self.pages: list = []  # every managed page (vm_physmem), in physical order
+        self.objects: list = []
+        self.anons: list = []
+        self.amaps: list = []
+        self.pmaps: list = []
+        self.pmr: Any = None
+        self.ncpu = 1
+        self.cpu_caches: list = []
+        self.aio_done: Any = None
+        self.swap: Any = None
+        self.pagedaemon_chan = object()  # wait channel `&uvm.pagedaemon`
+        self.model_checks = True
+
+
+uvm = uvm_t()
+
+
+def uvm_world_init(proto: Protocol, ncpu: int) -> None:
+    """Boot a fresh world for one execution: new locks, queues, counters, allocator."""
+    from uvmsim.uvm import uvm_pager, uvm_pmemrange, uvm_swap
+    from uvmsim.uvm import uvmexp as uvmexp_mod
+
+    uvm.__init__()
+    uvm.proto = proto
+    uvm.ncpu = ncpu
+    uvmexp_mod.uvmexp_init(proto)
+    uvm_pmemrange.uvm_pmr_init(ncpu)
+    uvm_swap.uvm_swap_init(nslots=64)
+    uvm_pager.uvm_pager_init()
+
+
+def uvm_bind_machine(m: Machine) -> None:
+    """Tell the machine what the lock letters mean in this world, and arm the invariants."""
+    from uvmsim.uvm import invariants
+
+    m.bind_annotation("Q", uvm.pageqlock)
+    m.bind_annotation("L", uvm.pageqlock)
+    m.bind_annotation("F", uvm.fpageqlock)
+    invariants.arm(m)
+
+
+@inline
+def uvm_lock_pageq() -> None:
+    """`uvm_lock_pageq()`: mtx_enter(&uvm.pageqlock)."""
+    mtx_enter(uvm.pageqlock)
+
+
+@inline
+def uvm_unlock_pageq() -> None:
+    """`uvm_unlock_pageq()`: mtx_leave(&uvm.pageqlock)."""
+    mtx_leave(uvm.pageqlock)
+
+
+@inline
+def uvm_lock_fpageq() -> None:
+    """`uvm_lock_fpageq()`: mtx_enter(&uvm.fpageqlock)."""
+    mtx_enter(uvm.fpageqlock)
+
+
+@inline
+def uvm_unlock_fpageq() -> None:
+    """`uvm_unlock_fpageq()`: mtx_leave(&uvm.fpageqlock)."""
+    mtx_leave(uvm.fpageqlock)
+
+
+# ---- TAILQ operations on the shared LRU queues (sys/queue.h) --------------------------------
+# Each reads the head and writes it back (two visible steps); `pg.pageq` records, for the
+# invariants only, which list the page's single `pageq` linkage is on.
+
+
+@inline
+def TAILQ_INSERT_TAIL(q: pglist, pg: Any) -> None:
+    """Append `pg` to queue `q`."""
+    head = q.tqh
+    q.tqh = [*head, pg]
+    pg.__dict__["pageq"] = q
+
+
+@inline
+def TAILQ_REMOVE(q: pglist, pg: Any) -> None:
+    """Unlink `pg` from queue `q`."""
+    head = q.tqh
+    q.tqh = [p for p in head if p is not pg]
+    pg.__dict__["pageq"] = None
+
+
+@inline
+def TAILQ_FIRST(q: pglist) -> Any:
+    """The first page of `q`, or None."""
+    head = q.tqh
+    return head[0] if head else None
+
+
+@inline
+def TAILQ_NEXT(q: pglist, pg: Any) -> Any:
+    """The page after `pg` on `q`, or None (pg must be on q)."""
+    head = q.tqh
+    for i, p in enumerate(head):
+        if p is pg:
+            return head[i + 1] if i + 1 < len(head) else None
+    return None

@@ -1,0 +1,72 @@
+"""Objects (sys/uvm/uvm_object.c, uvm_object.h).
+
+`struct uvm_object`: `vmobjlock` is a *pointer* to an rwlock (several objects may share one,
+e.g. a tmpfs vnode and its aobj); `memt` is the tree of resident pages by offset [o];
+`uo_npages` [o]; `uo_refs` (atomic).  `pgops` says which pager the object uses; the pmap and
+buffer-cache "dummy" objects skip the owner-lock assertions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, atomic_clearbits_int
+from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+
+
+def _objlock(uobj: Any) -> Any:
+    from uvmsim.uvm.uvm_page import UVM_OBJ_IS_DUMMY
+
+    return None if UVM_OBJ_IS_DUMMY(uobj) else uobj.__dict__["vmobjlock"]
+
+
+class uvm_object(SharedObject):
+    """`struct uvm_object` (see the module docstring)."""
+
+    memt = Shared("o", default=dict)
+    uo_npages = Shared("o")
+    uo_refs = Shared("a")
+    vmobjlock = Shared("I", default=None)
+    pgops = Shared("I", default="aobj")
+
+    annotation_locks = {"o": _objlock}
+
+
+def uvm_obj_init(uobj: uvm_object, pgops: str, refs: int, lock: RWLock | None = None) -> None:
+    """`uvm_obj_init`: set the pager and references; allocate a lock unless one is shared in."""
+    d = uobj.__dict__
+    d["pgops"] = pgops
+    d["uo_refs"] = refs
+    d["vmobjlock"] = (
+        lock if lock is not None else RWLock(f"{uobj.name}.vmobjlock", lock_class="vmobjlock")
+    )
+    uvm.objects.append(uobj)
+
+
+def uvm_obj_free(uobj: uvm_object) -> None:
+    """`uvm_obj_free`: tear down a buffer-cache object, cleaning its pages then freeing them.
+
+    Kernel lock held; the pages are wired by hand (zeroed by vfs_biomem before this) and never
+    queued.  Each page loses PG_TABLED and `uobject` by hand (1.26), is cleaned (before the
+    diff inside the pageq lock, switch `obj_free_unlocked`) and goes on a local list for one
+    `uvm_pglistfree`.
+    """
+    from uvmsim.uvm.uvm_page import PG_TABLED, UVM_OBJ_IS_BUFCACHE, uvm_pageclean, uvm_pglistfree
+
+    KASSERT(UVM_OBJ_IS_BUFCACHE(uobj), "UVM_OBJ_IS_BUFCACHE(uobj)")
+    # The kernel lock (not modelled) keeps everyone else out while the object is torn down;
+    # the invariants skip an object in this state.
+    uobj.__dict__["dying"] = True
+    pgl: list = []
+    for _off, pg in sorted(uobj.memt.items()):
+        atomic_clearbits_int(pg, "pg_flags", PG_TABLED)
+        pg.uobject = None
+        if not uvm.proto.obj_free_unlocked:
+            uvm_lock_pageq()
+        uvm_pageclean(pg)
+        if not uvm.proto.obj_free_unlocked:
+            uvm_unlock_pageq()
+        pgl.append(pg)
+    uvm_pglistfree(pgl)
+    # The tree is not emptied: the object is being discarded with it.
+    uvm.objects.remove(uobj)

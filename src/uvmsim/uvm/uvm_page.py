@@ -1,0 +1,619 @@
+"""Physical pages (sys/uvm/uvm_page.c, uvm_page.h): allocation, queues, wiring, freeing.
+
+`struct vm_page` fields and their protection (uvm_page.h 1.73 legend):
+  pageq [Q]      one linkage: LRU queue, pmemrange free list or a private pglist
+  uobject [o]    owning object, or None
+  uanon [o]      owning anon, or None (never both)
+  offset [o]     offset in the object
+  wire_count [o] wiring count
+  pg_flags [a]   changed only with atomic_setbits_int/atomic_clearbits_int; which lock
+                 guards which bit is per bit (PQ_ACTIVE/PQ_INACTIVE: pageq; PQ_FREE: fpageq;
+                 PG_BUSY, PG_RELEASED...: owner)
+  phys_addr [I]
+
+The owner lock `[o]` is `uobject->vmobjlock` or `uanon->an_lock`; pages of the kernel's dummy
+objects (pmap, buffer cache) skip the owner-lock assertions, as `uvm_page_owner_locked_p` does.
+
+The pageq lock contract of each function follows uvm-semantics.md §3.0, per protocol switch:
+before the diff `uvm_pageclean` requires the caller to hold the pageq lock for tabled or
+queued pages; after it `uvm_pageclean` takes the lock itself around the dequeue of a queued
+page, so a caller holding it must dequeue first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvmsim.machine import (
+    KASSERT,
+    MUTEX_ASSERT_LOCKED,
+    Shared,
+    SharedObject,
+    atomic_clearbits_int,
+    atomic_dec_int,
+    atomic_inc_int,
+    atomic_setbits_int,
+    kernel_work,
+    peek,
+    rw_lock_held,
+    rw_write_held,
+    sleep_on,
+    wakeup,
+)
+from uvmsim.machine.core import inline, running
+from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.invariants import assert_model
+from uvmsim.uvm.uvm import (
+    TAILQ_INSERT_TAIL,
+    TAILQ_REMOVE,
+    uvm,
+    uvm_lock_pageq,
+    uvm_unlock_pageq,
+)
+from uvmsim.uvm.uvmexp import uvmexp
+
+# ---- pg_flags (uvm_page.h) ------------------------------------------------------------------
+PG_BUSY = 0x00000001
+PG_WANTED = 0x00000002
+PG_TABLED = 0x00000004
+PG_CLEAN = 0x00000008
+PG_CLEANCHK = 0x00000010
+PG_RELEASED = 0x00000020
+PG_FAKE = 0x00000040
+PG_RDONLY = 0x00000080
+PG_ZERO = 0x00000100
+PG_DEV = 0x00000200
+PG_MASK = 0x0000FFFF
+
+PQ_FREE = 0x00010000
+PQ_INACTIVE = 0x00020000
+PQ_ACTIVE = 0x00040000
+PQ_ITER = 0x00080000
+PQ_ANON = 0x00100000
+PQ_AOBJ = 0x00200000
+PQ_SWAPBACKED = PQ_ANON | PQ_AOBJ
+PQ_ENCRYPT = 0x00400000
+PQ_MASK = 0x00FF0000
+
+PG_PMAPMASK = 0x3F000000
+
+FLAG_NAMES = (
+    (PG_BUSY, "PG_BUSY"),
+    (PG_WANTED, "PG_WANTED"),
+    (PG_TABLED, "PG_TABLED"),
+    (PG_CLEAN, "PG_CLEAN"),
+    (PG_CLEANCHK, "PG_CLEANCHK"),
+    (PG_RELEASED, "PG_RELEASED"),
+    (PG_FAKE, "PG_FAKE"),
+    (PG_RDONLY, "PG_RDONLY"),
+    (PG_ZERO, "PG_ZERO"),
+    (PG_DEV, "PG_DEV"),
+    (PQ_FREE, "PQ_FREE"),
+    (PQ_INACTIVE, "PQ_INACTIVE"),
+    (PQ_ACTIVE, "PQ_ACTIVE"),
+    (PQ_ITER, "PQ_ITER"),
+    (PQ_ANON, "PQ_ANON"),
+    (PQ_AOBJ, "PQ_AOBJ"),
+    (PQ_ENCRYPT, "PQ_ENCRYPT"),
+    (_pmap.PG_PMAP_REF, "PG_PMAP_REF"),
+    (_pmap.PG_PMAP_MOD, "PG_PMAP_MOD"),
+)
+
+# uvm_pagealloc flags (uvm_extern.h)
+UVM_PGA_USERESERVE = 0x0001
+UVM_PGA_ZERO = 0x0002
+
+PAGE_SIZE = 4096
+
+
+def flag_names(flags: int) -> str:
+    """`PG_BUSY|PQ_ACTIVE`-style rendering of a pg_flags value."""
+    names = [n for bit, n in FLAG_NAMES if flags & bit]
+    return "|".join(names) if names else "0"
+
+
+def _owner_lock(pg: vm_page) -> Any:
+    """The lock the `[o]` annotation means for `pg` (None: dummy owner or no owner)."""
+    d = pg.__dict__
+    uobj = d["uobject"]
+    if uobj is not None:
+        if UVM_OBJ_IS_DUMMY(uobj):
+            return None
+        return uobj.__dict__["vmobjlock"]
+    anon = d["uanon"]
+    if anon is not None:
+        return anon.__dict__["an_lock"]
+    return None
+
+
+class vm_page(SharedObject):
+    """`struct vm_page` (see the module docstring for the legend).
+
+    Model bookkeeping that is not kernel state, kept outside the Shared fields and never a
+    visible operation: `owner_state` ('pmr', 'magazine' or 'allocated'), `gen` (bumped at every
+    allocation, to recognise stale mappings), `pageq` (which list the linkage is on),
+    `in_pageclean` (the CPU inside uvm_pageclean on this page), `hand_wired` (wire_count set by
+    hand, as the buffer cache and pmaps do; such pages are not counted in uvmexp.wired).
+    """
+
+    pg_flags = Shared("a")
+    wire_count = Shared("o")
+    uobject = Shared("o", default=None)
+    uanon = Shared("o", default=None)
+    offset = Shared("o")
+    phys_addr = Shared("I")
+    pmr_use = Shared("I")  # `use` of the page's pmemrange (> 0: constrained, bypasses caches)
+
+    annotation_locks = {"o": _owner_lock}
+
+    def __init__(self, name: str, phys_addr: int, pmr_use: int = 0):
+        super().__init__(name)
+        d = self.__dict__
+        d["phys_addr"] = phys_addr
+        d["pmr_use"] = pmr_use
+        d["mdpage"] = _pmap.vm_page_md(f"{name}.md")
+        d["owner_state"] = "pmr"
+        d["gen"] = 0
+        d["pageq"] = None
+        d["in_pageclean"] = None
+        d["hand_wired"] = False
+
+
+# ---- owners -----------------------------------------------------------------------------------
+
+UVM_OBJ_KERN = -2
+
+
+def UVM_OBJ_IS_PMAP(uobj: Any) -> bool:
+    """`UVM_OBJ_IS_PMAP`: the object is a pmap's page-table object (pgops == pmap_pager)."""
+    return uobj.__dict__["pgops"] == "pmap"
+
+
+def UVM_OBJ_IS_BUFCACHE(uobj: Any) -> bool:
+    """`UVM_OBJ_IS_BUFCACHE`: the buffer cache's object (pgops == bufcache_pager)."""
+    return uobj.__dict__["pgops"] == "bufcache"
+
+
+def UVM_OBJ_IS_DUMMY(uobj: Any) -> bool:
+    """`UVM_OBJ_IS_DUMMY`: pmap or buffer-cache object; owner-lock assertions are skipped."""
+    return uobj.__dict__["pgops"] in ("pmap", "bufcache")
+
+
+def uvm_page_owner_locked_p(pg: vm_page, exclusive: bool) -> bool:
+    """`uvm_page_owner_locked_p` (uvm_page.c 1.181/1.182).
+
+    Object page: true for dummy objects, else the object lock write-held (exclusive) or
+    held (the kernel's weak `rw_lock_held`).  Anon page: the anon lock write-held, for either
+    query (1.183 later accepts a read hold for shared queries).  No owner: true.  It is an
+    assertion helper, so it reads the page without visible operations.
+    """
+    uobj = peek(pg, "uobject")
+    if uobj is not None:
+        if UVM_OBJ_IS_DUMMY(uobj):
+            return True
+        lock = peek(uobj, "vmobjlock")
+        return rw_write_held(lock) if exclusive else rw_lock_held(lock)
+    anon = peek(pg, "uanon")
+    if anon is not None:
+        return rw_write_held(peek(anon, "an_lock"))
+    return True
+
+
+# ---- the object tree ---------------------------------------------------------------------------
+
+
+def uvm_pageinsert(pg: vm_page) -> None:
+    """`uvm_pageinsert` (static): put `pg` in its object's tree; object lock write-held."""
+    uobj = pg.uobject
+    KASSERT(
+        UVM_OBJ_IS_DUMMY(uobj) or rw_write_held(peek(uobj, "vmobjlock")),
+        "UVM_OBJ_IS_DUMMY(uobj) || rw_write_held(uobj->vmobjlock)",
+    )
+    KASSERT((pg.pg_flags & PG_TABLED) == 0, "(pg->pg_flags & PG_TABLED) == 0")
+    memt = uobj.memt
+    off = pg.offset
+    KASSERT(off not in memt, "dupe == NULL")
+    uobj.memt = {**memt, off: pg}
+    atomic_setbits_int(pg, "pg_flags", PG_TABLED)
+    uobj.uo_npages = uobj.uo_npages + 1
+
+
+def uvm_pageremove(pg: vm_page) -> None:
+    """`uvm_pageremove` (static): take `pg` out of its object; object lock write-held.
+
+    Clears `uobject` (and, in the kernel, bumps pg_version): after this the page has no owner
+    until `uvm_pageclean` finishes.
+    """
+    uobj = pg.uobject
+    KASSERT(
+        UVM_OBJ_IS_DUMMY(uobj) or rw_write_held(peek(uobj, "vmobjlock")),
+        "UVM_OBJ_IS_DUMMY(uobj) || rw_write_held(uobj->vmobjlock)",
+    )
+    KASSERT(pg.pg_flags & PG_TABLED, "pg->pg_flags & PG_TABLED")
+    memt = uobj.memt
+    off = pg.offset
+    uobj.memt = {k: v for k, v in memt.items() if k != off}
+    atomic_clearbits_int(pg, "pg_flags", PG_TABLED)
+    uobj.uo_npages = uobj.uo_npages - 1
+    pg.uobject = None
+
+
+def uvm_pagelookup(obj: Any, off: int) -> vm_page | None:
+    """`uvm_pagelookup`: find the page at `off` in `obj`; owner lock held by the caller."""
+    pg = obj.memt.get(off)
+    if pg is not None:
+        KASSERT(obj.uo_npages != 0, "obj->uo_npages != 0")
+        flags = pg.pg_flags
+        KASSERT(
+            (flags & PG_RELEASED) == 0 or (flags & PG_BUSY),
+            "(pg->pg_flags & PG_RELEASED) == 0 || (pg->pg_flags & PG_BUSY)",
+        )
+    return pg
+
+
+# ---- allocation -----------------------------------------------------------------------------
+
+
+def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
+    """`uvm_pagealloc_pg`: give a free page its identity (object+offset, or anon).
+
+    Owner lock write-held (object) or the anon's lock NULL or write-held.  The page comes back
+    PG_BUSY|PG_FAKE and is on no queue: the caller activates, deactivates or wires it.
+    """
+    KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
+    KASSERT(anon is None or off == 0, "anon == NULL || off == 0")
+    KASSERT(off % PAGE_SIZE == 0, "off == trunc_page(off)")
+    KASSERT(
+        obj is None or UVM_OBJ_IS_DUMMY(obj) or rw_write_held(peek(obj, "vmobjlock")),
+        "obj == NULL || UVM_OBJ_IS_DUMMY(obj) || rw_write_held(obj->vmobjlock)",
+    )
+    KASSERT(
+        anon is None or peek(anon, "an_lock") is None or rw_write_held(peek(anon, "an_lock")),
+        "anon == NULL || anon->an_lock == NULL || rw_write_held(anon->an_lock)",
+    )
+    pg.offset = off
+    pg.uobject = obj
+    pg.uanon = anon
+    KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    flags = PG_BUSY | PG_FAKE
+    if anon is not None:
+        anon.an_page = pg
+        flags |= PQ_ANON
+    else:
+        uvm_pageinsert(pg)
+    atomic_setbits_int(pg, "pg_flags", flags)
+
+
+def uvm_pagealloc(obj: Any, off: int, anon: Any, flags: int) -> vm_page | None:
+    """`uvm_pagealloc`: allocate a page for `obj`/`off` or `anon` (NULL when none is free).
+
+    Takes no pageq lock; the fpageq lock only inside pmemrange (via the per-CPU magazine when
+    it must be refilled).  Owner lock write-held.
+    """
+    from uvmsim.uvm import uvm_pmemrange as pmr
+
+    KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
+    KASSERT(anon is None or off == 0, "anon == NULL || off == 0")
+    KASSERT(
+        obj is None or UVM_OBJ_IS_DUMMY(obj) or rw_write_held(peek(obj, "vmobjlock")),
+        "obj == NULL || UVM_OBJ_IS_DUMMY(obj) || rw_write_held(obj->vmobjlock)",
+    )
+    KASSERT(
+        anon is None or peek(anon, "an_lock") is None or rw_write_held(peek(anon, "an_lock")),
+        "anon == NULL || anon->an_lock == NULL || rw_write_held(anon->an_lock)",
+    )
+    pmr_flags = pmr.UVM_PLA_NOWAIT
+    if (flags & UVM_PGA_USERESERVE) or (obj is not None and peek(obj, "uo_refs") == UVM_OBJ_KERN):
+        pmr_flags |= pmr.UVM_PLA_USERESERVE
+    if flags & UVM_PGA_ZERO:
+        pmr_flags |= pmr.UVM_PLA_ZERO
+    if uvm.proto.percpu_magazines:
+        pg = pmr.uvm_pmr_cache_get(pmr_flags)
+    else:
+        pg = pmr.uvm_pmr_getone(pmr_flags)
+    if pg is None:
+        return None
+    uvm_pagealloc_pg(pg, obj, off, anon)
+    KASSERT((pg.pg_flags & PG_DEV) == 0, "(pg->pg_flags & PG_DEV) == 0")
+    if flags & UVM_PGA_ZERO:
+        atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
+    else:
+        atomic_setbits_int(pg, "pg_flags", PG_CLEAN)
+    return pg
+
+
+# ---- queues -------------------------------------------------------------------------------------
+
+
+def uvm_pagedequeue(pg: vm_page) -> None:
+    """`uvm_pagedequeue`: take `pg` off the active or inactive queue (no-op if on neither).
+
+    Before 1.188 it asserts nothing; callers must hold the pageq lock.  The model checks it
+    anyway: the queue heads are [Q], so an unlocked dequeue is an annotation violation.
+    """
+    flags = pg.pg_flags
+    if flags & PQ_ACTIVE:
+        TAILQ_REMOVE(uvm.page_active, pg)
+        atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
+        uvmexp.active = uvmexp.active - 1
+    if flags & PQ_INACTIVE:
+        TAILQ_REMOVE(uvm.page_inactive, pg)
+        atomic_clearbits_int(pg, "pg_flags", PQ_INACTIVE)
+        uvmexp.inactive = uvmexp.inactive - 1
+
+
+def uvm_pageactivate(pg: vm_page) -> None:
+    """`uvm_pageactivate`: move `pg` to the tail of the active queue (unless wired).
+
+    Owner lock held (shared suffices); pageq lock held (MUTEX_ASSERT_LOCKED).
+    """
+    KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    uvm_pagedequeue(pg)
+    if pg.wire_count == 0:
+        TAILQ_INSERT_TAIL(uvm.page_active, pg)
+        atomic_setbits_int(pg, "pg_flags", PQ_ACTIVE)
+        uvmexp.active = uvmexp.active + 1
+
+
+def uvm_pagedeactivate(pg: vm_page) -> None:
+    """`uvm_pagedeactivate`: unmap `pg` and move it to the inactive queue.
+
+    Owner lock held (shared); pageq lock held; pmap locks nest inside the pageq lock here.
+    """
+    KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
+    if pg.pg_flags & PQ_ACTIVE:
+        TAILQ_REMOVE(uvm.page_active, pg)
+        atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
+        uvmexp.active = uvmexp.active - 1
+    if (pg.pg_flags & PQ_INACTIVE) == 0:
+        KASSERT(pg.wire_count == 0, "pg->wire_count == 0")
+        TAILQ_INSERT_TAIL(uvm.page_inactive, pg)
+        atomic_setbits_int(pg, "pg_flags", PQ_INACTIVE)
+        uvmexp.inactive = uvmexp.inactive + 1
+        _pmap.pmap_clear_reference(pg)
+        if _pmap.pmap_is_modified(pg):
+            atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
+
+
+@inline
+def _wired_inc() -> None:
+    if uvm.proto.wired_atomic:
+        atomic_inc_int(uvmexp, "wired")
+    else:
+        uvmexp.wired = uvmexp.wired + 1
+
+
+@inline
+def _wired_dec() -> None:
+    if uvm.proto.wired_atomic:
+        atomic_dec_int(uvmexp, "wired")
+    else:
+        uvmexp.wired = uvmexp.wired - 1
+
+
+def uvm_pagewire(pg: vm_page) -> None:
+    """`uvm_pagewire`: wire `pg`; the first wiring takes it off the queues.
+
+    Owner lock write-held; pageq lock held.  uvmexp.wired++ is plain before the diff and
+    atomic after it (switch `wired_atomic`).
+    """
+    KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    if pg.wire_count == 0:
+        uvm_pagedequeue(pg)
+        _wired_inc()
+    pg.wire_count = pg.wire_count + 1
+
+
+def uvm_pageunwire(pg: vm_page) -> None:
+    """`uvm_pageunwire`: drop one wiring; the last one activates the page.
+
+    Owner lock write-held; pageq lock held.
+    """
+    KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    pg.wire_count = pg.wire_count - 1
+    if pg.wire_count == 0:
+        uvm_pageactivate(pg)
+        _wired_dec()
+
+
+# ---- freeing ------------------------------------------------------------------------------
+
+_CLEAN_MASK = (
+    PQ_ANON
+    | PQ_AOBJ
+    | PQ_ENCRYPT
+    | PG_ZERO
+    | PG_FAKE
+    | PG_BUSY
+    | PG_RELEASED
+    | PG_CLEAN
+    | PG_CLEANCHK
+)
+
+
+def uvm_pageclean(pg: vm_page) -> None:
+    """`uvm_pageclean`: erase the page's identity (object, anon, queues, wiring).
+
+    Owner lock write-held (KASSERT).  All mappings must already be gone (checked by the model).
+    - Before the diff (`pageclean_no_assert` off): a tabled or queued page that is not a pmap
+      page requires the pageq lock (MUTEX_ASSERT_LOCKED), and the dequeue relies on it.
+    - After it (`pageclean_locks_dequeue` on): the dequeue is done under the pageq lock taken
+      here, only when PQ_ACTIVE|PQ_INACTIVE is set (tested without the lock), so a caller
+      that already holds the lock must dequeue first or recurse on the mutex.
+    The object removal (which clears `uobject`) happens before the dequeue in both.
+    """
+    proto = uvm.proto
+    if not proto.pageclean_no_assert:
+        uobj = peek(pg, "uobject")
+        if (pg.pg_flags & (PG_TABLED | PQ_ACTIVE | PQ_INACTIVE)) and (
+            uobj is None or not UVM_OBJ_IS_PMAP(uobj)
+        ):
+            MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    KASSERT((pg.pg_flags & PG_DEV) == 0, "(pg->pg_flags & PG_DEV) == 0")
+    KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    _enter_pageclean(pg)
+    assert_model(
+        not peek(pg.mdpage, "pv_list"),
+        f"uvm_pageclean({pg.name}) while the page is still mapped "
+        f"({_mappings(pg)}): 'assumes all valid mappings of pg are gone'",
+    )
+
+    if proto.pageclean_dequeue_before_remove:
+        # Proposed fix (finding F1): leave the queues while the page still has its owner.
+        _pageclean_dequeue(pg, proto)
+    if pg.pg_flags & PG_TABLED:
+        uvm_pageremove(pg)
+    if not proto.pageclean_dequeue_before_remove:
+        _pageclean_dequeue(pg, proto)
+
+    if pg.wire_count:
+        pg.wire_count = 0
+        if not peek(pg, "hand_wired"):
+            _wired_dec()
+    anon = pg.uanon
+    if anon is not None:
+        anon.an_page = None
+        pg.uanon = None
+    atomic_clearbits_int(pg, "pg_flags", _CLEAN_MASK)
+    pg.__dict__["in_pageclean"] = None
+
+
+@inline
+def _pageclean_dequeue(pg: vm_page, proto: Any) -> None:
+    """The dequeue step of uvm_pageclean: locked and conditional after the diff."""
+    if proto.pageclean_locks_dequeue:
+        if pg.pg_flags & (PQ_ACTIVE | PQ_INACTIVE):
+            uvm_lock_pageq()
+            uvm_pagedequeue(pg)
+            uvm_unlock_pageq()
+    else:
+        uvm_pagedequeue(pg)
+
+
+@inline
+def _enter_pageclean(pg: vm_page) -> None:
+    """Model check for review question R1: no two CPUs inside uvm_pageclean on one page."""
+    m = running()
+    me = m.current.index if m is not None else -1
+    other = pg.__dict__["in_pageclean"]
+    assert_model(
+        other is None or other == me,
+        f"two CPUs in uvm_pageclean({pg.name}) at once: cpu{other} and cpu{me}",
+    )
+    pg.__dict__["in_pageclean"] = me
+
+
+def _mappings(pg: vm_page) -> str:
+    return ", ".join(f"{pm.name} va 0x{va:x}" for pm, va, _p in peek(pg.mdpage, "pv_list"))
+
+
+def uvm_pagefree(pg: vm_page) -> None:
+    """`uvm_pagefree`: `uvm_pageclean` then return the page to the allocator.
+
+    With per-CPU magazines the page goes to this CPU's magazine (`uvm_pmr_cache_put`, which
+    may take the fpageq lock to flush a full magazine, or to free a constrained page
+    directly); without them straight to pmemrange.  Lock contract: as `uvm_pageclean`.
+    """
+    from uvmsim.uvm import uvm_pmemrange as pmr
+
+    uvm_pageclean(pg)
+    if uvm.proto.percpu_magazines:
+        pmr.uvm_pmr_cache_put(pg)
+    else:
+        pmr.uvm_pmr_freepages([pg])
+
+
+def uvm_pglistfree(pgl: list) -> None:
+    """`uvm_pglistfree`: return cleaned, unmapped, unqueued pages to pmemrange (fpageq only)."""
+    from uvmsim.uvm import uvm_pmemrange as pmr
+
+    pmr.uvm_pmr_freepageq(pgl)
+
+
+def uvm_page_unbusy(pgs: list) -> None:
+    """`uvm_page_unbusy`: unbusy pages, waking waiters; free those marked PG_RELEASED.
+
+    Owner lock write-held.  A released page is freed here, so before the diff callers held
+    the pageq lock around it, and after it they must not (the page is usually queued).
+    """
+    for pg in pgs:
+        if pg is None:
+            continue
+        KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+        KASSERT(pg.pg_flags & PG_BUSY, "pg->pg_flags & PG_BUSY")
+        if pg.pg_flags & PG_WANTED:
+            wakeup(pg)
+        if pg.pg_flags & PG_RELEASED:
+            uobj = pg.uobject
+            anon = pg.uanon
+            KASSERT(
+                uobj is not None or (anon is not None and anon.an_ref > 0),
+                "pg->uobject != NULL || (pg->uanon != NULL && pg->uanon->an_ref > 0)",
+            )
+            atomic_clearbits_int(pg, "pg_flags", PG_RELEASED)
+            _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
+            uvm_pagefree(pg)
+        else:
+            KASSERT((pg.pg_flags & PG_FAKE) == 0, "(pg->pg_flags & PG_FAKE) == 0")
+            atomic_clearbits_int(pg, "pg_flags", PG_WANTED | PG_BUSY)
+
+
+def uvm_pagewait(pg: vm_page, lock: Any, wmesg: str) -> None:
+    """`uvm_pagewait`: sleep until busy `pg` is unbusied; releases `lock` (PNORELOCK).
+
+    Owner lock held; must not be called with a mutex held.  Returns without the lock.
+    """
+    KASSERT(rw_lock_held(lock), "rw_lock_held(lock)")
+    KASSERT(pg.pg_flags & PG_BUSY, "pg->pg_flags & PG_BUSY")
+    KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    atomic_setbits_int(pg, "pg_flags", PG_WANTED)
+    sleep_on(pg, lock, wmesg)
+
+
+def uvm_pagezero(pg: vm_page) -> None:
+    """`uvm_pagezero`: zero the page (clears PG_CLEAN): work, no shared state."""
+    atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
+    kernel_work("pagezero", pg)
+
+
+def uvm_pagecopy(src: vm_page, dst: vm_page) -> None:
+    """`uvm_pagecopy`: copy a page's contents: work, no shared state."""
+    kernel_work("pagecopy", dst)
+
+
+def uvm_pagerealloc_multi(obj: Any, off: int, size: int, where: Any) -> None:
+    """`uvm_pagerealloc_multi`: the buffer cache "flip": move a buffer's pages to `where`.
+
+    Buffer-cache object (dummy owner), kernel lock held.  Each old page (wired by hand,
+    never queued) is copied to a new page, unwired by hand and freed; before the diff inside
+    the pageq lock (switch `pagerealloc_multi_unlocked`).
+    """
+    from uvmsim.uvm import uvm_pmemrange as pmr
+
+    KASSERT(UVM_OBJ_IS_BUFCACHE(obj), "UVM_OBJ_IS_BUFCACHE(obj)")
+    npages = size // PAGE_SIZE
+    plist: list = []
+    pmr.uvm_pglistalloc(npages, pmr.UVM_PLA_WAITOK, plist, where)
+    for i in range(npages):
+        offset = off + i * PAGE_SIZE
+        tpg = uvm_pagelookup(obj, offset)
+        KASSERT(tpg is not None, "tpg != NULL")
+        pg = plist.pop(0)
+        pg.wire_count = 1
+        pg.__dict__["hand_wired"] = True
+        atomic_setbits_int(pg, "pg_flags", PG_CLEAN | PG_FAKE)
+        uvm_pagecopy(tpg, pg)
+        KASSERT(tpg.wire_count == 1, "tpg->wire_count == 1")
+        tpg.wire_count = 0
+        tpg.__dict__["hand_wired"] = False
+        if not uvm.proto.pagerealloc_multi_unlocked:
+            uvm_lock_pageq()
+        uvm_pagefree(tpg)
+        if not uvm.proto.pagerealloc_multi_unlocked:
+            uvm_unlock_pageq()
+        uvm_pagealloc_pg(pg, obj, offset, None)

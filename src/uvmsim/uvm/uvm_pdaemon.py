@@ -1,0 +1,325 @@
+"""The pagedaemon (sys/uvm/uvm_pdaemon.c 1.134 + the seed diff).
+
+One round of `uvm_pageout`: compute the shortages, drain this CPU's magazines when short,
+then with the pageq lock held scan the inactive queue (`uvmpd_scan_inactive`) and the active
+queue (`uvmpd_scan_active`), and finally take the fpageq lock *inside* the pageq lock to wake
+those waiting for memory.
+
+The inactive scan holds the pageq lock at the top of every iteration.  It reads a page's
+owner pointers with only the pageq lock held (`uvmpd_trylockowner`), try-locks the owner
+(RW_NOSLEEP: pageq -> owner is the wrong order), and then: reactivates referenced pages,
+skips busy ones, frees clean ones, and pages dirty ones out through `uvm_pager_put` (which
+drops the pageq lock).  It advances with a saved `nextpg`, re-validated after a pageout (the
+PQ_ITER marker iterator came later, in 1.136).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvmsim.machine import (
+    KASSERT,
+    MUTEX_ASSERT_LOCKED,
+    RW_NOSLEEP,
+    RW_WRITE,
+    atomic_add_int,
+    atomic_clearbits_int,
+    atomic_inc_int,
+    atomic_setbits_int,
+    peek,
+    rw_enter,
+    rw_exit,
+    unlocked_read,
+    wakeup,
+)
+from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.uvm import (
+    TAILQ_FIRST,
+    TAILQ_NEXT,
+    uvm,
+    uvm_lock_fpageq,
+    uvm_lock_pageq,
+    uvm_unlock_fpageq,
+    uvm_unlock_pageq,
+)
+from uvmsim.uvm.uvm_pager import uvm_pager_put
+from uvmsim.uvm.uvm_swap import VM_PAGER_AGAIN, VM_PAGER_OK, VM_PAGER_PEND
+from uvmsim.uvm.uvmexp import uvmexp
+
+
+def uvmpd_trylockowner(pg: Any) -> Any:
+    """`uvmpd_trylockowner`: try-lock the page's owner; the lock, or None.
+
+    Called with only the pageq lock held.  Reads `uobject` first; only if it is NULL reads
+    `uanon` and KASSERTs it is not NULL ("no object implies an anon"), then try-locks
+    (RW_WRITE|RW_NOSLEEP) the object's or the anon's lock.  These reads are deliberately done
+    without the owner lock.
+    """
+    uobj = unlocked_read(pg, "uobject")
+    if uobj is not None:
+        slock = uobj.vmobjlock
+    else:
+        anon = unlocked_read(pg, "uanon")
+        KASSERT(anon is not None, "anon != NULL")
+        slock = anon.an_lock
+    if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
+        return None
+    return slock
+
+
+def uvmpd_dropswap(pg: Any) -> int:
+    """`uvmpd_dropswap`: free the swap slot of a swap-backed page (owner locked); 1 if any."""
+    from uvmsim.uvm.uvm_aobj import uao_dropswap
+    from uvmsim.uvm.uvm_page import PAGE_SIZE, PQ_ANON, PQ_AOBJ
+
+    anon = pg.uanon
+    if pg.pg_flags & PQ_ANON and anon is not None and anon.an_swslot:
+        from uvmsim.uvm.uvm_swap import uvm_swap_free
+
+        uvm_swap_free(anon.an_swslot, 1)
+        anon.an_swslot = 0
+        return 1
+    if pg.pg_flags & PQ_AOBJ:
+        return 1 if uao_dropswap(pg.uobject, pg.offset // PAGE_SIZE) else 0
+    return 0
+
+
+def uvmpd_scan_inactive(shortage: int) -> int:
+    """`uvmpd_scan_inactive`: free or page out up to `shortage` inactive pages; pageq held.
+
+    Clean page: unmap, then (after the diff) dequeue first, then `uvm_pagefree` (switch
+    `pdaemon_clean_dequeue_first`: without it the free would take the pageq lock again).
+    Dirty page: busy it, give it a swap slot (swap-backed: the owner is unlocked then), and
+    `uvm_pager_put` (pageq dropped there).  After a synchronous pageout, a page whose anon was
+    freed meanwhile (PG_RELEASED) is freed with the pageq lock retaken; again dequeued first
+    after the diff (switch `pdaemon_released_dequeue_first`).
+    """
+    from uvmsim.uvm.uvm_anon import uvm_anfree
+    from uvmsim.uvm.uvm_aobj import uao_set_swslot
+    from uvmsim.uvm.uvm_page import (
+        PAGE_SIZE,
+        PG_BUSY,
+        PG_CLEAN,
+        PG_RELEASED,
+        PG_WANTED,
+        PQ_ANON,
+        PQ_INACTIVE,
+        PQ_SWAPBACKED,
+        uvm_pageactivate,
+        uvm_pagedequeue,
+        uvm_pagefree,
+    )
+    from uvmsim.uvm.uvm_swap import uvm_swap_alloc, uvm_swap_full
+
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    proto = uvm.proto
+    freed = 0
+    inactive = uvm.page_inactive
+    p = TAILQ_FIRST(inactive)
+    while p is not None:
+        if freed >= shortage:
+            break
+        uvmexp.pdscans = uvmexp.pdscans + 1
+        nextpg = TAILQ_NEXT(inactive, p)
+        # Only the pageq lock is held: the owner pointers are read without the owner lock.
+        anon = unlocked_read(p, "uanon")
+        uobj = unlocked_read(p, "uobject")
+        slock = uvmpd_trylockowner(p)
+        if slock is None:
+            p = nextpg
+            continue
+        if _pmap.pmap_is_referenced(p):
+            uvm_pageactivate(p)
+            rw_exit(slock)
+            uvmexp.pdreact = uvmexp.pdreact + 1
+            p = nextpg
+            continue
+        if p.pg_flags & PG_BUSY:
+            rw_exit(slock)
+            uvmexp.pdbusy = uvmexp.pdbusy + 1
+            p = nextpg
+            continue
+        if uobj is None:
+            KASSERT(anon is not None, "anon != NULL")
+        if p.pg_flags & PG_CLEAN:
+            if p.pg_flags & PQ_SWAPBACKED:
+                atomic_inc_int(uvmexp, "swpgonly")
+            _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
+            if proto.pdaemon_clean_dequeue_first:
+                uvm_pagedequeue(p)
+            uvm_pagefree(p)
+            freed += 1
+            if anon is not None:
+                anon.an_page = None
+            rw_exit(slock)
+            p = nextpg
+            continue
+        swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
+        if swap_backed and uvm_swap_full():
+            uvm_pageactivate(p)
+            rw_exit(slock)
+            p = nextpg
+            continue
+        atomic_setbits_int(p, "pg_flags", PG_BUSY)
+        _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+        slot = 0
+        if swap_backed:
+            uvmpd_dropswap(p)
+            slot = uvm_swap_alloc(1)
+            if slot == 0:
+                atomic_clearbits_int(p, "pg_flags", PG_BUSY)
+                rw_exit(slock)
+                p = nextpg
+                continue
+            if p.pg_flags & PQ_ANON:
+                anon.an_swslot = slot
+            else:
+                uao_set_swslot(uobj, p.offset // PAGE_SIZE, slot)
+            rw_exit(slock)  # the page stays busy and queued while it is written
+        uvmexp.pdpageouts = uvmexp.pdpageouts + 1
+        result = uvm_pager_put(None if swap_backed else uobj, p, 0, slot)
+        if result == VM_PAGER_PEND:
+            atomic_add_int(uvmexp, "paging", 1)
+            uvm_lock_pageq()
+            nextpg = TAILQ_NEXT(inactive, p) if p.pg_flags & PQ_INACTIVE else TAILQ_FIRST(inactive)
+            p = nextpg
+            continue
+        if swap_backed:
+            rw_enter(slock, RW_WRITE)
+        if p.pg_flags & PG_WANTED:
+            wakeup(p)
+        atomic_clearbits_int(p, "pg_flags", PG_BUSY | PG_WANTED)
+        if p.pg_flags & PG_RELEASED:
+            # Only anons are released while we page them out: free the anon, then the page.
+            KASSERT(anon is not None, "anon != NULL")
+            anon.an_page = None
+            p.uanon = None
+            uvm_anfree(anon)
+            _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
+            anon = None
+            uvm_lock_pageq()
+            nextpg = TAILQ_NEXT(inactive, p)
+            if proto.pdaemon_released_dequeue_first:
+                uvm_pagedequeue(p)
+            uvm_pagefree(p)
+        else:
+            uvm_lock_pageq()
+            nextpg = TAILQ_NEXT(inactive, p)
+            if result != VM_PAGER_OK:
+                if result != VM_PAGER_AGAIN:
+                    uvm_pageactivate(p)
+                _pmap.pmap_clear_reference(p)
+            else:
+                _pmap.pmap_clear_reference(p)
+                _pmap.pmap_clear_modify(p)
+                atomic_setbits_int(p, "pg_flags", PG_CLEAN)
+        rw_exit(slock)
+        if nextpg is not None and not nextpg.pg_flags & PQ_INACTIVE:
+            nextpg = TAILQ_FIRST(inactive)
+        p = nextpg
+    return freed
+
+
+def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
+    """`uvmpd_scan_active`: deactivate active pages (and drop swap slots); pageq held.
+
+    Never frees pages; the pageq lock is not dropped inside, so the saved `nextpg` is safe.
+    """
+    from uvmsim.uvm.uvm_page import PG_BUSY, PG_CLEAN, uvm_pagedeactivate
+
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    p = TAILQ_FIRST(uvm.page_active)
+    while p is not None and (swap_shortage > 0 or inactive_shortage > 0):
+        nextpg = TAILQ_NEXT(uvm.page_active, p)
+        if p.pg_flags & PG_BUSY:
+            p = nextpg
+            continue
+        slock = uvmpd_trylockowner(p)
+        if slock is None:
+            p = nextpg
+            continue
+        if p.pg_flags & PG_BUSY:
+            rw_exit(slock)
+            p = nextpg
+            continue
+        if swap_shortage > 0 and uvmpd_dropswap(p):
+            atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
+            swap_shortage -= 1
+        if inactive_shortage > 0:
+            uvm_pagedeactivate(p)
+            inactive_shortage -= 1
+        rw_exit(slock)
+        p = nextpg
+
+
+def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
+    """`uvmpd_scan`: the inactive scan, then the active scan; pageq held throughout."""
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    freed = uvmpd_scan_inactive(shortage)
+    uvmexp.pdfreed = uvmexp.pdfreed + freed
+    uvmpd_scan_active(0, inactive_shortage)
+
+
+def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
+    """`uvm_pageout`: `rounds` iterations of the pagedaemon's main loop (without its sleep).
+
+    The shortage is computed from the free target as in the kernel, and this CPU's
+    magazines are drained first when short.  `shortage` (a scenario knob: "free this many")
+    replaces that computation and skips the drain.  Lock order at the end of a round: pageq,
+    then fpageq inside it.
+    """
+    from uvmsim.uvm.uvm_pmemrange import uvm_pmr_cache_drain
+
+    for _ in range(rounds):
+        uvm_lock_fpageq()
+        short = uvmexp.freetarg - (uvmexp.free + uvmexp.paging)
+        uvm_unlock_fpageq()
+        uvm_lock_pageq()
+        active, inactive = uvmexp.active, uvmexp.inactive
+        inactarg = max((active + inactive) // 3, uvmexp.freetarg + 1)
+        inactive_shortage = inactarg - inactive
+        uvm_unlock_pageq()
+        if shortage is not None:
+            short = shortage
+        elif short > 0 and uvm.proto.percpu_magazines:
+            short -= uvm_pmr_cache_drain()
+        if short <= 0 and inactive_shortage <= 0:
+            continue
+        uvm_lock_pageq()
+        uvmpd_scan(max(short, 0), max(inactive_shortage, 0))
+        uvm_lock_fpageq()
+        if uvmexp.free > uvmexp.reserve_kernel or uvmexp.paging == 0:
+            wakeup(uvmexp)
+        uvm_unlock_fpageq()
+        uvm_unlock_pageq()
+
+
+def uvmpd_drop(pglst: Any) -> None:
+    """`uvmpd_drop` (HIBERNATE): free clean object pages of a queue, walking it unlocked.
+
+    Takes each object's lock (blocking; no mutex held); before the diff also the pageq lock
+    around the free (switch `pdaemon_drop_unlocked`), after it the free takes it itself.
+    """
+    from uvmsim.uvm.uvm_page import PG_BUSY, PG_CLEAN, PQ_ANON, PQ_SWAPBACKED, uvm_pagefree
+
+    # Hibernate runs with the rest of the system quiesced: the queue is read without the lock.
+    for p in list(unlocked_read(pglst, "tqh")):
+        if p.pg_flags & PQ_ANON:
+            continue
+        uobj = unlocked_read(p, "uobject")
+        if uobj is None or p.pg_flags & PG_BUSY:
+            continue
+        if not p.pg_flags & PG_CLEAN:
+            continue
+        rw_enter(uobj.vmobjlock, RW_WRITE)
+        unlocked = uvm.proto.pdaemon_drop_unlocked
+        if not unlocked:
+            uvm_lock_pageq()
+        if p.pg_flags & PG_CLEAN and peek(p, "uobject") is uobj:
+            if p.pg_flags & PQ_SWAPBACKED:
+                atomic_inc_int(uvmexp, "swpgonly")
+            _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
+            uvm_pagefree(p)
+        if not unlocked:
+            uvm_unlock_pageq()
+        rw_exit(uobj.vmobjlock)

@@ -1,0 +1,345 @@
+"""The free-page allocator (sys/uvm/uvm_pmemrange.c, uvm_percpu.h) under `uvm.fpageqlock`.
+
+Pmemrange keeps free memory in ranges; the model keeps one range as a list of free pages
+(physical order does not matter to any lock or invariant here), each page marked PQ_FREE and
+counted in uvmexp.free, all under the fpageq lock ([F]).  A page may belong to a constrained
+range (`pmr_use > 0`, e.g. DMA-reachable memory): such pages bypass the per-CPU caches on free.
+
+Per-CPU magazines (2024): each CPU has two magazines of up to 8 pages and an active index.
+No lock protects them: only their own CPU touches them, at splvm, so an interrupt on the same
+CPU cannot interleave.  Pages in a magazine have PQ_FREE clear, no owner, and are counted in
+uvmexp.percpucaches, not uvmexp.free.  The kernel checks VALID_FLAGS only when a magazine is
+flushed; the model also checks at put time (uvm-semantics.md I15).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvmsim.machine import (
+    IPL_VM,
+    KASSERT,
+    Shared,
+    SharedObject,
+    atomic_add_int,
+    atomic_clearbits_int,
+    atomic_dec_int,
+    atomic_inc_int,
+    atomic_setbits_int,
+    atomic_sub_int,
+    curcpu,
+    peek,
+    sleep_on,
+    splassert,
+    splvm,
+    splx,
+    wakeup,
+)
+from uvmsim.machine.core import inline
+from uvmsim.uvm.invariants import assert_model
+from uvmsim.uvm.uvm import uvm, uvm_lock_fpageq, uvm_unlock_fpageq
+from uvmsim.uvm.uvmexp import uvmexp
+
+# uvm_extern.h
+UVM_PLA_WAITOK = 0x0001
+UVM_PLA_NOWAIT = 0x0002
+UVM_PLA_ZERO = 0x0004
+UVM_PLA_TRYCONTIG = 0x0008
+UVM_PLA_FAILOK = 0x0010
+UVM_PLA_NOWAKE = 0x0020
+UVM_PLA_USERESERVE = 0x0040
+
+ENOMEM = 12
+
+UVM_PMR_CACHEMAGSZ = 8
+
+
+def _flags():
+    from uvmsim.uvm import uvm_page as up
+
+    return up
+
+
+def VALID_FLAGS(flags: int) -> bool:
+    """`VALID_FLAGS`: only PQ_FREE, PG_ZERO and pmap bits may be set on a free page."""
+    up = _flags()
+    return (flags & ~(up.PQ_FREE | up.PG_ZERO | up.PG_PMAPMASK)) == 0
+
+
+class uvm_pmr_control(SharedObject):
+    """`struct uvm_pmr_control` [F]: the free ranges (one list here)."""
+
+    free_pages = Shared("F", default=list)
+
+
+class uvm_pmr_cache:
+    """`struct uvm_pmr_cache` of one CPU: two magazines and the active index (CPU-local)."""
+
+    def __init__(self, cpu: int):
+        self.cpu = cpu
+        self.magz: list[list] = [[], []]
+        self.actv = 0
+
+
+def uvm_pmr_init(ncpu: int) -> None:
+    """A new, empty allocator and one magazine pair per CPU (pages: `uvm_page_physload`)."""
+    uvm.pmr = uvm_pmr_control("pmr")
+    uvm.cpu_caches = [uvm_pmr_cache(i) for i in range(ncpu)]
+
+
+def uvm_page_physload(pages: list) -> None:
+    """Boot: hand managed pages to the allocator (no visible operations; nothing runs yet)."""
+    up = _flags()
+    d = uvm.pmr.__dict__
+    d["free_pages"] = d["free_pages"] + list(pages)
+    for pg in pages:
+        pg.__dict__["pg_flags"] |= up.PQ_FREE
+        pg.__dict__["owner_state"] = "pmr"
+        pg.__dict__["pageq"] = uvm.pmr
+    uvm.pages.extend(pages)
+    ue = uvmexp.__dict__
+    ue["npages"] += len(pages)
+    ue["free"] += len(pages)
+
+
+@inline
+def _mine() -> uvm_pmr_cache:
+    """This CPU's cache; the caller runs at IPL_VM (asserted), as the kernel does."""
+    splassert(IPL_VM)
+    return uvm.cpu_caches[curcpu().index]
+
+
+@inline
+def _took(pg: Any) -> None:
+    """Model bookkeeping: the page left the free pool or a magazine for its caller."""
+    d = pg.__dict__
+    d["owner_state"] = "allocated"
+    d["gen"] += 1
+    d["pageq"] = None
+
+
+def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
+    """`uvm_pmr_getpages`: take `count` free pages into `result` (0, or ENOMEM).
+
+    Takes only the fpageq lock.  Wakes the pagedaemon below the free targets; refuses to dip
+    into the kernel reserve without UVM_PLA_USERESERVE and into the pagedaemon reserve unless
+    it may wait (UVM_PLA_WAITOK: sleep on &uvmexp.free with fpageq as interlock, then retry).
+    Each page leaves with PQ_FREE and PG_ZERO clear and (1.77) KASSERTed ownerless.
+    """
+    up = _flags()
+    KASSERT(count > 0, "count > 0")
+    KASSERT(
+        ((flags & UVM_PLA_WAITOK) == 0) != ((flags & UVM_PLA_NOWAIT) == 0),
+        "(flags & UVM_PLA_WAITOK) == 0 ^ (flags & UVM_PLA_NOWAIT) == 0",
+    )
+    KASSERT(not result, "TAILQ_EMPTY(result)")
+    while True:
+        uvm_lock_fpageq()
+        free = uvmexp.free
+        if free - count < uvmexp.freemin or free - count < uvmexp.freetarg:
+            wakeup(uvm.pagedaemon_chan)
+        if free <= uvmexp.reserve_kernel + count and not flags & UVM_PLA_USERESERVE:
+            uvm_unlock_fpageq()
+            return ENOMEM
+        pool = uvm.pmr.free_pages
+        if len(pool) < count:
+            if flags & UVM_PLA_WAITOK and not flags & UVM_PLA_FAILOK:
+                # uvm_wait_pla: sleep until pages are freed (fpageq is the interlock).
+                wakeup(uvm.pagedaemon_chan)
+                sleep_on(uvmexp, uvm.fpageqlock, "pmrwait")
+                continue
+            if not flags & UVM_PLA_NOWAKE:
+                wakeup(uvm.pagedaemon_chan)
+            uvm_unlock_fpageq()
+            return ENOMEM
+        taken, rest = pool[:count], pool[count:]
+        uvm.pmr.free_pages = rest
+        uvmexp.free = free - count
+        for pg in taken:
+            _took(pg)
+        uvm_unlock_fpageq()
+        break
+    for pg in taken:
+        atomic_clearbits_int(pg, "pg_flags", up.PG_PMAPMASK)
+        if flags & UVM_PLA_ZERO:
+            from uvmsim.uvm.uvm_page import uvm_pagezero
+
+            uvm_pagezero(pg)
+        atomic_clearbits_int(pg, "pg_flags", up.PG_ZERO | up.PQ_FREE)
+        KASSERT(pg.uobject is None, "pg->uobject == NULL")
+        KASSERT(pg.uanon is None, "pg->uanon == NULL")
+        result.append(pg)
+    return 0
+
+
+def uvm_pmr_getone(flags: int) -> Any:
+    """`uvm_pmr_getone`: one page through `uvm_pmr_getpages`, or None."""
+    result: list = []
+    if uvm_pmr_getpages(1, flags, result) != 0:
+        return None
+    return result[0]
+
+
+def uvm_pglistalloc(npages: int, flags: int, result: list, where: Any = None) -> int:
+    """`uvm_pglistalloc`: `uvm_pmr_getpages` with UVM_PLA_USERESERVE forced (no magazines)."""
+    return uvm_pmr_getpages(npages, flags | UVM_PLA_USERESERVE, result)
+
+
+@inline
+def _check_free(pg: Any) -> None:
+    """The per-page checks of uvm_pmr_freepages/uvm_pmr_freepageq (1.77), then PQ_FREE."""
+    up = _flags()
+    KASSERT(pg.uobject is None, "pg->uobject == NULL")
+    KASSERT(pg.uanon is None, "pg->uanon == NULL")
+    flags = pg.pg_flags
+    KASSERT(
+        (flags & up.PQ_FREE) == 0 and VALID_FLAGS(flags),
+        f"(pg->pg_flags & PQ_FREE) == 0 && VALID_FLAGS(pg->pg_flags) "
+        f"[Flags: {up.flag_names(flags)}, will panic now.]",
+    )
+    atomic_setbits_int(pg, "pg_flags", up.PQ_FREE)
+    atomic_clearbits_int(pg, "pg_flags", up.PG_ZERO)
+
+
+@inline
+def _insert_free(pages: list) -> None:
+    """Under fpageq: put `pages` back in the free pool and wake whoever waits for memory."""
+    for pg in pages:
+        assert_model(
+            peek(pg, "owner_state") != "pmr",
+            f"double free: {pg.name} put into pmemrange while already there",
+        )
+    pool = uvm.pmr.free_pages
+    uvm.pmr.free_pages = pool + list(pages)
+    uvmexp.free = uvmexp.free + len(pages)
+    for pg in pages:
+        d = pg.__dict__
+        d["owner_state"] = "pmr"
+        d["pageq"] = uvm.pmr
+    wakeup(uvmexp)
+
+
+def uvm_pmr_freepages(pages: list) -> None:
+    """`uvm_pmr_freepages(pg, count)`: free a run of cleaned pages; takes fpageq."""
+    for pg in pages:
+        _check_free(pg)
+    uvm_lock_fpageq()
+    _insert_free(pages)
+    uvm_unlock_fpageq()
+
+
+def uvm_pmr_freepageq(pgl: list) -> None:
+    """`uvm_pmr_freepageq`: free a list of cleaned pages; takes fpageq (even for an empty list)."""
+    for pg in pgl:
+        _check_free(pg)
+    uvm_lock_fpageq()
+    _insert_free(pgl)
+    uvm_unlock_fpageq()
+
+
+# ---- per-CPU magazines ------------------------------------------------------------------------
+
+
+def uvm_pmr_cache_alloc(mag: list) -> int:
+    """`uvm_pmr_cache_alloc`: refill an empty magazine with 8 pages (NOWAIT|NOWAKE); -1 if none."""
+    splassert(IPL_VM)
+    KASSERT(not mag, "upci->upci_npages == 0")
+    result: list = []
+    if uvm_pmr_getpages(UVM_PMR_CACHEMAGSZ, UVM_PLA_NOWAIT | UVM_PLA_NOWAKE, result) != 0:
+        return -1
+    for pg in result:
+        pg.__dict__["owner_state"] = "magazine"
+    mag.extend(result)
+    atomic_add_int(uvmexp, "percpucaches", len(result))
+    return 0
+
+
+def uvm_pmr_cache_get(flags: int) -> Any:
+    """`uvm_pmr_cache_get`: a page from this CPU's magazines, refilling one on a miss.
+
+    A hit (`pcphit`) pops the active magazine; an empty active magazine switches to the other
+    one; both empty is a miss (`pcpmiss`): refill, or fall back to `uvm_pmr_getone`.
+    """
+    s = splvm()
+    upc = _mine()
+    mag = upc.magz[upc.actv]
+    if not mag:
+        other = upc.magz[1 - upc.actv]
+        if not other:
+            atomic_inc_int(uvmexp, "pcpmiss")
+            if uvm_pmr_cache_alloc(other) != 0:
+                splx(s)
+                return uvm_pmr_getone(flags)
+        upc.actv = 1 - upc.actv
+        mag = other
+    else:
+        atomic_inc_int(uvmexp, "pcphit")
+    pg = mag.pop()
+    _took(pg)
+    atomic_dec_int(uvmexp, "percpucaches")
+    splx(s)
+    if flags & UVM_PLA_ZERO:
+        from uvmsim.uvm.uvm_page import uvm_pagezero
+
+        uvm_pagezero(pg)
+    return pg
+
+
+def uvm_pmr_cache_free(mag: list) -> int:
+    """`uvm_pmr_cache_free`: flush a whole magazine to pmemrange (one fpageq acquisition)."""
+    splassert(IPL_VM)
+    pgl = list(mag)
+    mag.clear()
+    uvm_pmr_freepageq(pgl)
+    atomic_sub_int(uvmexp, "percpucaches", len(pgl))
+    return len(pgl)
+
+
+def uvm_pmr_cache_put(pg: Any) -> None:
+    """`uvm_pmr_cache_put`: free a cleaned page into this CPU's magazine.
+
+    Pages of constrained ranges (`use > 0`) bypass the cache (`uvm_pmr_freepages`).  A full
+    active magazine makes the other one active, flushing it first if it holds pages.
+    """
+    up = _flags()
+    if pg.pmr_use > 0:
+        uvm_pmr_freepages([pg])
+        return
+    flags = pg.pg_flags
+    assert_model(
+        VALID_FLAGS(flags) and pg.uobject is None and pg.uanon is None and pg.wire_count == 0,
+        f"{pg.name} put in a per-CPU magazine with flags {up.flag_names(flags)}, "
+        f"owner {peek(pg, 'uobject') or peek(pg, 'uanon')}, wire_count "
+        f"{peek(pg, 'wire_count')}: it would sit there unchecked until a flush",
+    )
+    assert_model(
+        peek(pg, "owner_state") == "allocated",
+        f"double free: {pg.name} put in a magazine while already free ({peek(pg, 'owner_state')})",
+    )
+    s = splvm()
+    upc = _mine()
+    mag = upc.magz[upc.actv]
+    if len(mag) >= UVM_PMR_CACHEMAGSZ:
+        upc.actv = 1 - upc.actv
+        mag = upc.magz[upc.actv]
+        if mag:
+            uvm_pmr_cache_free(mag)
+        KASSERT(not mag, "upci->upci_npages == 0")
+    mag.append(pg)
+    d = pg.__dict__
+    d["owner_state"] = "magazine"
+    d["pageq"] = None
+    atomic_inc_int(uvmexp, "percpucaches")
+    splx(s)
+
+
+def uvm_pmr_cache_drain() -> int:
+    """`uvm_pmr_cache_drain`: flush both magazines of the calling CPU; return pages freed."""
+    s = splvm()
+    upc = _mine()
+    freed = 0
+    for mag in upc.magz:
+        if mag:
+            freed += uvm_pmr_cache_free(mag)
+    splx(s)
+    return freed

@@ -1,0 +1,55 @@
+"""`struct uvmexp` (sys/uvm/uvmexp.h): the page counters with their lock annotations.
+
+Legend (uvmexp.h): [L] uvm.pageqlock, [F] uvm.fpageqlock, [a] atomic operations, [I]
+immutable after creation.  `wired` is unannotated before the seed diff (plain ++/-- under the
+pageq lock) and [a] after it (uvmexp.h hunk, @@ -61,7): the class of the one `uvmexp` object is
+chosen per protocol.
+"""
+
+from __future__ import annotations
+
+from uvmsim.machine import Shared, SharedObject
+from uvmsim.protocols import Protocol
+
+
+class Uvmexp(SharedObject):
+    """Counters as of the seed diff (uvmexp.h 1.17 + the diff)."""
+
+    npages = Shared("I")  # managed pages
+    free = Shared("F")  # pages in the pmemrange allocator (not in magazines)
+    active = Shared("L")
+    inactive = Shared("L")
+    paging = Shared("a")  # pages being paged out
+    wired = Shared("a")  # the diff: [a], atomic_inc_int/atomic_dec_int
+    zeropages = Shared("F")
+    reserve_pagedaemon = Shared("I")
+    reserve_kernel = Shared("I")
+    freemin = Shared("I")
+    freetarg = Shared("I")
+    percpucaches = Shared("a")  # pages sitting in per-CPU magazines
+    pcphit = Shared("a")
+    pcpmiss = Shared("a")
+    swpgonly = Shared("a")
+    # pagedaemon statistics: written only by the pagedaemon under the pageq lock
+    pdscans = Shared("L")
+    pdfreed = Shared("L")
+    pdreact = Shared("L")
+    pdbusy = Shared("L")
+    pdpageouts = Shared("L")
+
+
+class UvmexpPlainWired(Uvmexp):
+    """Before the diff (and `seed-plain-wired`): `wired` unannotated, plain ++/--."""
+
+    wired = Shared("")
+
+
+uvmexp = Uvmexp("uvmexp")
+
+
+def uvmexp_init(proto: Protocol) -> None:
+    """Reset every counter for a new world; pick the `wired` annotation of the protocol."""
+    uvmexp.__class__ = Uvmexp if proto.wired_atomic else UvmexpPlainWired
+    d = uvmexp.__dict__
+    for f in Uvmexp._shared_fields:
+        d[f.name] = 0
