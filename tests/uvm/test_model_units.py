@@ -3,7 +3,7 @@
 from uvmsim.machine import RW_WRITE, Machine, RoundRobinEngine, peek, rw_enter, rw_exit
 from uvmsim.machine.core import MTX_ENTER
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.scenarios import setup as S
+from uvmsim.scenarios import setup as S  # noqa: N812
 from uvmsim.uvm import uvm_pmemrange as pmr
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_lock_pageq, uvm_unlock_pageq, uvm_world_init
 from uvmsim.uvm.uvm_aobj import uao_create
@@ -106,8 +106,8 @@ def test_pre_pageclean_of_a_queued_page_needs_the_pageq_lock():
     def body():
         pm, amap = S.new_pmap("p"), S.new_amap("a")
         anon = S.fault_anon(pm, 0x1000, amap, 0)
-        from uvmsim.uvm.uvm_amap import amap_lock
         from uvmsim.uvm.pmap import PROT_NONE, pmap_page_protect
+        from uvmsim.uvm.uvm_amap import amap_lock
 
         amap_lock(amap)
         pmap_page_protect(anon.an_page, PROT_NONE)
