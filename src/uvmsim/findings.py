@@ -33,12 +33,27 @@ def _f1(f: Failure) -> bool:
     return False
 
 
+def _f2(f: Failure) -> bool:
+    return (
+        f.kind == "kassert"
+        and '"uvmexp.swpgonly > 0"' in f.message
+        and any("uvmpd_scan_inactive" in s for _c, stack in f.stacks for s in stack)
+    )
+
+
 FINDINGS: tuple[Finding, ...] = (
     Finding(
         "F1",
         "after the diff the pagedaemon can see a queued page whose uobject uvm_pageclean has "
         "already cleared, and panics in uvmpd_trylockowner (KASSERT anon != NULL)",
         _f1,
+    ),
+    Finding(
+        "F2",
+        "suspected, not related to the diff: the pagedaemon frees an anon released during a "
+        "synchronous pageout with its swap slot set, so uvm_anfree_list decrements "
+        "uvmexp.swpgonly for a page never counted as swap-only (KASSERT swpgonly > 0)",
+        _f2,
     ),
 )
 

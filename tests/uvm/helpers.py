@@ -20,11 +20,11 @@ def behaviour(scenario: str, proto: Protocol, engine: Engine, races: bool = Fals
         get_scenario(scenario), proto, engine, analyses=Analyses(races=races), record=True
     )
     acquisitions = tuple(
-        (cpu, kind, name.split(".")[-1]) for cpu, kind, name, _f, _s in r.trace if kind in LOCK_OPS
+        (cpu, kind, name.split(".")[-1]) for cpu, kind, name, *_rest in r.trace if kind in LOCK_OPS
     )
     wired = tuple(
         (cpu, kind)
-        for cpu, kind, name, field, _s in r.trace
+        for cpu, kind, name, field, *_rest in r.trace
         if name == "uvmexp" and field == "wired"
     )
     outcome = (r.failure.kind, r.failure.message) if r.failure else None

@@ -34,7 +34,7 @@ def run(proto_name, body, npages=40, constrained=0):
 
 def fpageq_acquisitions(result):
     return sum(
-        1 for _c, kind, name, _f, _s in result.trace if kind == MTX_ENTER and name == "fpageqlock"
+        1 for _c, kind, name, *_rest in result.trace if kind == MTX_ENTER and name == "fpageqlock"
     )
 
 

@@ -21,7 +21,6 @@ only runs when a CPU finishes or the execution halts on a failure.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import sys
 import traceback
@@ -33,6 +32,14 @@ import greenlet
 
 from uvmsim.machine import failure as fk
 from uvmsim.machine.failure import Failure, InputError
+
+
+class StopExecution(Exception):
+    """Raised by an engine's `choose` to end the execution early without a failure.
+
+    DPOR uses it when every enabled CPU is in the sleep set: the execution is redundant.
+    """
+
 
 if TYPE_CHECKING:
     from uvmsim.machine.engines import Engine
@@ -131,7 +138,11 @@ def model_stack(frame: Any) -> tuple[str, ...]:
         if code is _cpu_main.__code__:
             break
         module = f.f_globals.get("__name__", "")
-        if not module.startswith(_MACHINE_PREFIX) and id(code) not in _inline_codes:
+        if (
+            not module.startswith(_MACHINE_PREFIX)
+            and id(code) not in _inline_codes
+            and code.co_name != "<lambda>"
+        ):
             names.append(code.co_name)
         f = f.f_back
     names.reverse()
@@ -216,7 +227,10 @@ class Execution:
     schedule: tuple[int, ...]
     steps: int
     trace: tuple[tuple, ...] = ()
+    """With `record`: per step (cpu, kind, object name, field, site, locks held by the CPU)."""
     completed: bool = True
+    stopped: bool = False
+    """The engine ended the execution early (e.g. DPOR: every enabled CPU asleep)."""
 
 
 @dataclass
@@ -239,6 +253,9 @@ def _cpu_main(machine: Machine, cpu: CPU) -> None:
         pass
     except InputError as exc:  # e.g. a replay list naming a CPU that cannot run
         machine.input_error = exc
+        machine.halted = machine._special = True
+    except StopExecution:
+        machine.stopped = True
         machine.halted = machine._special = True
     except Exception as exc:  # a bug in model code: report it as a failure, never a crash
         if machine.failure is None:
@@ -291,7 +308,6 @@ class Machine:
         self.quiescent_checks: list[Callable[[], str | None]] = []
         self.end_checks: list[Callable[[], str | None]] = []
         self.sleepers: dict[int, list[CPU]] = {}
-        self.names = itertools.count()
         from uvmsim.machine.races import RaceDetector
         from uvmsim.machine.witness import Witness
 
@@ -302,6 +318,7 @@ class Machine:
         self._special = False
         self.races_on = self.analyses.races
         self.input_error: InputError | None = None
+        self.stopped = False
 
     @property
     def steps(self) -> int:
@@ -374,7 +391,7 @@ class Machine:
             self._priming = False
             self._special = bool(self.step_checks) or self.record
             self.races_on = self.analyses.races
-            while self.failure is None and self.input_error is None:
+            while self.failure is None and self.input_error is None and not self.stopped:
                 live = [c for c in self.cpus if not c.done]
                 if not live:
                     break
@@ -385,19 +402,26 @@ class Machine:
                 _running = self
                 nxt.greenlet.switch()
                 _running = prev_running
-            if self.failure is None and self.input_error is None:
+            if self.failure is None and self.input_error is None and not self.stopped:
                 self._run_checks(self.end_checks, None)
         except _Halt:
             pass
+        except StopExecution:
+            self.stopped = True
         finally:
             self._teardown()
             _running = prev_running
             self.engine.end(self)
         if self.input_error is not None:
             raise self.input_error
-        completed = all(c.done for c in self.cpus) and self.failure is None
+        completed = all(c.done for c in self.cpus) and self.failure is None and not self.stopped
         result = Execution(
-            self.failure, tuple(self.schedule), self.steps, tuple(self.trace), completed
+            self.failure,
+            tuple(self.schedule),
+            self.steps,
+            tuple(self.trace),
+            completed,
+            self.stopped,
         )
         if raise_on_failure and self.failure is not None:
             raise KernelFailure(self.failure)
@@ -481,7 +505,8 @@ class Machine:
             cpu.blocker = None
             blocker.waiters.remove(cpu)
         if self.record:
-            self.trace.append((cpu.index, kind, _name_of(obj), field, site))
+            held = tuple(m.name for m in cpu.mutexes) + tuple(lk.name for lk, _s in cpu.rwlocks)
+            self.trace.append((cpu.index, kind, _name_of(obj), field, site, held))
         return cpu
 
     def _choose(self, current: CPU | None) -> CPU | None:
@@ -579,11 +604,6 @@ class Machine:
             self.halted = self._special = True
             raise _Halt
         self._fail(fk.DEADLOCK, "deadlock: no CPU can run; " + "; ".join(lines), None)
-
-    # ---- naming ------------------------------------------------------------------------------
-    def new_name(self, prefix: str) -> str:
-        """A deterministic name for an object created while this machine runs."""
-        return f"{prefix}#{next(self.names)}"
 
 
 def reevaluate(lock: Any) -> None:

@@ -17,7 +17,10 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from uvmsim.machine.core import StopExecution
 from uvmsim.machine.failure import InputError
+
+__all__ = ["Engine", "RandomEngine", "ReplayEngine", "RoundRobinEngine", "StopExecution"]
 
 
 class Engine:

@@ -141,6 +141,7 @@ def release(mach: Any, cpu: Any, m: Mutex) -> None:
     """Drop `cpu`'s ownership of `m` (mtx_leave, or the interlock of a sleep): no visible step."""
     cpu.mutexes.remove(m)
     m.owner = None
+    m.site = None
     for w in m.waiters:
         w.runnable = True
     cpu.ipl = m.oldipl

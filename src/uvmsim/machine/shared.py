@@ -26,6 +26,7 @@ exactly as in C.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from sys import _getframe
@@ -231,12 +232,24 @@ class SharedObject:
             default = f.default
             d[f.name] = default() if callable(default) else default
         if name is None:
-            m = _core._running
-            name = m.new_name(type(self).__name__) if m is not None else type(self).__name__
+            name = f"{type(self).__name__}#{next(_names)}"
         d["name"] = name
 
     def __repr__(self) -> str:
         return self.__dict__.get("name", type(self).__name__)
+
+
+_names = itertools.count()
+
+
+def reset_names() -> None:
+    """Restart default object names (`vm_anon#0`...): call when building a new world.
+
+    Names identify objects in reports and, across re-executions, in DPOR's dependency keys,
+    so they must not depend on anything but the world's construction and the schedule.
+    """
+    global _names
+    _names = itertools.count()
 
 
 def peek(obj: Any, field: str) -> Any:

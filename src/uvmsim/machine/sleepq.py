@@ -54,7 +54,8 @@ def sleep_on(chan: Any, interlock: Any = None, wmesg: str = "sleep") -> None:
                 f"sleep at {format_site(site)}",
             ],
         )
-    mach.visible(SLEEP, chan, None, site)
+    # The interlock travels with the operation: sleeping releases it (a dependency for DPOR).
+    mach.visible(SLEEP, chan, interlock, site)
     if interlock is not None:
         if isinstance(interlock, Mutex):
             if interlock.owner is not cpu:

@@ -12,6 +12,10 @@ model found in the kernel's own protocol, recorded in docs/findings.md).
 
 from __future__ import annotations
 
+import io
+import itertools
+import pickle
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -63,8 +67,10 @@ def get_scenario(name: str) -> Scenario:
 
 def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
     """A fresh world: counters, allocator with `scenario.pages` pages, swap."""
+    from uvmsim.machine.shared import reset_names
     from uvmsim.uvm.uvm_swap import uvm_swap_init
 
+    reset_names()
     uvm_world_init(proto, scenario.cpus)
     uvm_swap_init(nslots=64, **scenario.swap)
     pages = [vm_page(f"pg{i}", phys_addr=i * PAGE_SIZE) for i in range(scenario.pages)]
@@ -76,17 +82,72 @@ class SetupError(RuntimeError):
     """A scenario's set-up failed: a bug in the scenario, not a finding."""
 
 
+class _WorldPickler(pickle.Pickler):
+    """Pickles a world; machines (a lock's vector-clock owner) and code objects (sites) are
+    left out: they belong to the set-up execution, not to the state the scenario starts in."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, Machine | types.CodeType):
+            return "gone"
+        return None
+
+
+class _WorldUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return None
+
+
+_snapshots: dict[tuple, bytes] = {}
+
+
+def _snapshot(w: World) -> bytes:
+    from uvmsim.machine import shared
+    from uvmsim.uvm.uvmexp import uvmexp
+
+    buf = io.BytesIO()
+    state = (dict(uvm.__dict__), uvmexp.__class__, dict(uvmexp.__dict__), w, next(shared._names))
+    _WorldPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    return buf.getvalue()
+
+
+def _restore(blob: bytes) -> World:
+    from uvmsim.machine import shared
+    from uvmsim.uvm.uvmexp import uvmexp
+
+    uvm_state, cls, uvmexp_state, w, next_name = _WorldUnpickler(io.BytesIO(blob)).load()
+    uvm.__dict__.clear()
+    uvm.__dict__.update(uvm_state)
+    uvmexp.__class__ = cls
+    uvmexp.__dict__.clear()
+    uvmexp.__dict__.update(uvmexp_state)
+    shared._names = itertools.count(next_name)
+    return w
+
+
 def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[], Any]]]:
-    """Boot the world, run the scenario's set-up on one CPU, return (world, program)."""
-    w = World()
-    boot(w, proto, scenario)
-    setup_machine = Machine(RoundRobinEngine(), max_steps=1_000_000)
-    uvm_bind_machine(setup_machine)
-    result = setup_machine.run([lambda: scenario.setup(w)])
-    if result.failure is not None:
-        raise SetupError(
-            f"set-up of {scenario.name} on {proto.name} failed:\n{result.failure.render()}"
-        )
+    """Boot the world, run the scenario's set-up on one CPU, return (world, program).
+
+    The set-up is deterministic, so its result is computed once per (scenario, protocol) and
+    kept as a pickled snapshot; later executions start from a copy of it, which is what
+    makes re-execution cheap enough for exhaustive exploration.
+    """
+    key = (scenario.name, proto)
+    blob = _snapshots.get(key)
+    if blob is not None:
+        w = _restore(blob)
+    else:
+        w = World()
+        boot(w, proto, scenario)
+        setup_machine = Machine(RoundRobinEngine(), max_steps=1_000_000)
+        uvm_bind_machine(setup_machine)
+        result = setup_machine.run([lambda: scenario.setup(w)])
+        if result.failure is not None:
+            raise SetupError(
+                f"set-up of {scenario.name} on {proto.name} failed:\n{result.failure.render()}"
+            )
+        blob = _snapshot(w)
+        _snapshots[key] = blob
+        w = _restore(blob)
     program = scenario.program(w)
     if len(program) != scenario.cpus:
         raise SetupError(

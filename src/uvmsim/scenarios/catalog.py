@@ -105,10 +105,20 @@ register(
 # ---- pdaemon-vs-free (R6) ---------------------------------------------------------------------
 
 
+def _swap_only_elsewhere(w: World) -> None:
+    """Another process has a page that lives only in swap (uvmexp.swpgonly is 1), as on any
+    system that has swapped: without it the released-page path trips finding F2 first."""
+    w.other = S.new_amap("other")
+    S.fault_anon(w.pm, 0x9000, w.other, 0)
+    S.clean_anon(w.other, 0)
+    S.evict_anon(w.other, 0)
+
+
 def _pdaemon_vs_free_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
     w.aobj = uao_create("aobj", npages=2)
+    _swap_only_elsewhere(w)
     S.fault_anon(w.pm, 0x1000, w.amap, 0)
     S.clean_anon(w.amap, 0)
     S.deactivate_anon(w.amap, 0)
@@ -151,12 +161,7 @@ def _pdaemon_released_setup(w: World) -> None:
     w.amap = S.new_amap("amap")
     S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: paged out synchronously
     S.deactivate_anon(w.amap, 0)
-    # Another process has a page that lives only in swap (uvmexp.swpgonly is 1): see
-    # finding F2 for what the released path does to that counter.
-    w.other = S.new_amap("other")
-    S.fault_anon(w.pm, 0x9000, w.other, 0)
-    S.clean_anon(w.other, 0)
-    S.evict_anon(w.other, 0)
+    _swap_only_elsewhere(w)
 
 
 register(
@@ -171,6 +176,28 @@ register(
         setup=_pdaemon_released_setup,
         program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
         expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+    )
+)
+
+
+def _swpgonly_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.amap = S.new_amap("amap")
+    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: paged out synchronously
+    S.deactivate_anon(w.amap, 0)
+
+
+register(
+    Scenario(
+        name="swpgonly-released",
+        cpus=2,
+        pages=12,
+        summary="finding F2: as pdaemon-released, but no other page lives only in swap, so the "
+        "pagedaemon's free of the released anon trips KASSERT(uvmexp.swpgonly > 0)",
+        questions=(),
+        setup=_swpgonly_setup,
+        program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
+        expect={name: "finding" for name in ALL_PROTOCOLS_HOLD},
     )
 )
 

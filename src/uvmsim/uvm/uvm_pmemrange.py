@@ -36,6 +36,7 @@ from uvmsim.machine import (
     wakeup,
 )
 from uvmsim.machine.core import inline
+from uvmsim.uvm import uvm_page as up
 from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.uvm import uvm, uvm_lock_fpageq, uvm_unlock_fpageq
 from uvmsim.uvm.uvmexp import uvmexp
@@ -54,15 +55,8 @@ ENOMEM = 12
 UVM_PMR_CACHEMAGSZ = 8
 
 
-def _flags():
-    from uvmsim.uvm import uvm_page as up
-
-    return up
-
-
 def VALID_FLAGS(flags: int) -> bool:
     """`VALID_FLAGS`: only PQ_FREE, PG_ZERO and pmap bits may be set on a free page."""
-    up = _flags()
     return (flags & ~(up.PQ_FREE | up.PG_ZERO | up.PG_PMAPMASK)) == 0
 
 
@@ -89,7 +83,6 @@ def uvm_pmr_init(ncpu: int) -> None:
 
 def uvm_page_physload(pages: list) -> None:
     """Boot: hand managed pages to the allocator (no visible operations; nothing runs yet)."""
-    up = _flags()
     d = uvm.pmr.__dict__
     d["free_pages"] = d["free_pages"] + list(pages)
     for pg in pages:
@@ -126,7 +119,6 @@ def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
     it may wait (UVM_PLA_WAITOK: sleep on &uvmexp.free with fpageq as interlock, then retry).
     Each page leaves with PQ_FREE and PG_ZERO clear and (1.77) KASSERTed ownerless.
     """
-    up = _flags()
     KASSERT(count > 0, "count > 0")
     KASSERT(
         ((flags & UVM_PLA_WAITOK) == 0) != ((flags & UVM_PLA_NOWAIT) == 0),
@@ -188,7 +180,6 @@ def uvm_pglistalloc(npages: int, flags: int, result: list, where: Any = None) ->
 @inline
 def _check_free(pg: Any) -> None:
     """The per-page checks of uvm_pmr_freepages/uvm_pmr_freepageq (1.77), then PQ_FREE."""
-    up = _flags()
     KASSERT(pg.uobject is None, "pg->uobject == NULL")
     KASSERT(pg.uanon is None, "pg->uanon == NULL")
     flags = pg.pg_flags
@@ -301,7 +292,6 @@ def uvm_pmr_cache_put(pg: Any) -> None:
     Pages of constrained ranges (`use > 0`) bypass the cache (`uvm_pmr_freepages`).  A full
     active magazine makes the other one active, flushing it first if it holds pages.
     """
-    up = _flags()
     if pg.pmr_use > 0:
         uvm_pmr_freepages([pg])
         return

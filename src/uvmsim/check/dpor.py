@@ -1,0 +1,310 @@
+"""Source-DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas, POPL 2014).
+
+Exploration is stateless: each execution replays a prefix of choices and then continues with
+the lowest-numbered CPU that is enabled and not asleep.  After an execution, every *race*
+(two dependent operations of different CPUs, the first not happening before the second
+through anything else) adds to the backtrack set of the state before the first operation
+one *initial* of the sequence that reverses it; sleep sets keep explored alternatives from
+being explored again, so every complete execution is a different Mazurkiewicz trace and
+executions that can only repeat one end early ("redundant", counted).
+
+Locks are handled as in stateless model checkers for C: two acquisitions of one lock race
+(reversing them swaps the critical sections); a release never races with a blocking
+acquisition (that acquisition was disabled before it) but orders it; a try-lock also races
+with a release, since before or after it the try fails or succeeds.
+
+An optional preemption bound cuts executions that would preempt a runnable CPU more than K
+times (bounded DPOR: incomplete even within the bound, but a cheap first pass).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from uvmsim.check.ops import Key, dependent, op_key, resources
+from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.target import Target
+from uvmsim.machine import Engine
+from uvmsim.machine.engines import StopExecution
+
+
+@dataclass
+class Node:
+    """The state before one step of the current execution."""
+
+    enabled: tuple[int, ...]
+    ops: dict[int, Key]  # pending operation of every live CPU
+    sleep: dict[int, Key]  # CPUs asleep here, with the operation they sleep on
+    chosen: int = -1
+    backtrack: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+    preemptions: int = 0  # preemptions on the path up to (not including) this step
+
+
+class _DporEngine(Engine):
+    """Replays the prefix of the stack, then extends it; records a Node per step."""
+
+    def __init__(self, explorer: DporExplorer, replay_len: int):
+        self.x = explorer
+        self.replay_len = replay_len
+        self.last_cpu = -1
+
+    def choose(self, machine: Any, current: Any) -> Any:
+        x = self.x
+        step = machine.steps
+        nodes = x.nodes
+        if step < self.replay_len:
+            node = nodes[step]
+            cpu = machine.cpus[node.chosen]
+            if not cpu.runnable:  # the model is not deterministic: refuse to go on
+                raise RuntimeError(
+                    f"DPOR replay diverged at step {step}: cpu{node.chosen} "
+                    "cannot run (is the program deterministic?)"
+                )
+            self.last_cpu = node.chosen
+            return cpu
+        enabled = tuple(c.index for c in machine.cpus if c.runnable)
+        if not enabled:
+            return None
+        ops = {c.index: op_key(c.op) for c in machine.cpus if not c.done}
+        if step == 0:
+            sleep: dict[int, Key] = {}
+            pre = 0
+        else:
+            prev = nodes[step - 1]
+            sleep = x.next_sleep(prev)
+            pre = prev.preemptions + _preempts(nodes, step - 1, prev.chosen)
+        node = Node(enabled, ops, sleep, preemptions=pre)
+        awake = [c for c in enabled if c not in sleep]
+        if not awake:
+            nodes.append(node)
+            raise StopExecution
+        # Keep running the CPU that ran last when it can (no preemption), else the lowest.
+        choice = self.last_cpu if self.last_cpu in awake else awake[0]
+        if (
+            x.bound is not None
+            and pre + int(self.last_cpu in enabled and choice != self.last_cpu) > x.bound
+        ):
+            x.coverage.pruned += 1
+            nodes.append(node)
+            raise StopExecution
+        node.chosen = choice
+        node.done.add(choice)
+        nodes.append(node)
+        self.last_cpu = choice
+        return machine.cpus[choice]
+
+
+class DporExplorer:
+    """Explore every Mazurkiewicz trace of `target` (within the optional bounds)."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        preemption_bound: int | None = None,
+        max_executions: int | None = None,
+        time_limit: float | None = None,
+        depth: int | None = None,
+        stop_on_failure: bool = True,
+    ):
+        self.target = target
+        self.bound = preemption_bound
+        self.max_executions = max_executions
+        self.time_limit = time_limit
+        self.depth = depth
+        self.stop_on_failure = stop_on_failure
+        self.nodes: list[Node] = []
+        self.coverage = Coverage()
+        self.progress: Any = None  # called with the coverage every 50 executions
+
+    # -- sleep sets and preemptions -----------------------------------------------------------
+    def next_sleep(self, node: Node) -> dict[int, Key]:
+        """Sleep set after taking `node.chosen` at `node`."""
+        p = node.chosen
+        op = node.ops[p]
+        out = {}
+        for q, key in list(node.sleep.items()) + [(d, node.ops[d]) for d in node.done]:
+            if q != p and q not in out and not dependent(key, op):
+                out[q] = key
+        return out
+
+    # -- race analysis ------------------------------------------------------------------------
+    def analyse(self, steps: int) -> None:
+        """Add backtrack points for every race of the execution in `self.nodes[:steps]`."""
+        nodes = self.nodes
+        n = self.target.cpus
+        local = [0] * n  # events so far per CPU
+        vcs: list[list[int]] = []
+        prev_of: dict[int, int] = {}  # CPU -> index of its last event
+        idx_of: list[int] = []  # local index (1-based) of each event in its CPU
+        # per resource: per CPU, last event index by access class
+        last: dict[tuple, dict[int, dict[str, int]]] = {}
+        for j in range(steps):
+            nd = nodes[j]
+            q = nd.chosen
+            key = nd.ops[q]
+            local[q] += 1
+            idx_of.append(local[q])
+            deps: dict[int, list[int]] = {}  # other CPU -> its dependent events (for HB)
+            cands: dict[int, int] = {}  # other CPU -> the one event that may race with j
+            for res, mode in resources(key):
+                per_cpu = last.get(res)
+                if per_cpu is None:
+                    continue
+                for p, marks in per_cpu.items():
+                    if p == q:
+                        continue
+                    hb, cand = _relate(res[0], mode, marks)
+                    if hb is not None:
+                        deps.setdefault(p, []).append(hb)
+                    if cand is not None and cand > cands.get(p, -1):
+                        cands[p] = cand
+            base = list(vcs[prev_of[q]]) if q in prev_of else [0] * n
+            vc = list(base)
+            for evs in deps.values():
+                for e in evs:
+                    _join(vc, vcs[e])
+            vc[q] = local[q]
+            vcs.append(vc)
+            # Races: a candidate not ordered before j by anything but its own CPU's edges.
+            for p, i in cands.items():
+                w = list(base)
+                for r, evs in deps.items():
+                    if r != p:
+                        for e in evs:
+                            _join(w, vcs[e])
+                if w[p] < idx_of[i]:
+                    self._backtrack(i, j, vcs, idx_of)
+            prev_of[q] = j
+            for res, mode in resources(key):
+                marks = last.setdefault(res, {}).setdefault(q, {})
+                marks[mode] = j
+
+    def _backtrack(self, i: int, j: int, vcs: list[list[int]], idx_of: list[int]) -> None:
+        """Race (i, j): make the state before i also explore an initial of notdep(i).j."""
+        nodes = self.nodes
+        p = nodes[i].chosen
+        v = [e for e in range(i + 1, j) if vcs[e][p] < idx_of[i]] + [j]
+        first: dict[int, int] = {}
+        for e in v:
+            c = nodes[e].chosen
+            if c not in first:
+                first[c] = e
+        initials = []
+        for t, u in first.items():
+            if all(vcs[u][s] < idx_of[w] for s, w in first.items() if s != t and w < u):
+                initials.append(t)
+        node = nodes[i]
+        usable = [t for t in initials if t in node.enabled]
+        if any(t in node.backtrack or t in node.done for t in usable):
+            return
+        q = nodes[j].chosen
+        if usable:
+            node.backtrack.add(q if q in usable else min(usable))
+        else:
+            node.backtrack.update(node.enabled)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> CheckResult:
+        t0 = time.monotonic()
+        cov = self.coverage
+        failure = None
+        schedule: tuple[int, ...] = ()
+        replay_len = 0
+        while True:
+            engine = _DporEngine(self, replay_len)
+            result = self.target.execute(engine)
+            steps = len(result.schedule)
+            cov.add_execution(steps, result.stopped)
+            if self.progress is not None and cov.executions % 50 == 0:
+                self.progress(cov)
+            if result.failure is not None and failure is None:
+                failure, schedule = result.failure, result.schedule
+                if self.stop_on_failure:
+                    break
+            self.analyse(steps)
+            nxt = self._next_branch()
+            if nxt is None:
+                cov.complete = True
+                break
+            replay_len = nxt
+            if self.max_executions is not None and cov.executions >= self.max_executions:
+                cov.stopped_by = "max-executions"
+                break
+            if self.time_limit is not None and time.monotonic() - t0 > self.time_limit:
+                cov.stopped_by = "time-limit"
+                break
+        cov.elapsed = time.monotonic() - t0
+        return CheckResult(
+            "dpor",
+            self.target.describe(),
+            cov,
+            failure,
+            schedule,
+            bound={"preemptions": self.bound, "depth": self.depth},
+        )
+
+    def _next_branch(self) -> int | None:
+        """Set up the deepest unexplored alternative; return the replay length, or None."""
+        nodes = self.nodes
+        for k in range(len(nodes) - 1, -1, -1):
+            nd = nodes[k]
+            if self.depth is not None and k >= self.depth:
+                if nd.backtrack - nd.done:
+                    self.coverage.pruned += len(nd.backtrack - nd.done)
+                continue
+            todo = sorted(nd.backtrack - nd.done - set(nd.sleep))
+            while todo:
+                p = todo.pop(0)
+                nd.done.add(p)
+                if self.bound is not None and nd.preemptions + _preempts(nodes, k, p) > self.bound:
+                    self.coverage.pruned += 1
+                    continue
+                nd.chosen = p
+                del nodes[k + 1 :]
+                return k + 1
+        return None
+
+
+def _preempts(nodes: list[Node], k: int, cpu: int) -> int:
+    """1 if running `cpu` at step k switches away from the CPU of step k-1 while it could run."""
+    if k == 0:
+        return 0
+    prev = nodes[k - 1].chosen
+    return int(cpu != prev and prev in nodes[k].enabled)
+
+
+def _relate(kind: str, mode: str, marks: dict[str, int]) -> tuple[int | None, int | None]:
+    """For an access in `mode` to a resource of `kind`, given another CPU's last accesses
+    `marks` (mode -> event), return (latest event j depends on, latest event that may race)."""
+    if kind == "f":
+        if mode == "r":
+            w = marks.get("w")
+            return w, w
+        e = max(marks.values())
+        return e, e
+    if kind == "l":
+        hb = max(marks.values())
+        acq = max((marks[m] for m in ("acq", "try") if m in marks), default=None)
+        if mode == "acq":
+            return hb, acq
+        if mode == "try":
+            return hb, hb
+        return hb, None  # a release orders later operations but never races
+    if kind == "c":
+        hb = max(marks.values())
+        if mode == "resume":
+            return hb, None
+        cand = max((marks[m] for m in ("sleep", "wake") if m in marks), default=None)
+        return hb, cand
+    e = max(marks.values())
+    return e, e
+
+
+def _join(into: list[int], other: list[int]) -> None:
+    for k, t in enumerate(other):
+        if t > into[k]:
+            into[k] = t

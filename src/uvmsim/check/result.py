@@ -1,0 +1,46 @@
+"""The outcome of a check: what was explored, what was found, whether it was complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from uvmsim.machine import Failure
+
+
+@dataclass
+class Coverage:
+    """Counts of an exploration (all deterministic except `elapsed`)."""
+
+    executions: int = 0
+    traces: int = 0  # complete executions (not cut short by a sleep set)
+    redundant: int = 0  # executions that ended blocked by their sleep set
+    pruned: int = 0  # alternatives dropped by the preemption bound or the depth bound
+    deepest: int = 0  # most visible steps in one execution
+    complete: bool = False  # every alternative within the strategy's bounds was explored
+    stopped_by: str | None = None  # "max-executions", "time-limit" or None
+    elapsed: float = 0.0
+
+    def add_execution(self, steps: int, stopped: bool) -> None:
+        self.executions += 1
+        self.deepest = max(self.deepest, steps)
+        if stopped:
+            self.redundant += 1
+        else:
+            self.traces += 1
+
+
+@dataclass
+class CheckResult:
+    """A strategy's answer: the first failure found (with its schedule) and the coverage."""
+
+    strategy: str
+    target: dict
+    coverage: Coverage
+    failure: Failure | None = None
+    schedule: tuple[int, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    bound: dict = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.failure is not None

@@ -1,0 +1,246 @@
+"""One entry point for every strategy, plus what follows a failure (minimize, explain, token).
+
+`run_check` builds the scenario target, runs the chosen strategy within its bounds (random
+and PCT runs over several processes with `jobs`), and, when something fails, shrinks the
+counterexample, replays it with full recording and encodes its replay token.  Results are
+deterministic for the same arguments: with several jobs, executions are split by index and the
+failure reported is the one of the lowest index, exactly as with one job.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from uvmsim.check import token as tok
+from uvmsim.check.bounded import BoundedDfs
+from uvmsim.check.dpor import DporExplorer
+from uvmsim.check.minimize import Minimized, minimize
+from uvmsim.check.pct import pct
+from uvmsim.check.random_walk import random_walk
+from uvmsim.check.report import Explanation, explain
+from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.target import ScenarioTarget
+from uvmsim.machine import Analyses
+from uvmsim.machine.failure import InputError
+from uvmsim.protocols import get_protocol
+from uvmsim.scenarios import get_scenario
+
+STRATEGIES = ("dpor", "bounded", "dfs", "random", "pct")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything that determines a check (and, with a schedule, a replay)."""
+
+    protocol: str
+    scenario: str
+    strategy: str = "dpor"
+    preemptions: int | None = None
+    depth: int | None = None
+    pct_depth: int = 2
+    max_executions: int | None = None
+    time_limit: float | None = None
+    seed: int = 0
+    jobs: int = 1
+    analyses: tuple[tuple[str, bool], ...] = ()
+    max_steps: int = 20_000
+    reduce: bool = False  # covered accesses are not scheduling points
+    minimize: bool = True
+
+    def validate(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise InputError(
+                f"strategy {self.strategy!r} is unknown; accepted: {', '.join(STRATEGIES)}"
+            )
+        for name, value in (
+            ("preemptions", self.preemptions),
+            ("depth", self.depth),
+            ("max-executions", self.max_executions),
+        ):
+            if value is not None and value < 0:
+                raise InputError(f"--{name} must be >= 0, got {value}")
+        if self.max_executions == 0:
+            raise InputError("--max-executions must be at least 1")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise InputError(
+                f"--time-limit must be a positive number of seconds, got {self.time_limit}"
+            )
+        if self.jobs < 1:
+            raise InputError(f"--jobs must be at least 1, got {self.jobs}")
+        if not 1 <= self.pct_depth <= 10:
+            raise InputError(f"--pct-depth must be between 1 and 10, got {self.pct_depth}")
+        if self.max_steps < 1:
+            raise InputError(f"--max-steps must be at least 1, got {self.max_steps}")
+
+
+def make_target(spec: CheckSpec) -> ScenarioTarget:
+    protocol = get_protocol(spec.protocol)
+    scenario = get_scenario(spec.scenario)
+    analyses = Analyses(**dict(spec.analyses))
+    return ScenarioTarget(
+        scenario,
+        protocol,
+        analyses=analyses,
+        max_steps=spec.max_steps,
+        schedule_covered=not spec.reduce,
+    )
+
+
+def _sampled(spec: CheckSpec, start: int, stop: int) -> CheckResult:
+    target = make_target(spec)
+    if spec.strategy == "random":
+        return random_walk(target, seed=spec.seed, executions=stop, start=start)
+    return pct(
+        target, seed=spec.seed, depth=spec.pct_depth, executions=stop, start=start, k_estimate=0
+    )
+
+
+def _worker(args: tuple[CheckSpec, int, int]) -> CheckResult:
+    spec, start, stop = args
+    return _sampled(spec, start, stop)
+
+
+def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> CheckResult:
+    """Random walk or PCT over `max_executions` executions, in chunks, on `jobs` processes."""
+    total = spec.max_executions or 1000
+    chunk = max(50, min(500, total // max(1, spec.jobs * 4)))
+    ranges = [(s, min(total, s + chunk)) for s in range(0, total, chunk)]
+    cov = Coverage()
+    t0 = time.monotonic()
+    merged: CheckResult | None = None
+    pool = None
+    if spec.jobs > 1:
+        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        pool = ctx.Pool(spec.jobs)
+    try:
+        for wave in range(0, len(ranges), spec.jobs):
+            batch = [(spec, a, b) for a, b in ranges[wave : wave + spec.jobs]]
+            results = pool.map(_worker, batch) if pool else [_worker(b) for b in batch]
+            for r in results:
+                cov.executions += r.coverage.executions
+                cov.traces += r.coverage.traces
+                cov.deepest = max(cov.deepest, r.coverage.deepest)
+                if merged is None or (merged.failure is None and r.failure is not None):
+                    merged = r
+                if r.failure is not None:
+                    break
+            if progress:
+                progress(cov)
+            if merged is not None and merged.failure is not None:
+                break
+            if spec.time_limit is not None and time.monotonic() - t0 > spec.time_limit:
+                cov.stopped_by = "time-limit"
+                break
+    finally:
+        if pool is not None:
+            pool.terminate()
+    cov.elapsed = time.monotonic() - t0
+    assert merged is not None
+    merged.coverage = cov
+    if merged.failure is None and cov.stopped_by is None:
+        merged.notes.append(
+            f"sampled {cov.executions} executions (seeds {spec.seed}.."
+            f"{spec.seed + cov.executions - 1}): not exhaustive"
+        )
+    return merged
+
+
+def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = None) -> CheckResult:
+    """Run the strategy of `spec` on its scenario and protocol."""
+    spec.validate()
+    target = make_target(spec)
+    if spec.strategy in ("random", "pct"):
+        return _run_sampled(spec, progress)
+    if spec.strategy == "dpor":
+        x = DporExplorer(
+            target,
+            preemption_bound=spec.preemptions,
+            max_executions=spec.max_executions,
+            time_limit=spec.time_limit,
+            depth=spec.depth,
+        )
+    else:
+        bound = (
+            None
+            if spec.strategy == "dfs"
+            else (2 if spec.preemptions is None else spec.preemptions)
+        )
+        x = BoundedDfs(
+            target,
+            preemption_bound=bound,
+            max_executions=spec.max_executions,
+            time_limit=spec.time_limit,
+            depth=spec.depth,
+        )
+    x.progress = progress
+    return x.run()
+
+
+@dataclass
+class Counterexample:
+    minimized: Minimized | None
+    explanation: Explanation
+    token: str
+
+
+def counterexample(spec: CheckSpec, res: CheckResult) -> Counterexample:
+    """Minimize (if asked), explain and tokenize the failure of `res`."""
+    target = make_target(spec)
+    failure, schedule = res.failure, res.schedule
+    mini = None
+    if spec.minimize:
+        mini = minimize(target, failure, schedule)
+        failure, schedule = mini.failure, mini.schedule
+    ex = explain(target, schedule)
+    token = make_token(spec, schedule, ex.failure)
+    return Counterexample(mini, ex, token)
+
+
+def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
+    protocol = get_protocol(spec.protocol)
+    return tok.encode(
+        protocol=protocol,
+        protocol_spec=spec.protocol,
+        scenario=spec.scenario,
+        analyses=dict(spec.analyses),
+        max_steps=spec.max_steps,
+        schedule_covered=not spec.reduce,
+        schedule=schedule,
+        failure=failure,
+    )
+
+
+def replay(token: str) -> tuple[CheckSpec, CheckResult, Explanation, bool]:
+    """Re-run a token: (spec, result, explanation, whether the same failure came back)."""
+    doc = tok.decode(token)
+    protocol = get_protocol(doc["protocol"])
+    if tok.switches_digest(protocol) != doc["switches"]:
+        raise InputError(
+            f"replay token: protocol {doc['protocol']!r} is not the one the token "
+            "was made with (its switches changed)"
+        )
+    analyses = doc["analyses"]
+    known = set(Analyses.__dataclass_fields__)
+    if not isinstance(analyses, dict) or not set(analyses) <= known:
+        raise InputError("replay token: its analyses field is malformed")
+    spec = CheckSpec(
+        protocol=doc["protocol"],
+        scenario=doc["scenario"],
+        strategy="dpor",
+        analyses=tuple(sorted(analyses.items())),
+        max_steps=int(doc["max_steps"]),
+        reduce=not doc.get("covered", True),
+        minimize=False,
+    )
+    target = make_target(spec)
+    schedule = doc["schedule"]
+    ex = explain(target, schedule)
+    cov = Coverage(executions=1, traces=1, deepest=len(schedule), complete=True)
+    res = CheckResult("replay", target.describe(), cov, ex.failure, schedule)
+    same = tok.failure_signature(ex.failure) == doc.get("failure", "")
+    return spec, res, ex, same

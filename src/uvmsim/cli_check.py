@@ -1,0 +1,211 @@
+"""`uvmsim check` and `uvmsim replay`: exit 0 nothing found, 1 failure found, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from uvmsim.check.report import render, to_json
+from uvmsim.check.result import Coverage
+from uvmsim.check.runner import STRATEGIES, CheckSpec, counterexample, replay, run_check
+
+
+class _Progress:
+    """A status line on stderr for runs longer than two seconds, on a terminal only."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, cov: Coverage) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.t0
+        if elapsed < 2:
+            return
+        rate = cov.executions / elapsed if elapsed else 0
+        sys.stderr.write(
+            f"\r  executions {cov.executions:,}  traces {cov.traces:,}  "
+            f"redundant {cov.redundant:,}  deepest {cov.deepest}  "
+            f"{rate:,.0f}/s   "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 90 + "\r")
+            sys.stderr.flush()
+
+
+ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
+
+
+@click.command("check")
+@click.option(
+    "--protocol",
+    "-p",
+    required=True,
+    metavar="NAME|FILE.py:NAME",
+    help="Protocol: a named one (uvmsim protocols) or your own.",
+)
+@click.option("--scenario", "-s", required=True, help="Scenario (uvmsim scenarios).")
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="dpor",
+    show_default=True,
+    help="dpor: one execution per Mazurkiewicz trace; bounded: preemption-bounded "
+    "DFS; dfs: every schedule; random: random walk; pct: probabilistic testing.",
+)
+@click.option(
+    "--preemptions",
+    type=int,
+    default=None,
+    help="Preemption bound (bounded: default 2; dpor: none).",
+)
+@click.option(
+    "--depth",
+    type=int,
+    default=None,
+    help="Explore alternatives only in the first D steps (dpor, bounded).",
+)
+@click.option("--pct-depth", type=int, default=2, show_default=True, help="PCT bug depth d.")
+@click.option(
+    "--max-executions",
+    type=int,
+    default=None,
+    help="Stop after N executions (random/pct: how many to run; default 1000).",
+)
+@click.option("--time-limit", type=float, default=None, help="Stop after SECONDS.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed (random, pct).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes for random and pct runs.",
+)
+@click.option("--no-races", is_flag=True, help="Switch off the happens-before race detector.")
+@click.option("--no-annotations", is_flag=True, help="Switch off the lock-annotation check.")
+@click.option("--no-witness", is_flag=True, help="Switch off lock-order checking.")
+@click.option(
+    "--reduce",
+    is_flag=True,
+    help="Do not schedule at accesses covered by their lock (fewer steps; races "
+    "are still detected on every access).",
+)
+@click.option(
+    "--max-steps", type=int, default=20_000, show_default=True, help="Step bound per execution."
+)
+@click.option("--no-minimize", is_flag=True, help="Print the counterexample as found.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def check_cmd(
+    protocol: str,
+    scenario: str,
+    strategy: str,
+    preemptions: int | None,
+    depth: int | None,
+    pct_depth: int,
+    max_executions: int | None,
+    time_limit: float | None,
+    seed: int,
+    jobs: int,
+    no_races: bool,
+    no_annotations: bool,
+    no_witness: bool,
+    reduce: bool,
+    max_steps: int,
+    no_minimize: bool,
+    as_json: bool,
+) -> None:
+    """Explore the interleavings of a scenario on a protocol; print what fails.
+
+    \b
+    Examples:
+      uvmsim check -p seed -s pageclean-race
+      uvmsim check -p seed-plain-wired -s wired-counter --strategy bounded --preemptions 2
+      uvmsim check -p seed -s pdaemon-vs-free --strategy pct --max-executions 5000 -j 2
+      uvmsim check -p examples/my_diff.py:SEED_MISSED_ANFREE -s pageclean-race --json
+
+    Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input.
+    """
+    analyses = []
+    if no_races:
+        analyses.append(("races", False))
+    if no_annotations:
+        analyses.append(("annotations", False))
+    if no_witness:
+        analyses.append(("witness", False))
+    spec = CheckSpec(
+        protocol=protocol,
+        scenario=scenario,
+        strategy=strategy,
+        preemptions=preemptions,
+        depth=depth,
+        pct_depth=pct_depth,
+        max_executions=max_executions,
+        time_limit=time_limit,
+        seed=seed,
+        jobs=jobs,
+        analyses=tuple(sorted(analyses)),
+        max_steps=max_steps,
+        reduce=reduce,
+        minimize=not no_minimize,
+    )
+    progress = _Progress(enabled=not as_json and sys.stdout.isatty())
+    res = run_check(spec, progress)
+    progress.done()
+    cx = counterexample(spec, res) if res.failure is not None else None
+    if cx is not None:
+        # Report the counterexample as minimized and replayed.
+        res.failure = cx.explanation.failure
+    if as_json:
+        doc = to_json(
+            res,
+            cx.explanation if cx else None,
+            cx.token if cx else None,
+            cx.minimized if cx else None,
+        )
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(
+            render(
+                res,
+                cx.explanation if cx else None,
+                cx.token if cx else None,
+                cx.minimized if cx else None,
+                timing=sys.stdout.isatty(),
+            )
+        )
+    sys.exit(1 if res.failure is not None else 0)
+
+
+@click.command("replay")
+@click.argument("token")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def replay_cmd(token: str, as_json: bool) -> None:
+    """Re-run the counterexample a replay token encodes and print it again.
+
+    \b
+    Example:
+      uvmsim replay uvm1.eNqr....1a2b3c4d
+
+    Exit status: 1 if the failure reproduces, 0 if the run passes, 2 for a bad token.
+    """
+    _spec, res, ex, same = replay(token)
+    if not same:
+        res.notes.append(
+            "warning: this replay did not reproduce the failure the token "
+            "recorded (the model changed since?)"
+        )
+    if as_json:
+        click.echo(json.dumps(to_json(res, ex, token), indent=2))
+    else:
+        click.echo(render(res, ex, token))
+    sys.exit(1 if res.failure is not None else 0)
