@@ -53,7 +53,7 @@ class _DporEngine(Engine):
 
     def choose(self, machine: Any, current: Any) -> Any:
         x = self.x
-        step = machine.steps
+        step = len(machine.schedule)
         nodes = x.nodes
         if step < self.replay_len:
             node = nodes[step]
@@ -68,7 +68,16 @@ class _DporEngine(Engine):
         enabled = tuple(c.index for c in machine.cpus if c.runnable)
         if not enabled:
             return None
-        ops = {c.index: op_key(c.op) for c in machine.cpus if not c.done}
+        if step == 0:
+            ops = {c.index: op_key(c.op) for c in machine.cpus if not c.done}
+        else:
+            # Only the CPU that ran the last step has a new pending operation (or finished).
+            ops = dict(nodes[step - 1].ops)
+            ran = machine.cpus[nodes[step - 1].chosen]
+            if ran.done:
+                ops.pop(ran.index, None)
+            else:
+                ops[ran.index] = op_key(ran.op)
         if step == 0:
             sleep: dict[int, Key] = {}
             pre = 0
@@ -117,6 +126,7 @@ class DporExplorer:
         self.depth = depth
         self.stop_on_failure = stop_on_failure
         self.nodes: list[Node] = []
+        self._hb = _HappensBefore(target.cpus)
         self.coverage = Coverage()
         self.progress: Any = None  # called with the coverage every 50 executions
 
@@ -132,56 +142,20 @@ class DporExplorer:
         return out
 
     # -- race analysis ------------------------------------------------------------------------
-    def analyse(self, steps: int) -> None:
-        """Add backtrack points for every race of the execution in `self.nodes[:steps]`."""
+    def analyse(self, start: int, steps: int) -> None:
+        """Add backtrack points for every race involving events `start .. steps-1`.
+
+        Events before `start` are those of the replayed prefix: their clocks and last
+        accesses are kept from the previous execution (rolled back past `start` first), so
+        each execution only pays for the events it added.
+        """
+        hb = self._hb
+        hb.truncate(start)
         nodes = self.nodes
-        n = self.target.cpus
-        local = [0] * n  # events so far per CPU
-        vcs: list[list[int]] = []
-        prev_of: dict[int, int] = {}  # CPU -> index of its last event
-        idx_of: list[int] = []  # local index (1-based) of each event in its CPU
-        # per resource: per CPU, last event index by access class
-        last: dict[tuple, dict[int, dict[str, int]]] = {}
-        for j in range(steps):
+        for j in range(start, steps):
             nd = nodes[j]
-            q = nd.chosen
-            key = nd.ops[q]
-            local[q] += 1
-            idx_of.append(local[q])
-            deps: dict[int, list[int]] = {}  # other CPU -> its dependent events (for HB)
-            cands: dict[int, int] = {}  # other CPU -> the one event that may race with j
-            for res, mode in resources(key):
-                per_cpu = last.get(res)
-                if per_cpu is None:
-                    continue
-                for p, marks in per_cpu.items():
-                    if p == q:
-                        continue
-                    hb, cand = _relate(res[0], mode, marks)
-                    if hb is not None:
-                        deps.setdefault(p, []).append(hb)
-                    if cand is not None and cand > cands.get(p, -1):
-                        cands[p] = cand
-            base = list(vcs[prev_of[q]]) if q in prev_of else [0] * n
-            vc = list(base)
-            for evs in deps.values():
-                for e in evs:
-                    _join(vc, vcs[e])
-            vc[q] = local[q]
-            vcs.append(vc)
-            # Races: a candidate not ordered before j by anything but its own CPU's edges.
-            for p, i in cands.items():
-                w = list(base)
-                for r, evs in deps.items():
-                    if r != p:
-                        for e in evs:
-                            _join(w, vcs[e])
-                if w[p] < idx_of[i]:
-                    self._backtrack(i, j, vcs, idx_of)
-            prev_of[q] = j
-            for res, mode in resources(key):
-                marks = last.setdefault(res, {}).setdefault(q, {})
-                marks[mode] = j
+            for i in hb.add(j, nd.chosen, nd.ops[nd.chosen]):
+                self._backtrack(i, j, hb.vcs, hb.idx_of)
 
     def _backtrack(self, i: int, j: int, vcs: list[list[int]], idx_of: list[int]) -> None:
         """Race (i, j): make the state before i also explore an initial of notdep(i).j."""
@@ -225,7 +199,7 @@ class DporExplorer:
                 failure, schedule = result.failure, result.schedule
                 if self.stop_on_failure:
                     break
-            self.analyse(steps)
+            self.analyse(max(0, replay_len - 1), steps)
             nxt = self._next_branch()
             if nxt is None:
                 cov.complete = True
@@ -267,6 +241,91 @@ class DporExplorer:
                 del nodes[k + 1 :]
                 return k + 1
         return None
+
+
+class _HappensBefore:
+    """Vector clocks and last accesses of the current execution's events, with an undo log.
+
+    `add(j, cpu, key)` appends event j and returns the earlier events it races with;
+    `truncate(k)` forgets events k.. (the part of the execution that will be re-run
+    differently), restoring the state the prefix left.
+    """
+
+    def __init__(self, ncpu: int):
+        self.n = ncpu
+        self.vcs: list[list[int]] = []
+        self.idx_of: list[int] = []  # 1-based index of each event within its CPU
+        self.local = [0] * ncpu
+        self.prev_of: dict[int, int] = {}  # CPU -> its last event
+        # resource -> CPU -> access mode -> last event
+        self.last: dict[tuple, dict[int, dict[str, int]]] = {}
+        self.undo: list[tuple] = []
+
+    def truncate(self, k: int) -> None:
+        while len(self.vcs) > k:
+            q, prev, marks_undo = self.undo.pop()
+            self.vcs.pop()
+            self.idx_of.pop()
+            self.local[q] -= 1
+            if prev is None:
+                self.prev_of.pop(q, None)
+            else:
+                self.prev_of[q] = prev
+            for marks, mode, old in reversed(marks_undo):
+                if old is None:
+                    del marks[mode]
+                else:
+                    marks[mode] = old
+
+    def add(self, j: int, q: int, key: Key) -> list[int]:
+        vcs, last = self.vcs, self.last
+        self.local[q] += 1
+        mine = self.local[q]
+        self.idx_of.append(mine)
+        res_modes = resources(key)
+        deps: dict[int, list[int]] = {}  # other CPU -> its events j depends on
+        cands: dict[int, int] = {}  # other CPU -> the one event that may race with j
+        for res, mode in res_modes:
+            per_cpu = last.get(res)
+            if per_cpu is None:
+                continue
+            for p, marks in per_cpu.items():
+                if p == q or not marks:
+                    continue
+                hb, cand = _relate(res[0], mode, marks)
+                if hb is not None:
+                    deps.setdefault(p, []).append(hb)
+                if cand is not None and cand > cands.get(p, -1):
+                    cands[p] = cand
+        prev = self.prev_of.get(q)
+        base = vcs[prev] if prev is not None else [0] * self.n
+        vc = list(base)
+        for evs in deps.values():
+            for e in evs:
+                _join(vc, vcs[e])
+        vc[q] = mine
+        vcs.append(vc)
+        races = []
+        idx_of = self.idx_of
+        for p, i in cands.items():
+            if len(deps) == 1:
+                w = base  # no other CPU orders j: only its own program order
+            else:
+                w = list(base)
+                for r, evs in deps.items():
+                    if r != p:
+                        for e in evs:
+                            _join(w, vcs[e])
+            if w[p] < idx_of[i]:
+                races.append(i)
+        marks_undo = []
+        for res, mode in res_modes:
+            marks = last.setdefault(res, {}).setdefault(q, {})
+            marks_undo.append((marks, mode, marks.get(mode)))
+            marks[mode] = j
+        self.undo.append((q, prev, marks_undo))
+        self.prev_of[q] = j
+        return races
 
 
 def _preempts(nodes: list[Node], k: int, cpu: int) -> int:
