@@ -53,11 +53,14 @@ def review() -> None:
 def _register() -> None:
     from uvmsim.cli_catalog import protocols_cmd, scenarios_cmd
     from uvmsim.cli_check import check_cmd, replay_cmd
+    from uvmsim.cli_simulate import scale_cmd, simulate_cmd
 
     main.add_command(protocols_cmd)
     main.add_command(scenarios_cmd)
     main.add_command(check_cmd)
     main.add_command(replay_cmd)
+    main.add_command(simulate_cmd)
+    main.add_command(scale_cmd)
 
 
 _register()

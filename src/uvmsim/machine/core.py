@@ -69,7 +69,8 @@ _inline_codes: set[int] = set()
 """ids of the code objects of inline wrappers (a code object's own hash walks its bytecode,
 far too slow for a lookup on every visible operation; the functions live as long as the
 process, so their ids are stable)."""
-_MACHINE_PREFIX = "uvmsim.machine"
+# Modules whose frames are the tool, not the model: left out of model stacks.
+_MACHINE_PREFIX = ("uvmsim.machine", "uvmsim.simulate", "uvmsim.check")
 
 
 def inline(fn: Callable) -> Callable:
@@ -633,13 +634,16 @@ def fail(kind: str, message: str, sites: Sequence[tuple | str] = ()) -> None:
 WORK = "work"
 
 
-def kernel_work(what: str, obj: Any = None) -> None:
+def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None:
     """A visible step that changes no shared state: a page zeroed or copied, an I/O.
 
     It gives other CPUs a chance to run where the kernel would spend time (the checker treats
     it as independent of everything), and the timed engine charges it from the cost table
-    under the name `what`.
+    under the name `what`, or `cycles` when given (workloads' think and hold times).
+    `what` == "user" is user time; everything else is system time.
     """
     m = _running
     if m is not None:
+        if cycles is not None:
+            m.current.local["cycles"] = cycles
         m.visible(WORK, obj, what, call_site())

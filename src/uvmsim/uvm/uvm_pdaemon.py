@@ -29,6 +29,7 @@ from uvmsim.machine import (
     peek,
     rw_enter,
     rw_exit,
+    sleep_on,
     unlocked_read,
     wakeup,
 )
@@ -292,6 +293,28 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
             wakeup(uvmexp)
         uvm_unlock_fpageq()
         uvm_unlock_pageq()
+
+
+def uvm_wait(wmsg: str) -> None:
+    """`uvm_wait`: no free page: wake the pagedaemon and sleep until memory is freed.
+
+    Sleeps on `&uvmexp.free` with the fpageq lock as interlock (never the pageq lock).
+    """
+    uvm_lock_fpageq()
+    wakeup(uvm.pagedaemon_chan)
+    sleep_on(uvmexp, uvm.fpageqlock, wmsg)
+
+
+def uvm_pagedaemon() -> None:
+    """The pagedaemon thread: sleep on `uvm.pagedaemon` until the free count falls below
+    the free target, then run `uvm_pageout` rounds; forever (a timed run stops it)."""
+    while True:
+        uvm_lock_fpageq()
+        if uvmexp.free >= uvmexp.freetarg:
+            sleep_on(uvm.pagedaemon_chan, uvm.fpageqlock, "pgdaemon")
+            continue
+        uvm_unlock_fpageq()
+        uvm_pageout(1)
 
 
 def uvmpd_drop(pglst: Any) -> None:

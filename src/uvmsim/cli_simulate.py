@@ -1,0 +1,353 @@
+"""`uvmsim simulate` and `uvmsim scale`: the timed simulator from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from uvmsim.machine.failure import InputError
+from uvmsim.protocols import get_protocol
+from uvmsim.simulate.costs import CPU_HZ
+from uvmsim.simulate.run import SimResult, get_workload, simulate
+
+_EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def workload_options(workload: str, args: list[str]) -> dict[str, Any]:
+    """`--name value` pairs after the known options, checked against the workload."""
+    wl = get_workload(workload)
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise InputError(f"unexpected argument {arg!r}")
+        name, _, value = arg[2:].partition("=")
+        if not value:
+            if i + 1 >= len(args):
+                raise InputError(f"workload option --{name} needs a value")
+            value = args[i + 1]
+            i += 1
+        out[name.replace("-", "_")] = value
+        i += 1
+    wl.parse(out)  # validate now: one clear line for an unknown or bad option
+    return out
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write `text` to `path` via a temporary file: nothing half-written on failure."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 140)
+
+
+def render_run(r: SimResult) -> None:
+    con = _console()
+    ct = r.cpu_time
+    total = sum(ct.values()) or 1
+    con.print(
+        f"[bold]{r.workload}[/] on [bold]{r.protocol}[/], {r.cpus} CPUs, seed {r.seed}: "
+        f"{r.ops} operations in {r.cycles / CPU_HZ * 1e3:.2f} ms simulated, "
+        f"{r.throughput:,.0f} ops/s"
+    )
+    con.print("CPU time: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in ct.items()))
+    t = Table(title="locks (by total wait)")
+    for col in (
+        "lock",
+        "acq",
+        "contended",
+        "wait total",
+        "wait avg",
+        "wait max",
+        "hold avg",
+        "hold max",
+        "handoffs",
+    ):
+        t.add_column(col, justify="right" if col != "lock" else "left")
+    rows = sorted(r.locks.items(), key=lambda kv: -kv[1]["wait_cycles"])
+    for name, s in rows[:10]:
+        t.add_row(
+            name,
+            f"{s['acquisitions']:,}",
+            f"{s['contended']:,}",
+            f"{s['wait_cycles']:,}",
+            f"{s['wait_avg']:,}",
+            f"{s['wait_max']:,}",
+            f"{s['hold_avg']:,}",
+            f"{s['hold_max']:,}",
+            f"{s['handoffs']:,}",
+        )
+    con.print(t)
+    sites = [(lock, site, s) for lock, d in r.locks.items() for site, s in d["sites"].items()]
+    sites.sort(key=lambda x: -x[2]["wait_cycles"])
+    t2 = Table(title="contended call sites (by total wait)")
+    for col in ("lock", "site", "acq", "contended", "wait total", "hold avg"):
+        t2.add_column(col)
+    for lock, site, s in sites[:10]:
+        if s["contended"]:
+            t2.add_row(
+                lock,
+                site,
+                f"{s['acquisitions']:,}",
+                f"{s['contended']:,}",
+                f"{s['wait_cycles']:,}",
+                f"{s['hold_avg']:,}",
+            )
+    con.print(t2)
+    counters = ", ".join(f"{k} {v}" for k, v in r.counters.items())
+    if counters:
+        con.print(f"counters: {counters}")
+
+
+@click.command("simulate", context_settings=_EXTRA)
+@click.option("--protocol", "-p", required=True, metavar="NAME|FILE.py:NAME")
+@click.option("--workload", "-w", required=True, help="build, flush, pressure or spinlock.")
+@click.option("--cpus", "-n", type=int, required=True, help="Number of CPUs.")
+@click.option("--ops", type=int, default=None, help="Stop after N workload operations.")
+@click.option("--cycles", type=float, default=None, help="Stop after N simulated cycles.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--discipline",
+    type=click.Choice(["cas", "fifo"]),
+    default="cas",
+    show_default=True,
+    help="Spin mutex hand-off order.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON (docs/simulator.md).")
+@click.option(
+    "--folded",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write folded stacks of simulated CPU time (for flamegraph.pl).",
+)
+@click.option(
+    "--trace",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a Chrome/Perfetto trace (lock waits and holds per CPU).",
+)
+@click.pass_context
+def simulate_cmd(
+    ctx: click.Context,
+    protocol: str,
+    workload: str,
+    cpus: int,
+    ops: int | None,
+    cycles: float | None,
+    seed: int,
+    discipline: str,
+    as_json: bool,
+    folded: str | None,
+    trace: str | None,
+) -> None:
+    """Run a workload on N simulated CPUs; report lockstat-style contention.
+
+    Workload options follow as --name value (uvmsim simulate -w W --help lists none;
+    see docs/simulator.md): e.g. --think 9000 --hold 1000 --handoff 300 for spinlock.
+
+    \b
+    Examples:
+      uvmsim simulate -p seed -w build -n 32 --ops 20000
+      uvmsim simulate -p openbsd-pre -w flush -n 16 --json
+      uvmsim simulate -p seed -w spinlock -n 16 --think 9000 --hold 1000 --discipline fifo
+      uvmsim simulate -p seed -w build -n 16 --folded out.folded --trace out.json
+    """
+    opts = workload_options(workload, list(ctx.args))
+    proto = get_protocol(protocol)
+    r = simulate(
+        workload,
+        proto,
+        cpus,
+        ops=ops,
+        cycles=cycles,
+        seed=seed,
+        options=opts,
+        discipline=discipline,
+        folded=folded is not None,
+        trace=trace is not None,
+    )
+    if folded:
+        lines = [f"{k} {round(v)}" for k, v in sorted(r.folded.items()) if round(v) > 0]
+        write_atomically(folded, "\n".join(lines) + "\n")
+    if trace:
+        write_atomically(trace, json.dumps({"traceEvents": r.trace, "displayTimeUnit": "ns"}))
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+    else:
+        render_run(r)
+    if r.failure:
+        click.echo(f"the run failed: {r.failure}", err=True)
+        sys.exit(1)
+
+
+def parse_list(text: str, what: str, conv: Any = str) -> list:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise InputError(f"{what}: needs at least one value")
+    try:
+        return [conv(x) for x in items]
+    except ValueError:
+        raise InputError(
+            f"{what}: {text!r} is not a comma-separated list of {conv.__name__}s"
+        ) from None
+
+
+def scale_rows(
+    protocols: list[str],
+    workload: str,
+    cpus: list[int],
+    ops: int,
+    seed: int,
+    opts: dict,
+    discipline: str = "cas",
+) -> list[dict]:
+    rows = []
+    for p in protocols:
+        proto = get_protocol(p)
+        for n in cpus:
+            r = simulate(
+                workload, proto, n, ops=ops, seed=seed, options=opts, discipline=discipline
+            )
+            ct = r.cpu_time
+            total = sum(ct.values()) or 1
+            rows.append(
+                {
+                    "protocol": proto.name,
+                    "cpus": n,
+                    "ops": r.ops,
+                    "system_per_op": (ct["system"] + ct["spin"]) / max(1, r.ops),
+                    "sys_over_user": (ct["system"] + ct["spin"]) / (ct["user"] or 1),
+                    "spin_share": ct["spin"] / total,
+                    "throughput": r.throughput,
+                    "pageq_wait": r.locks.get("pageqlock", {}).get("wait_cycles", 0),
+                    "fpageq_wait": r.locks.get("fpageqlock", {}).get("wait_cycles", 0),
+                    "result": r.to_json(),
+                }
+            )
+    return rows
+
+
+def plot_scale(rows: list[dict], path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not path.endswith((".png", ".svg")):
+        raise InputError(f"--plot: {path!r} must end in .png or .svg")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for proto in dict.fromkeys(r["protocol"] for r in rows):
+        mine = [r for r in rows if r["protocol"] == proto]
+        xs = [r["cpus"] for r in mine]
+        axes[0].plot(xs, [r["system_per_op"] / 1000 for r in mine], marker="o", label=proto)
+        axes[1].plot(xs, [100 * r["spin_share"] for r in mine], marker="o", label=proto)
+        axes[2].plot(xs, [r["throughput"] / 1000 for r in mine], marker="o", label=proto)
+    for ax, label in zip(
+        axes,
+        ("system kcycles / operation", "spin, % of CPU time", "throughput, k ops / s"),
+        strict=True,
+    ):
+        ax.set_xlabel("CPUs")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        plt.close(fig)
+
+
+@click.command("scale", context_settings=_EXTRA)
+@click.option("--protocol", "-p", "protocols", required=True, metavar="P1,P2,...")
+@click.option("--workload", "-w", required=True)
+@click.option("--cpus", "-n", "cpus", default="8,16,32,64", show_default=True)
+@click.option(
+    "--ops", type=int, default=5000, show_default=True, help="Workload operations per run."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--discipline", type=click.Choice(["cas", "fifo"]), default="cas")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the scaling curves (.png or .svg).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def scale_cmd(
+    ctx: click.Context,
+    protocols: str,
+    workload: str,
+    cpus: str,
+    ops: int,
+    seed: int,
+    discipline: str,
+    plot: str | None,
+    as_json: bool,
+) -> None:
+    """Run a workload at several CPU counts for one or more protocols, side by side.
+
+    \b
+    Examples:
+      uvmsim scale -p openbsd-pre,seed -w build -n 8,16,32,64 --plot scale.png
+      uvmsim scale -p openbsd-2024-nocache,openbsd-pre -w build --json
+    """
+    plist = parse_list(protocols, "--protocol")
+    nlist = parse_list(cpus, "--cpus", int)
+    if any(n < 1 for n in nlist):
+        raise InputError(f"--cpus: every CPU count must be a positive integer, got {cpus}")
+    if ops < 1:
+        raise InputError(f"--ops must be a positive integer, got {ops}")
+    opts = workload_options(workload, list(ctx.args))
+    rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline)
+    if plot:
+        plot_scale(rows, plot, f"{workload}: " + " vs ".join(plist))
+    if as_json:
+        click.echo(
+            json.dumps({"workload": workload, "runs": [r["result"] for r in rows]}, indent=2)
+        )
+        return
+    t = Table(title=f"{workload}: scaling")
+    for col in (
+        "CPUs",
+        *[f"{p}: sys/op" for p in plist],
+        *[f"{p}: spin" for p in plist],
+        *[f"{p}: ops/s" for p in plist],
+    ):
+        t.add_column(col, justify="right")
+    for n in nlist:
+        by = {r["protocol"]: r for r in rows if r["cpus"] == n}
+        names = [get_protocol(p).name for p in plist]
+        t.add_row(
+            str(n),
+            *[f"{by[p]['system_per_op']:,.0f}" for p in names],
+            *[f"{100 * by[p]['spin_share']:.1f}%" for p in names],
+            *[f"{by[p]['throughput']:,.0f}" for p in names],
+        )
+    _console().print(t)

@@ -1,0 +1,1 @@
+"""The timed contention simulator (DESIGN.md §5): engine, cost table, statistics, runs."""

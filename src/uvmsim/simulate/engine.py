@@ -1,0 +1,378 @@
+"""The timed engine (DESIGN.md §5): the same model code, charged in CPU cycles.
+
+Each CPU has a clock.  The runnable CPU with the smallest clock performs its pending
+operation next (ties: lowest CPU number) and is charged the operation's cost from the cost
+table; a CPU whose clock is still the smallest runs on without a switch.
+
+Spin mutexes follow OpenBSD's: a CPU that finds the mutex held (or handed to someone else)
+spins, its clock standing still while its spin time accrues; when the owner releases at time
+T, one spinner gets the mutex at max(T, its arrival) + c*k/2 cycles, k being the CPUs then
+waiting (Boyd-Wickizer et al. 2012), chosen at random among them (`cas`, the default:
+unfair, as a CAS loop) or the longest waiting (`fifo`, a ticket lock).  An uncontended
+acquisition of a line last held by another CPU costs c/2.  Nobody barges in while a hand-off
+is in flight.  Rwlocks and sleeps sleep: the CPU is idle until the release or wakeup, plus the
+wakeup latency.
+
+Statistics (simulate.stats) are streamed: per lock class and per acquisition site, and the
+user/system/spin/idle split of every CPU.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from uvmsim.machine import Engine
+from uvmsim.machine.core import (
+    ATOMIC,
+    MTX_ENTER,
+    MTX_LEAVE,
+    MTX_TRY,
+    READ,
+    RESUME,
+    RW_ENTER,
+    RW_EXIT,
+    RW_TRY,
+    SLEEP,
+    WAKEUP,
+    WORK,
+    WRITE,
+    format_site,
+    model_stack,
+)
+from uvmsim.machine.engines import StopExecution
+from uvmsim.machine.failure import InputError
+from uvmsim.simulate.costs import CostTable
+from uvmsim.simulate.stats import CpuTime, SimStats
+
+_ACQUIRE = (MTX_ENTER, MTX_TRY, RW_ENTER, RW_TRY)
+_RELEASE = (MTX_LEAVE, RW_EXIT)
+
+
+class _MutexState:
+    """The engine's view of one spin mutex: its spinners and an in-flight hand-off."""
+
+    __slots__ = ("acq_time", "holder", "last_holder", "queue", "ready", "reserved", "site")
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[int, float]] = []  # (cpu, arrival time), arrival order
+        self.reserved = -1  # the CPU a hand-off is in flight to
+        self.ready = 0.0  # when that hand-off lands
+        self.holder = -1
+        self.last_holder = -1
+        self.acq_time = 0.0
+        self.site = ""
+
+
+class TimedEngine(Engine):
+    """Schedules by smallest clock and charges every operation (see the module docstring).
+
+    `max_ops`: stop once the workload has completed that many operations (counted by
+    `op_done`); `max_cycles`: stop once every runnable CPU is past that time.
+    """
+
+    def __init__(
+        self,
+        costs: CostTable,
+        *,
+        discipline: str = "cas",
+        seed: int = 0,
+        max_ops: int | None = None,
+        max_cycles: float | None = None,
+        folded: bool = False,
+        trace: bool = False,
+        trace_limit: int = 200_000,
+    ):
+        if discipline not in ("cas", "fifo"):
+            raise InputError(f"discipline {discipline!r} is unknown; accepted: cas, fifo")
+        self.costs = costs
+        self.discipline = discipline
+        self.rng = random.Random(seed)
+        self.max_ops = max_ops
+        self.max_cycles = max_cycles
+        self.ops_done = 0
+        self.stats = SimStats()
+        self.folded: dict[str, float] | None = {} if folded else None
+        self.trace: list[dict] | None = [] if trace else None
+        self.trace_limit = trace_limit
+        self._mutex: dict[int, _MutexState] = {}
+        self._rw_acq: dict[tuple[int, int], tuple[float, str, str]] = {}
+        self._lines: dict[tuple[int, Any], int] = {}  # (object id, field) -> last writer
+        self._site_names: dict[tuple, str] = {}
+        self._heap: list[tuple[float, int, int, int]] = []
+        self._token: list[int] = []
+        self._prev: Any = None
+        self._prev_op: tuple | None = None
+        self._prev_start = 0.0
+        self._prev_gap = 0.0  # how long the CPU last chosen waited before its operation
+        self.on_op: Callable[[str], None] | None = None
+
+    # ---- the Engine interface -----------------------------------------------------------
+    def begin(self, machine: Any) -> None:
+        n = len(machine.cpus)
+        self.stats.cpus = [CpuTime() for _ in range(n)]
+        self._token = [0] * n
+        for c in machine.cpus:
+            c.clock = 0
+            self._push(c, 0.0)
+
+    def op_done(self, n: int = 1) -> None:
+        """The workload finished `n` operations (faults, exits, flushes...)."""
+        self.ops_done += n
+
+    def choose(self, machine: Any, current: Any) -> Any:
+        prev = self._prev
+        if prev is not None:
+            self._after(machine, prev, self._prev_op)
+            if not prev.done:
+                self._arrive(prev)
+        if self.max_ops is not None and self.ops_done >= self.max_ops:
+            raise StopExecution
+        heap = self._heap
+        cpus = machine.cpus
+        while heap:
+            t, _prio, idx, token = heapq.heappop(heap)
+            c = cpus[idx]
+            if token != self._token[idx] or c.done:
+                continue
+            if not c.runnable:
+                # It became blocked after it was queued: someone took its lock first.
+                if c.op[0] is MTX_ENTER:
+                    self._spin(self._mutex_state(c.op[1]), c, t)
+                continue  # it sleeps until a release or wakeup pushes it again
+            if self.max_cycles is not None and t >= self.max_cycles:
+                raise StopExecution
+            op = c.op
+            kind = op[0]
+            if kind is MTX_ENTER or kind is MTX_TRY:
+                st = self._mutex_state(op[1])
+                if st.reserved >= 0 and st.reserved != idx:
+                    if kind is MTX_TRY:  # try again once the hand-off has landed
+                        self._push(c, max(t, st.ready) + 1)
+                    else:
+                        self._spin(st, c, t)
+                    continue
+                if kind is MTX_ENTER and op[1].owner is not None:
+                    self._spin(st, c, t)
+                    continue
+            self._charge(c, op, t)
+            self._prev = c
+            self._prev_op = op
+            return c
+        return None  # nobody can run: the machine reports the deadlock
+
+    # ---- scheduling helpers -------------------------------------------------------------
+    def _push(self, c: Any, t: float, prio: int = 1) -> None:
+        self._token[c.index] += 1
+        heapq.heappush(self._heap, (t, prio, c.index, self._token[c.index]))
+
+    def _mutex_state(self, m: Any) -> _MutexState:
+        st = self._mutex.get(id(m))
+        if st is None:
+            st = self._mutex[id(m)] = _MutexState()
+        return st
+
+    def _spin(self, st: _MutexState, c: Any, t: float) -> None:
+        """`c` finds the mutex held or promised: it spins, queued, clock standing."""
+        if t > c.clock:
+            c.clock = t
+        st.queue.append((c.index, t))
+        self._token[c.index] += 1  # not in the heap until handed the mutex
+
+    def _arrive(self, c: Any) -> None:
+        """`c` posted its next operation: put it in the heap, queue it as a spinner, or note
+        that it sleeps (rwlock, wakeup)."""
+        # The machine's lock state is in execution order, not time order: an owner whose
+        # release is due before this CPU's clock may not have run yet.  A spin acquisition
+        # is therefore decided when the CPU comes out of the heap, at its time.
+        if c.runnable or c.op[0] is MTX_ENTER:
+            self._push(c, c.clock)
+
+    def _charge(self, c: Any, op: tuple, t: float) -> None:
+        """`c` performs `op` starting at time t: account the gap, then the cost."""
+        idx = c.index
+        kind = op[0]
+        gap = t - c.clock
+        times = self.stats.cpus[idx]
+        if gap > 0:
+            if kind is MTX_ENTER or kind is MTX_TRY:
+                times.spin += gap
+                self._fold(c, gap, "spin " + op[1].lock_class)
+            else:
+                times.idle += gap
+                self._fold(c, gap, None)
+            c.clock = t
+        self._prev_start = t
+        self._prev_gap = gap if gap > 0 else 0.0
+        cost = self._cost(c, op)
+        if kind is WORK and op[2] == "user":
+            times.user += cost
+        else:
+            times.system += cost
+        self._fold(c, cost, op)
+        c.clock = t + cost
+
+    def _cost(self, c: Any, op: tuple) -> float:
+        costs = self.costs
+        kind, obj, field, _site = op
+        if kind is READ or kind is WRITE or kind is ATOMIC:
+            base = costs.read if kind is READ else costs.write if kind is WRITE else costs.atomic
+            key = (id(obj), field)
+            last = self._lines.get(key)
+            if last is not None and last != c.index:
+                base += costs.line_transfer
+            if kind is not READ or last is None:
+                self._lines[key] = c.index
+            return base
+        if kind is WORK:
+            cycles = c.local.pop("cycles", None)
+            return costs.work(field) if cycles is None else cycles
+        if kind is MTX_ENTER or kind is MTX_TRY:
+            st = self._mutex_state(obj)
+            extra = 0.0
+            if st.reserved != c.index and st.last_holder >= 0:
+                # Uncontended: the line comes from the last holder's cache, k = 1 (a
+                # reserved hand-off already paid c*k/2 in its ready time).
+                extra = costs.handoff / 2
+            return costs.mtx_enter + extra
+        if kind is MTX_LEAVE:
+            return costs.mtx_leave
+        if kind is RW_ENTER or kind is RW_TRY:
+            return costs.rw_enter
+        if kind is RW_EXIT:
+            return costs.rw_exit
+        if kind is SLEEP:
+            return costs.sleep
+        if kind is WAKEUP:
+            return costs.wakeup
+        if kind is RESUME:
+            return 0
+        return costs.write
+
+    # ---- after an operation: locks, wakeups, statistics ---------------------------------------
+    def _site(self, site: tuple) -> str:
+        name = self._site_names.get(site)
+        if name is None:
+            name = self._site_names[site] = format_site(site)
+        return name
+
+    def _after(self, machine: Any, c: Any, op: tuple) -> None:
+        kind, obj, field, site = op
+        now = c.clock
+        start = self._prev_start
+        if kind is MTX_ENTER or kind is MTX_TRY:
+            if obj.owner is c:  # acquired (a try may have failed)
+                st = self._mutex_state(obj)
+                wait = self._prev_gap  # it spun from its arrival until `start`
+                ls, ss = self.stats.lock(obj.lock_class, self._site(site))
+                handoff = st.last_holder >= 0 and st.last_holder != c.index
+                ls.acquired(wait, handoff)
+                ss.acquired(wait, handoff)
+                st.reserved = -1
+                st.holder = c.index
+                st.acq_time = now
+                st.site = self._site(site)
+                if wait > 0:
+                    self._span(c.index, "wait " + obj.lock_class, start - wait, wait)
+        elif kind is MTX_LEAVE:
+            st = self._mutex_state(obj)
+            hold = now - st.acq_time
+            ls, ss = self.stats.lock(obj.lock_class, st.site)
+            ls.released(hold)
+            ss.released(hold)
+            self._span(c.index, obj.lock_class, st.acq_time, hold)
+            st.last_holder = c.index
+            st.holder = -1
+            self._hand_off(machine, st, now)
+        elif kind is RW_ENTER or kind is RW_TRY:
+            if obj.writer is c or c in obj.readers:
+                wait = self._prev_gap  # it slept from its request until `start`
+                ls, ss = self.stats.lock(obj.lock_class, self._site(site))
+                ls.acquired(wait, False)
+                ss.acquired(wait, False)
+                self._rw_acq[(id(obj), c.index)] = (now, self._site(site), obj.lock_class)
+        elif kind is RW_EXIT:
+            acq = self._rw_acq.pop((id(obj), c.index), None)
+            if acq is not None:
+                hold = now - acq[0]
+                ls, ss = self.stats.lock(acq[2], acq[1])
+                ls.released(hold)
+                ss.released(hold)
+            self._wake(machine, obj.waiters, now)
+        elif kind is SLEEP:
+            if field is not None:
+                if field.is_rwlock:
+                    self._wake(machine, field.waiters, now)
+                else:
+                    st = self._mutex_state(field)
+                    st.last_holder = c.index
+                    self._hand_off(machine, st, now)
+        elif kind is WAKEUP:
+            for cpu in machine.cpus:
+                if not cpu.done and cpu.op[0] is RESUME and cpu.runnable:
+                    self._wake(machine, [cpu], now)
+        if self.on_op is not None:
+            self.on_op(kind)
+
+    def _hand_off(self, machine: Any, st: _MutexState, now: float) -> None:
+        """The mutex is free at `now`: give it to one spinner after the hand-off delay."""
+        q = st.queue
+        if not q:
+            return
+        if self.discipline == "fifo":
+            pos = 0
+        else:
+            pos = self.rng.randrange(len(q)) if len(q) > 1 else 0
+        # k = the CPUs in the lock's system when the holder left: the waiters and itself.
+        k = len(q) + 1
+        idx, arrival = q.pop(pos)
+        ready = max(now, arrival) + self.costs.handoff * k / 2
+        st.reserved = idx
+        st.ready = ready
+        self._push(machine.cpus[idx], ready, prio=0)
+
+    def _wake(self, machine: Any, waiters: list, now: float) -> None:
+        lat = self.costs.wakeup_latency
+        for w in list(waiters):
+            if w.runnable and not w.done:
+                # Released before it got there in time: it never slept.
+                self._push(w, w.clock if now <= w.clock else now + lat)
+
+    # ---- optional outputs ----------------------------------------------------------------------
+    def _fold(self, c: Any, cycles: float, what: Any) -> None:
+        folded = self.folded
+        if folded is None or cycles <= 0:
+            return
+        g = c.greenlet
+        frame = sys._getframe() if g.gr_frame is None else g.gr_frame  # None: running now
+        stack = ";".join(model_stack(frame)) or "idle"
+        if what is None:
+            leaf = "idle"
+        elif isinstance(what, str):
+            leaf = what
+        else:
+            leaf = f"{what[0]}" if what[0] is not WORK else f"work:{what[2]}"
+        key = f"cpu{c.index};{stack};{leaf}"
+        folded[key] = folded.get(key, 0) + cycles
+
+    def _span(self, cpu: int, name: str, start: float, dur: float) -> None:
+        trace = self.trace
+        if trace is None or len(trace) >= self.trace_limit:
+            return
+        trace.append(
+            {
+                "name": name,
+                "ph": "X",
+                "pid": 0,
+                "tid": cpu,
+                "ts": start / 3000.0,
+                "dur": dur / 3000.0,
+                "cat": "wait" if name.startswith("wait") else "hold",
+            }
+        )
+
+    def end(self, machine: Any) -> None:
+        """Nothing to flush: statistics were streamed."""

@@ -1,0 +1,113 @@
+"""Lockstat-style statistics, streamed: counters, sums, maxima and log2 histograms only.
+
+Per lock (by WITNESS lock class, e.g. `pageqlock`, `vmobjlock`) and per acquisition site, the
+union of Linux lock_stat and FreeBSD LOCK_PROFILING: acquisitions, contended acquisitions,
+wait (spin or sleep) total/max/histogram, hold total/max, and hand-offs between CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Histogram:
+    """Counts per power-of-two bucket of cycles: bucket b holds values in [2^b, 2^(b+1))."""
+
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def add(self, value: float) -> None:
+        b = int(value).bit_length()
+        self.counts[b] = self.counts.get(b, 0) + 1
+
+    def to_json(self) -> dict[str, int]:
+        return {f"<{1 << b}": n for b, n in sorted(self.counts.items())}
+
+
+@dataclass
+class LockStat:
+    acquisitions: int = 0
+    contended: int = 0
+    wait_cycles: float = 0.0
+    wait_max: float = 0.0
+    hold_cycles: float = 0.0
+    hold_max: float = 0.0
+    handoffs: int = 0
+    wait_hist: Histogram = field(default_factory=Histogram)
+
+    def acquired(self, wait: float, handoff: bool) -> None:
+        self.acquisitions += 1
+        if wait > 0:
+            self.contended += 1
+            self.wait_cycles += wait
+            if wait > self.wait_max:
+                self.wait_max = wait
+            self.wait_hist.add(wait)
+        if handoff:
+            self.handoffs += 1
+
+    def released(self, hold: float) -> None:
+        self.hold_cycles += hold
+        if hold > self.hold_max:
+            self.hold_max = hold
+
+    def to_json(self) -> dict:
+        acq = self.acquisitions or 1
+        return {
+            "acquisitions": self.acquisitions,
+            "contended": self.contended,
+            "wait_cycles": round(self.wait_cycles),
+            "wait_avg": round(self.wait_cycles / self.contended) if self.contended else 0,
+            "wait_max": round(self.wait_max),
+            "wait_histogram": self.wait_hist.to_json(),
+            "hold_cycles": round(self.hold_cycles),
+            "hold_avg": round(self.hold_cycles / acq),
+            "hold_max": round(self.hold_max),
+            "handoffs": self.handoffs,
+        }
+
+
+@dataclass
+class CpuTime:
+    user: float = 0.0
+    system: float = 0.0
+    spin: float = 0.0
+    idle: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "user": round(self.user),
+            "system": round(self.system),
+            "spin": round(self.spin),
+            "idle": round(self.idle),
+        }
+
+
+@dataclass
+class SimStats:
+    locks: dict[str, LockStat] = field(default_factory=dict)
+    sites: dict[str, dict[str, LockStat]] = field(default_factory=dict)
+    cpus: list[CpuTime] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def lock(self, lock_class: str, site: str) -> tuple[LockStat, LockStat]:
+        ls = self.locks.get(lock_class)
+        if ls is None:
+            ls = self.locks[lock_class] = LockStat()
+            self.sites[lock_class] = {}
+        ss = self.sites[lock_class].get(site)
+        if ss is None:
+            ss = self.sites[lock_class][site] = LockStat()
+        return ls, ss
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def total(self) -> CpuTime:
+        t = CpuTime()
+        for c in self.cpus:
+            t.user += c.user
+            t.system += c.system
+            t.spin += c.spin
+            t.idle += c.idle
+        return t
