@@ -23,15 +23,18 @@ class RaceDetector:
 
     def __init__(self, machine: Any):
         self.machine = machine
-        # id() keys are only looked up, never iterated, so they cannot break determinism.
+        # id() keys are only looked up, never iterated, so they cannot break determinism;
+        # each cell holds its object, so an id is never reused within the execution.
         self.cells: dict[tuple[int, str], list] = {}
 
     def _cell(self, obj: Any, name: str) -> list:
         key = (id(obj), name)
         cell = self.cells.get(key)
         if cell is None:
-            # [writer cpu, writer epoch, writer site, writer was atomic, {reader: (epoch, site)}]
-            cell = [-1, 0, None, False, {}]
+            # [writer cpu, writer epoch, writer site, writer was atomic, {reader: (epoch, site)},
+            #  the object itself: held so that its id cannot be reused by a new object while
+            #  this execution runs]
+            cell = [-1, 0, None, False, {}, obj]
             self.cells[key] = cell
         return cell
 

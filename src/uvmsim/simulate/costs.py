@@ -19,18 +19,18 @@ class CostTable:
     """Cycles per operation kind and per piece of work (see the module docstring)."""
 
     # Plain accesses: an L1 hit, and the extra when the line was last written by another
-    # CPU (a cache-to-cache transfer, ~100 ns on a two-socket x86 or a big arm64).
+    # CPU: a cache-to-cache transfer, the same c as the mutex hand-off below.
     read: int = 2
     write: int = 2
     atomic: int = 20  # a locked RMW on a line this CPU owns (Agner Fog, uops tables)
-    line_transfer: int = 300
+    line_transfer: int = 150
     # Spin mutex: the CAS of an uncontended mtx_enter and the store of mtx_leave; `handoff`
     # is c in the Boyd-Wickizer model: a contended acquisition waits c*k/2 cycles, k CPUs
-    # waiting (calibration.md §3: ~190 ns per acquire+release for a CAS spinlock with 8
-    # threads on one line, i.e. ~570 cycles at 3 GHz, c*8/2 -> c ~ 150 ... 600; fitted).
+    # waiting.  calibration.md §3: ~190 ns per acquire+release for a CAS spinlock with 8
+    # threads on one line, i.e. ~570 cycles at 3 GHz = c*(8/2) -> c ~ 150.
     mtx_enter: int = 25
     mtx_leave: int = 10
-    handoff: int = 300
+    handoff: int = 150
     # Sleeping rwlock: an uncontended rw_enter/rw_exit is one atomic each; a thread that
     # slept pays the wakeup (sched_wakeup + switch, ~5 us).
     rw_enter: int = 25
@@ -48,6 +48,10 @@ class CostTable:
     # Kernel time per workload operation outside the modelled UVM paths (trap entry and
     # exit, map lookup, KERNEL_LOCK-free parts of the fault handler): fitted.
     kernel_other: int = 6_000
+    # pmemrange's tree work inside the fpageq lock per getpages/freepages call (RB-tree
+    # search, split and coalesce of free ranges, which the model's one list does not
+    # have): fitted.
+    pmr_work: int = 1_500
 
     def work(self, name: str) -> int:
         cost = getattr(self, name, None)

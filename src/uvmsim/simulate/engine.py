@@ -100,7 +100,6 @@ class TimedEngine(Engine):
         self.trace_limit = trace_limit
         self._mutex: dict[int, _MutexState] = {}
         self._rw_acq: dict[tuple[int, int], tuple[float, str, str]] = {}
-        self._lines: dict[tuple[int, Any], int] = {}  # (object id, field) -> last writer
         self._site_names: dict[tuple, str] = {}
         self._heap: list[tuple[float, int, int, int]] = []
         self._token: list[int] = []
@@ -220,12 +219,17 @@ class TimedEngine(Engine):
         kind, obj, field, _site = op
         if kind is READ or kind is WRITE or kind is ATOMIC:
             base = costs.read if kind is READ else costs.write if kind is WRITE else costs.atomic
-            key = (id(obj), field)
-            last = self._lines.get(key)
+            # Which CPU last wrote the line lives on the object itself: keyed by id() in a
+            # table it would outlive the object, and a new object at the same address
+            # would inherit it (a result depending on the allocator).
+            lines = obj.__dict__.get("_lines")
+            if lines is None:
+                lines = obj.__dict__["_lines"] = {}
+            last = lines.get(field)
             if last is not None and last != c.index:
                 base += costs.line_transfer
             if kind is not READ or last is None:
-                self._lines[key] = c.index
+                lines[field] = c.index
             return base
         if kind is WORK:
             cycles = c.local.pop("cycles", None)
@@ -322,10 +326,8 @@ class TimedEngine(Engine):
         q = st.queue
         if not q:
             return
-        if self.discipline == "fifo":
-            pos = 0
-        else:
-            pos = self.rng.randrange(len(q)) if len(q) > 1 else 0
+        # FIFO: the longest waiting (a ticket lock); CAS: whoever wins the race, at random.
+        pos = 0 if self.discipline == "fifo" or len(q) == 1 else self.rng.randrange(len(q))
         # k = the CPUs in the lock's system when the holder left: the waiters and itself.
         k = len(q) + 1
         idx, arrival = q.pop(pos)

@@ -28,6 +28,7 @@ from uvmsim.machine import (
     atomic_setbits_int,
     atomic_sub_int,
     curcpu,
+    kernel_work,
     peek,
     sleep_on,
     splassert,
@@ -144,6 +145,7 @@ def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
                 wakeup(uvm.pagedaemon_chan)
             uvm_unlock_fpageq()
             return ENOMEM
+        kernel_work("pmr_work")  # the address/size tree search the model does not have
         taken, rest = pool[:count], pool[count:]
         uvm.pmr.free_pages = rest
         uvmexp.free = free - count
@@ -200,6 +202,7 @@ def _insert_free(pages: list) -> None:
             peek(pg, "owner_state") != "pmr",
             f"double free: {pg.name} put into pmemrange while already there",
         )
+    kernel_work("pmr_work")  # inserting and coalescing ranges in the trees
     pool = uvm.pmr.free_pages
     uvm.pmr.free_pages = pool + list(pages)
     uvmexp.free = uvmexp.free + len(pages)

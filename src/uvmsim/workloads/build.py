@@ -12,7 +12,7 @@ Per CPU, processes are born, fault, and exit, one after the other:
   page goes to the magazine or to pmemrange).
 
 Operations counted: faults and exits.  Free parameters (`think` per build kind,
-`kernel_other`, `line_transfer` = the hand-off cost) are fitted to calibration.md §1 by
+`kernel_other`, `pmr_work`) are fitted to calibration.md §1 by
 `uvmsim.workloads.calibration`; `kind` picks the kernel-build or the libLLVM-build `think`.
 """
 
@@ -85,19 +85,17 @@ class Build(Workload):
             o["think"] = FITTED[f"think_{o['kind']}"]
         if o["kernel_other"] < 0:
             o["kernel_other"] = int(FITTED["kernel_other"])
-        if o["line_transfer"] < 0:
-            o["line_transfer"] = int(FITTED["line_transfer"])
-        if o["handoff"] < 0:
-            o["handoff"] = o["line_transfer"]
+        if o["pmr_work"] < 0:
+            o["pmr_work"] = int(FITTED["pmr_work"])
         return o
 
     def costs(self, opts: dict) -> CostTable:
         o = self.resolve(opts)
-        return cost_table(
-            kernel_other=int(o["kernel_other"]),
-            handoff=int(o["handoff"]),
-            line_transfer=int(o["line_transfer"]),
-        )
+        overrides = {"kernel_other": int(o["kernel_other"]), "pmr_work": int(o["pmr_work"])}
+        for key in ("line_transfer", "handoff"):
+            if o[key] >= 0:
+                overrides[key] = int(o[key])
+        return cost_table(**overrides)
 
     def build(self, ctx: Any) -> list:
         from uvmsim.uvm.uvm_amap import amap_unref, vm_amap
@@ -172,11 +170,20 @@ BUILD = Build(
             minimum=-1,
         ),
         Option(
-            "line_transfer", int, -1, "cache-line transfer cost, cycles (-1: fitted)", minimum=-1
+            "pmr_work",
+            int,
+            -1,
+            "pmemrange tree work per fpageq critical section, cycles (-1: fitted)",
+            minimum=-1,
         ),
         Option(
-            "handoff", int, -1, "mutex hand-off cost c, cycles (-1: the line transfer)", minimum=-1
+            "line_transfer",
+            int,
+            -1,
+            "cache-line transfer cost, cycles (-1: cost table)",
+            minimum=-1,
         ),
+        Option("handoff", int, -1, "mutex hand-off cost c, cycles (-1: cost table)", minimum=-1),
         Option("faults", int, 16, "faults per process before it exits", minimum=1),
         Option("file_every", int, 4, "every n-th fault reads a file page (0: never)"),
         Option("files", int, 0, "files read by the processes (0: two per CPU)"),
