@@ -14,11 +14,13 @@ their system/user ratio (the same build, so the same user work, on N CPUs):
 Free parameters: the mean user cycles between faults of each build (`think_kernel`,
 `think_libllvm`), the kernel cycles per fault outside the modelled paths (`kernel_other`), and
 pmemrange's tree work inside each fpageq critical section (`pmr_work`).  Everything else in
-the cost table is fixed (the cache-line transfer and hand-off cost c from calibration.md §3).  The fit minimises the squared log-ratios of simulated to
-published system/user.  The values in FITTED came from a grid over `think_kernel` x
-`pmr_work/think_kernel` with `kernel_other = 0.565 * think_kernel` (C5 pins that ratio), then a
-one-dimensional search over `think_libllvm` (C3, C4); `python -m uvmsim.workloads.calibration`
-refines them with a Nelder-Mead search in log space (minutes), to paste back here.
+the cost table is fixed (the cache-line transfer and hand-off cost c from calibration.md §3).
+
+The fit minimises the squared log-ratios of simulated to published system/user.  The
+values in FITTED came from a grid over `think_kernel` x `pmr_work/think_kernel` with
+`kernel_other = 0.565 * think_kernel` (C5 pins that ratio), then a one-dimensional search
+over `think_libllvm` (C3, C4); `python -m uvmsim.workloads.calibration` refines them with a
+Nelder-Mead search in log space (minutes), to paste back here.
 """
 
 from __future__ import annotations
