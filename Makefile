@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_ops.py
+	$(BIN)/python benchmarks/checker.py
+	$(BIN)/python benchmarks/vs_simpy.py
+	$(BIN)/python benchmarks/simulate_build.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

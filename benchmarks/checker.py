@@ -19,14 +19,14 @@ from uvmsim.check.target import ScenarioTarget
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.scenarios import SCENARIOS
 
-CASES = [("fault-vs-free", "seed"), ("pageclean-race", "openbsd-pre"),
-         ("wired-counter", "seed")]
+CASES = [("fault-vs-free", "seed"), ("pageclean-race", "openbsd-pre"), ("wired-counter", "seed")]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dfs-seconds", type=float, default=5.0,
-                    help="wall time given to plain DFS per scenario")
+    ap.add_argument(
+        "--dfs-seconds", type=float, default=5.0, help="wall time given to plain DFS per scenario"
+    )
     args = ap.parse_args()
     total_execs, total_time = 0, 0.0
     for scenario, protocol in CASES:
@@ -50,11 +50,13 @@ def main() -> None:
         dfs = BoundedDfs(target, preemption_bound=None, time_limit=args.dfs_seconds).run()
         dfs_done = "finished" if dfs.coverage.complete else "did not finish"
         factor = dfs.coverage.executions / cov.executions
-        print(f"{scenario} on {protocol}: DPOR {cov.executions} executions "
-              f"({cov.traces} traces, {cov.redundant} redundant) in {elapsed:.2f} s = "
-              f"{cov.executions / elapsed:,.0f} executions/s, {steps['n'] / elapsed:,.0f} "
-              f"steps/s; plain DFS {dfs_done} after {dfs.coverage.executions} executions "
-              f"({args.dfs_seconds:.0f} s): reduction factor >= {factor:,.1f}")
+        print(
+            f"{scenario} on {protocol}: DPOR {cov.executions} executions "
+            f"({cov.traces} traces, {cov.redundant} redundant) in {elapsed:.2f} s = "
+            f"{cov.executions / elapsed:,.0f} executions/s, {steps['n'] / elapsed:,.0f} "
+            f"steps/s; plain DFS {dfs_done} after {dfs.coverage.executions} executions "
+            f"({args.dfs_seconds:.0f} s): reduction factor >= {factor:,.1f}"
+        )
         total_execs += cov.executions
         total_time += elapsed
     print(f"dpor_executions_per_s: {total_execs / total_time:.0f}")

@@ -41,6 +41,12 @@ def workload_options(workload: str, args: list[str]) -> dict[str, Any]:
     return out
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomically(path: str, text: str) -> None:
     """Write `text` to `path` via a temporary file: nothing half-written on failure."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
@@ -48,6 +54,7 @@ def write_atomically(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -276,6 +283,7 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -71,7 +71,8 @@ class TimedEngine(Engine):
     """Schedules by smallest clock and charges every operation (see the module docstring).
 
     `max_ops`: stop once the workload has completed that many operations (counted by
-    `op_done`); `max_cycles`: stop once every runnable CPU is past that time.
+    `op_done`); `max_cycles`: stop once every runnable CPU is past that time; `max_visible`:
+    stop after that many visible operations.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class TimedEngine(Engine):
         seed: int = 0,
         max_ops: int | None = None,
         max_cycles: float | None = None,
+        max_visible: int | None = None,
         folded: bool = False,
         trace: bool = False,
         trace_limit: int = 200_000,
@@ -93,6 +95,7 @@ class TimedEngine(Engine):
         self.rng = random.Random(seed)
         self.max_ops = max_ops
         self.max_cycles = max_cycles
+        self.max_visible = max_visible
         self.ops_done = 0
         self.stats = SimStats()
         self.folded: dict[str, float] | None = {} if folded else None
@@ -129,6 +132,8 @@ class TimedEngine(Engine):
             if not prev.done:
                 self._arrive(prev)
         if self.max_ops is not None and self.ops_done >= self.max_ops:
+            raise StopExecution
+        if self.max_visible is not None and len(machine.schedule) >= self.max_visible:
             raise StopExecution
         heap = self._heap
         cpus = machine.cpus

@@ -46,6 +46,7 @@ class SimResult:
     cpu_time: dict[str, float]
     throughput: float
     ops: int
+    steps: int  # visible operations executed
     locks: dict[str, dict]
     counters: dict[str, int]
     per_cpu: list[dict] = field(default_factory=list)
@@ -63,6 +64,7 @@ class SimResult:
             "cpu_time": {k: round(v) for k, v in self.cpu_time.items()},
             "throughput": round(self.throughput, 3),
             "ops": self.ops,
+            "steps": self.steps,
             "locks": self.locks,
             "counters": self.counters,
             "failure": self.failure,
@@ -88,6 +90,7 @@ def simulate(
     folded: bool = False,
     trace: bool = False,
     analyses: Analyses | None = None,
+    visible: int | None = None,
 ) -> SimResult:
     """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles."""
     if cpus < 1:
@@ -104,7 +107,7 @@ def simulate(
         table = wl.costs(opts)
     else:
         table = cost_table()
-    if ops is None and cycles is None and not opts.get("iterations"):
+    if ops is None and cycles is None and visible is None and not opts.get("iterations"):
         ops = 10_000
     engine = TimedEngine(
         table,
@@ -112,6 +115,7 @@ def simulate(
         seed=seed,
         max_ops=ops,
         max_cycles=cycles,
+        max_visible=visible,
         folded=folded,
         trace=trace,
     )
@@ -143,6 +147,7 @@ def simulate(
         },
         throughput=done / (elapsed / CPU_HZ) if elapsed else 0.0,
         ops=done,
+        steps=r.steps,
         locks=_locks_json(engine),
         counters=counters,
         per_cpu=[t.to_json() for t in engine.stats.cpus],

@@ -39,7 +39,7 @@ POINTS = (
 )
 
 # The result of the last fit (see the module docstring).  Simulated vs published, OPS=6000,
-# seed 1: C1 -9.5%, C2 +11.5%, C3 +0.2%, C4 -2.0%, C5 -4.4%.
+# seed 1: C1 -9.5%, C2 +10.5%, C3 +1.1%, C4 -1.4%, C5 -4.7%.
 FITTED = {
     "think_kernel": 250_000.0,
     "think_libllvm": 450_000.0,
