@@ -37,17 +37,73 @@ def main() -> None:
 
 
 @main.command()
-def review() -> None:
+@click.option(
+    "--protocol",
+    "-p",
+    default="seed",
+    show_default=True,
+    metavar="NAME|FILE.py:NAME",
+    help="The protocol under review.",
+)
+@click.option(
+    "--baseline",
+    "-b",
+    default="openbsd-pre",
+    show_default=True,
+    help="What the measurements compare against.",
+)
+@click.option(
+    "--thorough", is_flag=True, help="Exhaustive where feasible, longer campaigns and simulations."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/review.md).")
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write a static HTML report into DIR.",
+)
+def review(
+    protocol: str, baseline: str, thorough: bool, as_json: bool, html_dir: str | None
+) -> None:
     """Answer every concern of the pageqlock review thread with computed evidence.
 
+    One row per question R1-R9 of the thread (docs/review.md): a verdict (holds, FAILS,
+    measured), the evidence (scenarios, executions, bounds, simulator figures), and a
+    minimized counterexample with its replay token where something fails.  Failures of the
+    reviewed protocol itself are printed first.
+
     \b
-    Example:
+    Examples:
       uvmsim review
+      uvmsim review --protocol seed-fixed
+      uvmsim review --protocol examples/my_diff.py:SEED_MISSED_ANFREE --html out/review
     """
-    click.echo(
-        "uvmsim review is not available yet: it needs the UVM model, the checker and the\n"
-        "simulator (issues 3-5). The simulated multiprocessor is in place: see README.md."
-    )
+    import json
+    import time
+
+    from uvmsim.review.render import render_text, to_json, write_html
+    from uvmsim.review.run import run_review
+
+    tty = sys.stderr.isatty() and not as_json
+    t0 = time.monotonic()
+
+    def progress(text: str) -> None:
+        if tty:
+            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:90]:<90}")
+            sys.stderr.flush()
+
+    rv = run_review(protocol, baseline, thorough, progress)
+    if tty:
+        sys.stderr.write("\r" + " " * 110 + "\r")
+    if html_dir:
+        path = write_html(rv, html_dir)
+        if not as_json:
+            click.echo(f"HTML report: {path}")
+    if as_json:
+        click.echo(json.dumps(to_json(rv), indent=2))
+    else:
+        render_text(rv, timing=sys.stdout.isatty())
 
 
 def _register() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from uvmsim.check.ops import Key, dependent, op_key, resources
 from uvmsim.check.result import CheckResult, Coverage
 from uvmsim.check.target import Target
+from uvmsim.check.token import failure_signature
 from uvmsim.machine import Engine
 from uvmsim.machine.engines import StopExecution
 
@@ -126,6 +127,8 @@ class DporExplorer:
         self.depth = depth
         self.stop_on_failure = stop_on_failure
         self.nodes: list[Node] = []
+        # every distinct failure seen (signature -> (failure, schedule)), in order found
+        self.failures: dict[str, tuple] = {}
         self._hb = _HappensBefore(target.cpus)
         self.coverage = Coverage()
         self.progress: Any = None  # called with the coverage every 50 executions
@@ -193,6 +196,10 @@ class DporExplorer:
             result = self.target.execute(engine)
             steps = len(result.schedule)
             cov.add_execution(steps, result.stopped)
+            if result.failure is not None:
+                sig = failure_signature(result.failure)
+                if sig not in self.failures:
+                    self.failures[sig] = (result.failure, result.schedule)
             if self.progress is not None and cov.executions % 50 == 0:
                 self.progress(cov)
             if result.failure is not None and failure is None:

@@ -210,10 +210,11 @@ def _wired_counter_setup(w: World) -> None:
     w.kpm = S.new_pmap("kernel_pmap")
     w.amap = S.new_amap("amap")
     w.aobj = uao_create("aobj", npages=1)
-    w.kobj = uao_create("kernel_object", npages=1, kernel=True)
+    w.kobj = uao_create("kernel_object", npages=2, kernel=True)
     S.fault_anon(w.pm, 0x1000, w.amap, 0)
     S.fault_object(w.pm, 0x2000, w.aobj, 0)
     S.fault_object(w.kpm, 0x8000, w.kobj, 0, wired=True)  # wired kernel memory
+    S.fault_object(w.kpm, 0x9000, w.kobj, P)  # pageable kernel memory: queued
 
 
 def _wire_unwire_anon(w: World) -> None:
@@ -230,7 +231,7 @@ def _wire_unwire_object(w: World) -> None:
 
 def _km_free(w: World) -> None:
     rw_enter(w.kobj.vmobjlock, RW_WRITE)
-    uvm_km_pgremove(w.kobj, w.kpm, 0x8000, 0x8000 + P, kva_base=0x8000)
+    uvm_km_pgremove(w.kobj, w.kpm, 0x8000, 0x8000 + 2 * P, kva_base=0x8000)
     rw_exit(w.kobj.vmobjlock)
 
 
@@ -239,8 +240,8 @@ register(
         name="wired-counter",
         cpus=3,
         pages=12,
-        summary="wire and unwire an anon and an aobj page (pageq held) while a wired kernel page "
-        "is freed by uvm_km_pgremove (uvm_pageclean drops its wiring)",
+        summary="wire and unwire an anon and an aobj page (pageq held) while uvm_km_pgremove "
+        "frees a wired kernel page (uvm_pageclean drops its wiring) and a pageable, queued one",
         questions=("R3",),
         setup=_wired_counter_setup,
         program=lambda w: [

@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import random
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from uvmsim.machine import Engine
@@ -48,8 +47,8 @@ from uvmsim.machine.failure import InputError
 from uvmsim.simulate.costs import CostTable
 from uvmsim.simulate.stats import CpuTime, SimStats
 
-_ACQUIRE = (MTX_ENTER, MTX_TRY, RW_ENTER, RW_TRY)
-_RELEASE = (MTX_LEAVE, RW_EXIT)
+# Operations with nothing to do after them and no lock decision before them.
+_PLAIN = frozenset({READ, WRITE, ATOMIC, WORK})
 
 
 class _MutexState:
@@ -110,7 +109,6 @@ class TimedEngine(Engine):
         self._prev_op: tuple | None = None
         self._prev_start = 0.0
         self._prev_gap = 0.0  # how long the CPU last chosen waited before its operation
-        self.on_op: Callable[[str], None] | None = None
 
     # ---- the Engine interface -----------------------------------------------------------
     def begin(self, machine: Any) -> None:
@@ -127,15 +125,28 @@ class TimedEngine(Engine):
 
     def choose(self, machine: Any, current: Any) -> Any:
         prev = self._prev
-        if prev is not None:
-            self._after(machine, prev, self._prev_op)
-            if not prev.done:
-                self._arrive(prev)
         if self.max_ops is not None and self.ops_done >= self.max_ops:
             raise StopExecution
         if self.max_visible is not None and len(machine.schedule) >= self.max_visible:
             raise StopExecution
         heap = self._heap
+        if prev is not None:
+            if self._prev_op[0] not in _PLAIN:
+                self._after(machine, prev, self._prev_op)
+            if not prev.done:
+                # Fast path: the CPU that just ran is still the earliest and its next
+                # operation needs no lock decision: it runs on, no heap traffic.
+                op = prev.op
+                if (
+                    prev.runnable
+                    and op[0] in _PLAIN
+                    and (not heap or (prev.clock, 1, prev.index) < heap[0][:3])
+                    and (self.max_cycles is None or prev.clock < self.max_cycles)
+                ):
+                    self._charge(prev, op, prev.clock)
+                    self._prev_op = op
+                    return prev
+                self._arrive(prev)
         cpus = machine.cpus
         while heap:
             t, _prio, idx, token = heapq.heappop(heap)
@@ -323,8 +334,6 @@ class TimedEngine(Engine):
             for cpu in machine.cpus:
                 if not cpu.done and cpu.op[0] is RESUME and cpu.runnable:
                     self._wake(machine, [cpu], now)
-        if self.on_op is not None:
-            self.on_op(kind)
 
     def _hand_off(self, machine: Any, st: _MutexState, now: float) -> None:
         """The mutex is free at `now`: give it to one spinner after the hand-off delay."""

@@ -1,0 +1,100 @@
+"""The evidence the review computes: checker explorations and simulator measurements.
+
+`explore` runs DPOR on a scenario and collects every distinct failure (not only the first),
+so a question can be answered even when the scenario also reaches an unrelated failure;
+`measure` runs one timed simulation.  Both are pure functions of their arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from uvmsim.check.dpor import DporExplorer
+from uvmsim.check.pct import pct
+from uvmsim.check.random_walk import random_walk
+from uvmsim.check.target import ScenarioTarget
+from uvmsim.machine import Analyses, Failure
+from uvmsim.protocols import Protocol
+from uvmsim.scenarios import get_scenario
+
+
+@dataclass
+class Exploration:
+    scenario: str
+    protocol: str
+    strategy: str
+    executions: int
+    traces: int
+    complete: bool
+    races: bool
+    failures: list[tuple[Failure, tuple[int, ...]]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        scope = "complete" if self.complete else "NOT complete (bounded)"
+        extra = "" if self.races else ", race detector off"
+        return (
+            f"{self.scenario} on {self.protocol}: {self.strategy} {self.executions:,} "
+            f"executions, {self.traces:,} traces, {scope}{extra}"
+        )
+
+
+def explore(
+    scenario: str, protocol: Protocol, *, races: bool = True, max_executions: int | None = 3000
+) -> Exploration:
+    """DPOR over `scenario`, every distinct failure kept with its schedule."""
+    t0 = time.monotonic()
+    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=races))
+    x = DporExplorer(target, stop_on_failure=False, max_executions=max_executions)
+    res = x.run()
+    cov = res.coverage
+    return Exploration(
+        scenario,
+        protocol.name,
+        "DPOR",
+        cov.executions,
+        cov.traces,
+        cov.complete,
+        races,
+        list(x.failures.values()),
+        time.monotonic() - t0,
+    )
+
+
+def campaign(
+    scenario: str, protocol: Protocol, *, executions: int, seed: int = 0, strategy: str = "pct"
+) -> Exploration:
+    """Random or PCT executions of `scenario` (first failure kept), invariants all armed."""
+    t0 = time.monotonic()
+    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=False))
+    if strategy == "pct":
+        res = pct(target, seed=seed, depth=2, executions=executions)
+    else:
+        res = random_walk(target, seed=seed, executions=executions)
+    failures = [(res.failure, res.schedule)] if res.failure is not None else []
+    return Exploration(
+        scenario,
+        protocol.name,
+        strategy.upper() if strategy == "pct" else "random",
+        res.coverage.executions,
+        res.coverage.traces,
+        False,
+        False,
+        failures,
+        time.monotonic() - t0,
+    )
+
+
+def measure(
+    workload: str,
+    protocol: Protocol,
+    cpus: int,
+    ops: int,
+    seed: int = 1,
+    options: dict | None = None,
+) -> Any:
+    from uvmsim.simulate.run import simulate
+
+    return simulate(workload, protocol, cpus, ops=ops, seed=seed, options=options or {})

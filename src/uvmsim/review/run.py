@@ -1,0 +1,163 @@
+"""`uvmsim review`: run every question, the mutation analysis, and gather counterexamples."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from uvmsim.check.minimize import minimize
+from uvmsim.check.report import Explanation, explain, render_interleaving, render_page_changes
+from uvmsim.check.runner import CheckSpec, make_target, make_token
+from uvmsim.findings import FINDINGS, classify
+from uvmsim.machine import Failure
+from uvmsim.protocols import get_protocol
+from uvmsim.review.mutation import Mutant, mutation_analysis
+from uvmsim.review.questions import QUESTIONS, Bounds, Context, Verdict
+
+
+@dataclass
+class Counterexample:
+    title: str
+    scenario: str
+    failure: Failure
+    finding: str | None
+    explanation: Explanation
+    token: str
+    steps: int
+    preemptions: int
+    also_seen: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [self.failure.message]
+        if self.finding:
+            title = next(f.title for f in FINDINGS if f.id == self.finding)
+            lines.append(f"  finding {self.finding} (docs/findings.md): {title}")
+        lines.extend(f"  at {s}" for s in self.failure.sites)
+        lines.append(
+            f"  scenario {self.scenario}: {self.steps} steps, {self.preemptions} "
+            "preemptions (minimized)"
+        )
+        if self.also_seen:
+            lines.append("  also seen in: " + "; ".join(self.also_seen))
+        lines.append("")
+        lines.extend(render_interleaving(self.explanation))
+        if self.explanation.page_changes:
+            lines.append("page state changes:")
+            lines.extend(render_page_changes(self.explanation, limit=20))
+        lines.append("model stacks at the failure:")
+        for cpu, stack in self.failure.stacks:
+            lines.append(f"  cpu{cpu}: " + (" > ".join(stack) if stack else "(finished)"))
+        lines.append(f"replay: uvmsim replay {self.token}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Review:
+    protocol: str
+    description: str
+    baseline: str
+    bounds: Bounds
+    thorough: bool
+    verdicts: list[Verdict]
+    mutants: list[Mutant]
+    counterexamples: list[Counterexample]
+    question_examples: dict[str, Counterexample]
+    seconds: float
+
+    @property
+    def score(self) -> tuple[int, int]:
+        killed = sum(1 for m in self.mutants if m.status.startswith("killed"))
+        return killed, len(self.mutants)
+
+
+def _counterexample(
+    spec_str: str, scenario: str, races: bool, failure: Failure, schedule: tuple[int, ...]
+) -> Counterexample:
+    spec = CheckSpec(
+        protocol=spec_str, scenario=scenario, analyses=(() if races else (("races", False),))
+    )
+    target = make_target(spec)
+    mini = minimize(target, failure, schedule, budget=600)
+    ex = explain(target, mini.schedule)
+    token = make_token(spec, mini.schedule, ex.failure)
+    f = ex.failure or failure
+    return Counterexample(
+        f.message, scenario, f, classify(f), ex, token, len(mini.schedule), mini.preemptions
+    )
+
+
+def _key(f: Failure) -> str:
+    return classify(f) or f"{f.kind}|{f.message}"
+
+
+def run_review(
+    protocol: str = "seed",
+    baseline: str = "openbsd-pre",
+    thorough: bool = False,
+    progress: Any = None,
+) -> Review:
+    t0 = time.monotonic()
+    proto = get_protocol(protocol)
+    base = get_protocol(baseline)
+    bounds = Bounds.thorough() if thorough else Bounds()
+    ctx = Context(proto, protocol, base, bounds, progress=progress)
+    verdicts: list[Verdict] = []
+    for qid, question in QUESTIONS.items():
+        verdicts.append(question(ctx))
+        if qid == "R6":
+            # R7 sits between R6 and R8 in the thread's order.
+            verdicts.append(_r7_placeholder())
+    if progress:
+        progress("R7: mutation analysis")
+    mutants = mutation_analysis(proto, bounds.mutant_executions, bounds.sim_ops // 2, progress)
+    killed = sum(1 for m in mutants if m.status.startswith("killed"))
+    r7 = next(v for v in verdicts if v.id == "R7")
+    r7.verdict = "measured"
+    r7.summary = (
+        f"mutation score {killed}/{len(mutants)}: every hunk flipped alone; "
+        f"{len(mutants) - killed} survive, each explained below"
+    )
+    r7.seconds = sum(m.seconds for m in mutants)
+    # Failures of the reviewed protocol itself: one counterexample per finding, first.
+    groups: dict[str, list] = {}
+    for scenario, f, schedule, races in ctx.findings:
+        groups.setdefault(_key(f), []).append((scenario, f, schedule, races))
+    counterexamples = []
+    for _key_, items in groups.items():
+        # Prefer the panic to the data race that precedes it (race detector off).
+        items.sort(key=lambda it: (it[3], len(it[2])))
+        scenario, f, schedule, races = items[0]
+        if progress:
+            progress(f"minimizing {classify(f) or f.kind} in {scenario}")
+        cx = _counterexample(protocol, scenario, races, f, schedule)
+        cx.also_seen = sorted(
+            {f"{s} ({'races' if r else 'invariants'})" for s, _f, _sc, r in items[1:]}
+        )
+        counterexamples.append(cx)
+    question_examples = {}
+    for v in verdicts:
+        if v.verdict == "fails" and v.counterexample is not None:
+            scenario, races, schedule = v.counterexample
+            same = next((c for c in counterexamples if _key(c.failure) == _key(v.failure)), None)
+            question_examples[v.id] = same or _counterexample(
+                protocol, scenario, races, v.failure, schedule
+            )
+    return Review(
+        proto.name,
+        proto.description,
+        base.name,
+        bounds,
+        thorough,
+        verdicts,
+        mutants,
+        counterexamples,
+        question_examples,
+        time.monotonic() - t0,
+    )
+
+
+def _r7_placeholder() -> Verdict:
+    return Verdict(
+        "R7", "Was a chunk missed when rebasing (does every hunk matter)?", "measured", ""
+    )
