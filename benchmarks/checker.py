@@ -35,7 +35,7 @@ def main() -> None:
         steps = {"n": 0}
         run = target.execute
 
-        def counting(engine, run=run, **kw):
+        def counting(engine, run=run, steps=steps, **kw):
             r = run(engine, **kw)
             steps["n"] += len(r.schedule)
             return r

@@ -124,7 +124,7 @@ def run_review(
     for scenario, f, schedule, races in ctx.findings:
         groups.setdefault(_key(f), []).append((scenario, f, schedule, races))
     counterexamples = []
-    for _key_, items in groups.items():
+    for items in groups.values():
         # Prefer the panic to the data race that precedes it (race detector off).
         items.sort(key=lambda it: (it[3], len(it[2])))
         scenario, f, schedule, races = items[0]
