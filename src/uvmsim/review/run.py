@@ -96,11 +96,13 @@ def run_review(
     baseline: str = "openbsd-pre",
     thorough: bool = False,
     progress: Any = None,
+    bounds: Bounds | None = None,
 ) -> Review:
     t0 = time.monotonic()
     proto = get_protocol(protocol)
     base = get_protocol(baseline)
-    bounds = Bounds.thorough() if thorough else Bounds()
+    if bounds is None:
+        bounds = Bounds.thorough() if thorough else Bounds()
     ctx = Context(proto, protocol, base, bounds, progress=progress)
     verdicts: list[Verdict] = []
     for qid, question in QUESTIONS.items():
