@@ -110,6 +110,7 @@ def _register() -> None:
     from uvmsim.cli_catalog import protocols_cmd, scenarios_cmd
     from uvmsim.cli_check import check_cmd, replay_cmd
     from uvmsim.cli_simulate import scale_cmd, simulate_cmd
+    from uvmsim.cli_sweep import report_cmd, sweep_cmd
 
     main.add_command(protocols_cmd)
     main.add_command(scenarios_cmd)
@@ -117,6 +118,8 @@ def _register() -> None:
     main.add_command(replay_cmd)
     main.add_command(simulate_cmd)
     main.add_command(scale_cmd)
+    main.add_command(sweep_cmd)
+    main.add_command(report_cmd)
 
 
 _register()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from typing import Any
 
 import click
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import save_figure, write_atomically
 from uvmsim.protocols import get_protocol
 from uvmsim.simulate.costs import CPU_HZ
 from uvmsim.simulate.run import SimResult, get_workload, simulate
@@ -39,27 +38,6 @@ def workload_options(workload: str, args: list[str]) -> dict[str, Any]:
         i += 1
     wl.parse(out)  # validate now: one clear line for an unknown or bad option
     return out
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write `text` to `path` via a temporary file: nothing half-written on failure."""
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _console() -> Console:
@@ -278,16 +256,9 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
     axes[0].legend()
     fig.suptitle(title)
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=os.path.splitext(path)[1])
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
+        save_figure(fig, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         plt.close(fig)
 
 

@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.result import CheckResult, Coverage, tally_failure
 from uvmsim.check.target import Target
 from uvmsim.machine import Engine
 
@@ -61,19 +61,25 @@ def pct(
     k_estimate: int = 0,
     time_limit: float | None = None,
     start: int = 0,
+    keep_going: bool = False,
 ) -> CheckResult:
-    """Run PCT executions `start .. executions-1` (seeds `seed + i`); stop at the first failure."""
+    """Run PCT executions `start .. executions-1` (seeds `seed + i`); stop at the first failure
+    unless `keep_going`, in which case every failing execution is counted in `tally`."""
     t0 = time.monotonic()
     cov = Coverage()
     failure, schedule = None, ()
+    tally: dict[str, dict] = {}
     k = k_estimate
     for i in range(start, executions):
         r = target.execute(PctEngine(seed + i, target.cpus, depth, k or 1))
         cov.add_execution(len(r.schedule), r.stopped)
         k = max(k, len(r.schedule))
         if r.failure is not None:
-            failure, schedule = r.failure, r.schedule
-            break
+            tally_failure(tally, r.failure, seed + i)
+            if failure is None:
+                failure, schedule = r.failure, r.schedule
+            if not keep_going:
+                break
         if time_limit is not None and time.monotonic() - t0 > time_limit:
             cov.stopped_by = "time-limit"
             break
@@ -85,6 +91,7 @@ def pct(
         failure,
         schedule,
         bound={"seed": seed, "depth": depth, "executions": executions, "k": k},
+        tally=tally,
     )
     res.notes.append(
         f"PCT depth {depth}: each execution finds a depth-{depth} bug with probability "

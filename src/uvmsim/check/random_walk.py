@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.result import CheckResult, Coverage, tally_failure
 from uvmsim.check.target import Target
 from uvmsim.machine import RandomEngine
 
@@ -21,17 +21,23 @@ def random_walk(
     executions: int = 1000,
     time_limit: float | None = None,
     start: int = 0,
+    keep_going: bool = False,
 ) -> CheckResult:
-    """Run executions `start .. executions-1` (seeds `seed + i`); stop at the first failure."""
+    """Run executions `start .. executions-1` (seeds `seed + i`); stop at the first failure
+    unless `keep_going`, in which case every failing execution is counted in `tally`."""
     t0 = time.monotonic()
     cov = Coverage()
     failure, schedule = None, ()
+    tally: dict[str, dict] = {}
     for i in range(start, executions):
         r = target.execute(RandomEngine(seed + i))
         cov.add_execution(len(r.schedule), r.stopped)
         if r.failure is not None:
-            failure, schedule = r.failure, r.schedule
-            break
+            tally_failure(tally, r.failure, seed + i)
+            if failure is None:
+                failure, schedule = r.failure, r.schedule
+            if not keep_going:
+                break
         if time_limit is not None and time.monotonic() - t0 > time_limit:
             cov.stopped_by = "time-limit"
             break
@@ -43,8 +49,9 @@ def random_walk(
         failure,
         schedule,
         bound={"seed": seed, "executions": executions},
+        tally=tally,
     )
     if failure is not None:
-        n = start + cov.executions - 1
-        res.notes.append(f"found by execution {n} (seed {seed + n})")
+        first = min(t["first_seed"] for t in tally.values())
+        res.notes.append(f"found by execution {first - seed} (seed {first})")
     return res

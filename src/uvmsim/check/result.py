@@ -40,7 +40,27 @@ class CheckResult:
     schedule: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
     bound: dict = field(default_factory=dict)
+    # sampled runs that go on past the first failure: signature -> kind, message, count and
+    # the engine seed of its first occurrence
+    tally: dict[str, dict] = field(default_factory=dict)
 
     @property
     def found(self) -> bool:
         return self.failure is not None
+
+
+def tally_failure(tally: dict[str, dict], failure: Failure, seed: int) -> None:
+    """Count one failing execution under its signature (the first seed seen is kept)."""
+    from uvmsim.check.token import failure_signature
+
+    sig = failure_signature(failure)
+    entry = tally.get(sig)
+    if entry is None:
+        tally[sig] = {
+            "kind": failure.kind,
+            "message": failure.message,
+            "count": 1,
+            "first_seed": seed,
+        }
+    else:
+        entry["count"] += 1

@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 from rich.console import Console
 from rich.table import Table
 
+from uvmsim.output_files import publish_directory
 from uvmsim.review.run import Review
 
 MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured"}
@@ -176,82 +175,71 @@ def _plot_r8(rv: Review, path: str) -> bool:
 
 
 def write_html(rv: Review, directory: str) -> str:
-    """Write `directory`/index.html (+ a plot) atomically: a fresh directory swapped in."""
-    parent = os.path.dirname(os.path.abspath(directory)) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".uvmsim-review-")
-    try:
-        e = html.escape
-        has_plot = _plot_r8(rv, os.path.join(tmp, "r8.png"))
-        out = [
-            f"<!doctype html><html><head><meta charset='utf-8'><title>uvmsim review: "
-            f"{e(rv.protocol)}</title><style>{CSS}</style>{VISIBILITY_PROBE}</head><body>",
-            f"<h1>uvmsim review: {e(rv.protocol)}</h1>",
-            f"<p>{e(rv.description)}. Baseline: {e(rv.baseline)}. "
-            f"{'Thorough' if rv.thorough else 'Default'} bounds; {rv.seconds:.0f} s.</p>",
-        ]
-        if rv.counterexamples:
-            out.append(f"<h2>Failures found in {e(rv.protocol)} itself</h2>")
-            for cx in rv.counterexamples:
-                out.append(f"<h3>{e(cx.finding or cx.failure.kind)}: {e(cx.failure.message)}</h3>")
-                out.append(f"<pre>{e(cx.text())}</pre>")
-        out.append(
-            "<h2>Verdicts</h2><table id='verdicts'><tr><th></th><th>question</th>"
-            "<th>verdict</th><th>evidence</th><th>time</th></tr>"
-        )
-        for v in rv.verdicts:
-            ev = "<br>".join(e(x) for x in [v.summary, *v.evidence])
-            out.append(
-                f"<tr><td>{v.id}</td><td>{e(v.question)}</td><td class='{v.verdict}'>"
-                f"{MARK[v.verdict]}</td><td>{ev}</td><td>{v.seconds:.1f} s</td></tr>"
-            )
-        out.append("</table>")
-        for v in rv.verdicts:
-            if v.id in rv.question_examples:
-                cx = rv.question_examples[v.id]
-                out.append(
-                    f"<h3>{v.id} counterexample ({e(cx.scenario)})</h3><pre>{e(cx.text())}</pre>"
-                )
-        killed, total = rv.score
-        out.append(
-            f"<h2>R7 mutation analysis: score {killed}/{total}</h2><table id='mutants'>"
-            "<tr><th>switch flipped alone</th><th>status</th><th>how / why</th></tr>"
-        )
-        for m in rv.mutants:
-            out.append(f"<tr><td>{e(m.switch)}</td><td>{e(m.status)}</td><td>{e(m.how)}</td></tr>")
-        out.append("</table>")
-        if has_plot:
-            out.append("<h2>R8: pageqlock spin</h2><img src='r8.png' alt='R8 scaling'>")
-        r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
-        if r8 and r8.figures:
-            out.append(
-                "<table id='locks'><tr><th>load</th><th>CPUs</th><th>protocol</th>"
-                "<th>pageqlock wait cycles</th><th>spin share</th><th>ops/s</th></tr>"
-            )
-            for label, by_n in r8.figures.items():
-                for n, by_p in by_n.items():
-                    for p, row in by_p.items():
-                        out.append(
-                            f"<tr><td>{e(label)}</td><td>{n}</td><td>{e(p)}</td>"
-                            f"<td>{row['pageq_wait']:,}</td>"
-                            f"<td>{100 * row['pageq_spin_share']:.1f}%</td>"
-                            f"<td>{row['throughput']:,.0f}</td></tr>"
-                        )
-            out.append("</table>")
-        out.append("</body></html>")
-        with open(os.path.join(tmp, "index.html"), "w") as fh:
-            fh.write("\n".join(out))
-        with open(os.path.join(tmp, "review.json"), "w") as fh:
-            json.dump(to_json(rv), fh, indent=2)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        for name in os.listdir(tmp):
-            os.chmod(os.path.join(tmp, name), 0o666 & ~mask)
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """Write `directory`/index.html (+ a plot and review.json), all or nothing."""
+    publish_directory(directory, lambda tmp: _fill_html(rv, tmp), ".uvmsim-review-")
     return os.path.join(directory, "index.html")
+
+
+def _fill_html(rv: Review, tmp: str) -> None:
+    e = html.escape
+    has_plot = _plot_r8(rv, os.path.join(tmp, "r8.png"))
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>uvmsim review: "
+        f"{e(rv.protocol)}</title><style>{CSS}</style>{VISIBILITY_PROBE}</head><body>",
+        f"<h1>uvmsim review: {e(rv.protocol)}</h1>",
+        f"<p>{e(rv.description)}. Baseline: {e(rv.baseline)}. "
+        f"{'Thorough' if rv.thorough else 'Default'} bounds; {rv.seconds:.0f} s.</p>",
+    ]
+    if rv.counterexamples:
+        out.append(f"<h2>Failures found in {e(rv.protocol)} itself</h2>")
+        for cx in rv.counterexamples:
+            out.append(f"<h3>{e(cx.finding or cx.failure.kind)}: {e(cx.failure.message)}</h3>")
+            out.append(f"<pre>{e(cx.text())}</pre>")
+    out.append(
+        "<h2>Verdicts</h2><table id='verdicts'><tr><th></th><th>question</th>"
+        "<th>verdict</th><th>evidence</th><th>time</th></tr>"
+    )
+    for v in rv.verdicts:
+        ev = "<br>".join(e(x) for x in [v.summary, *v.evidence])
+        out.append(
+            f"<tr><td>{v.id}</td><td>{e(v.question)}</td><td class='{v.verdict}'>"
+            f"{MARK[v.verdict]}</td><td>{ev}</td><td>{v.seconds:.1f} s</td></tr>"
+        )
+    out.append("</table>")
+    for v in rv.verdicts:
+        if v.id in rv.question_examples:
+            cx = rv.question_examples[v.id]
+            out.append(
+                f"<h3>{v.id} counterexample ({e(cx.scenario)})</h3><pre>{e(cx.text())}</pre>"
+            )
+    killed, total = rv.score
+    out.append(
+        f"<h2>R7 mutation analysis: score {killed}/{total}</h2><table id='mutants'>"
+        "<tr><th>switch flipped alone</th><th>status</th><th>how / why</th></tr>"
+    )
+    for m in rv.mutants:
+        out.append(f"<tr><td>{e(m.switch)}</td><td>{e(m.status)}</td><td>{e(m.how)}</td></tr>")
+    out.append("</table>")
+    if has_plot:
+        out.append("<h2>R8: pageqlock spin</h2><img src='r8.png' alt='R8 scaling'>")
+    r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
+    if r8 and r8.figures:
+        out.append(
+            "<table id='locks'><tr><th>load</th><th>CPUs</th><th>protocol</th>"
+            "<th>pageqlock wait cycles</th><th>spin share</th><th>ops/s</th></tr>"
+        )
+        for label, by_n in r8.figures.items():
+            for n, by_p in by_n.items():
+                for p, row in by_p.items():
+                    out.append(
+                        f"<tr><td>{e(label)}</td><td>{n}</td><td>{e(p)}</td>"
+                        f"<td>{row['pageq_wait']:,}</td>"
+                        f"<td>{100 * row['pageq_spin_share']:.1f}%</td>"
+                        f"<td>{row['throughput']:,.0f}</td></tr>"
+                    )
+        out.append("</table>")
+    out.append("</body></html>")
+    with open(os.path.join(tmp, "index.html"), "w") as fh:
+        fh.write("\n".join(out))
+    with open(os.path.join(tmp, "review.json"), "w") as fh:
+        json.dump(to_json(rv), fh, indent=2)

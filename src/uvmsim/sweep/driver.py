@@ -1,0 +1,58 @@
+"""Driving a sweep: skip what the store already holds, run the rest, store each as it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from uvmsim.sweep.spec import SweepSpec
+from uvmsim.sweep.store import Store
+
+
+@dataclass
+class SweepProgress:
+    """What a progress display needs: counts so far (runs and failing runs)."""
+
+    total: int
+    skipped: int = 0  # already in the store when the sweep started
+    done: int = 0  # finished by this invocation
+    failed: int = 0  # runs (stored or new) with a failure
+    executions: int = 0  # checker executions finished by this invocation
+    failures: dict[str, int] = field(default_factory=dict)  # failure kind -> runs
+
+    @property
+    def finished(self) -> int:
+        return self.skipped + self.done
+
+
+def run_sweep(
+    spec: SweepSpec,
+    store: Store,
+    executor: Any,
+    progress: Callable[[SweepProgress], None] | None = None,
+) -> SweepProgress:
+    """Run every run of `spec` that `store` does not hold yet; return the final counts."""
+    finished = store.finished_keys()
+    todo = [r for r in spec.runs if r.key not in finished]
+    state = SweepProgress(total=len(spec.runs), skipped=len(spec.runs) - len(todo))
+    keys = {r.key for r in spec.runs}
+    state.failed = sum(
+        1
+        for (key,) in store.con.execute("SELECT run_key FROM runs WHERE failure IS NOT NULL")
+        if key in keys
+    )
+    if progress:
+        progress(state)
+    for run, row in executor.run(todo):
+        store.record(run, row, spec.name)
+        state.done += 1
+        if run.kind == "explore":
+            state.executions += row["metrics"]["executions"]
+        if row["failure"] is not None:
+            state.failed += 1
+            kind = row["failure_kind"] or "failure"
+            state.failures[kind] = state.failures.get(kind, 0) + 1
+        if progress:
+            progress(state)
+    return state

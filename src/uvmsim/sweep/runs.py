@@ -1,0 +1,131 @@
+"""Executing one run of a sweep: a pure function of its `RunSpec`.
+
+`execute_run` is what the executors ship to a process-pool worker or a Dask worker.  Its
+`metrics` depend only on the run's inputs (never on wall time, the host or the order runs
+are executed in), which is what lets a sweep run locally and on a cluster store the same
+results, and a resumed sweep complete an interrupted one without a trace.
+
+The model keeps kernel globals (`uvmexp`, the page arrays, the machine) at module level, as
+the kernel does; two runs must therefore never overlap in one process.  Process-pool workers
+run one task at a time anyway; Dask workers may have several threads, so runs take
+`_ONE_RUN_PER_PROCESS` first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from uvmsim import __version__
+from uvmsim.check.pct import pct
+from uvmsim.check.random_walk import random_walk
+from uvmsim.check.result import CheckResult, tally_failure
+from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
+from uvmsim.check.token import failure_signature
+from uvmsim.protocols import get_protocol
+from uvmsim.simulate.run import simulate
+from uvmsim.sweep.spec import SAMPLED, RunSpec
+
+_ONE_RUN_PER_PROCESS = threading.Lock()
+
+
+def execute_run(run: RunSpec) -> dict[str, Any]:
+    """Run `run` and return its row: metrics, failure, token, versions, elapsed seconds."""
+    with _ONE_RUN_PER_PROCESS:
+        t0 = time.monotonic()
+        out = _simulate(run) if run.kind == "simulate" else _explore(run)
+        out["elapsed"] = time.monotonic() - t0
+        out["uvmsim_version"] = __version__
+        return out
+
+
+def _simulate(run: RunSpec) -> dict[str, Any]:
+    import json
+
+    p = run.param
+    r = simulate(
+        run.target,
+        get_protocol(run.protocol),
+        run.cpus or 1,
+        ops=p["ops"],
+        cycles=p["cycles"],
+        seed=run.seed,
+        options=json.loads(p["options"]),
+        discipline=p["discipline"],
+    )
+    metrics = r.to_json()
+    for key in ("protocol", "workload", "cpus", "seed", "failure"):
+        metrics.pop(key)
+    return {
+        "metrics": metrics,
+        "failure_kind": "run-failed" if r.failure else None,
+        "failure": r.failure,
+        "token": None,
+    }
+
+
+def _check_spec(run: RunSpec) -> CheckSpec:
+    p = run.param
+    return CheckSpec(
+        protocol=run.protocol,
+        scenario=run.target,
+        strategy=run.strategy or "dpor",
+        preemptions=p.get("preemptions"),
+        max_executions=p.get("max_executions"),
+        pct_depth=p.get("pct_depth", 2),
+        max_steps=p["max_steps"],
+        minimize=p["minimize"],
+    )
+
+
+def _explore(run: RunSpec) -> dict[str, Any]:
+    spec = _check_spec(run)
+    spec.validate()
+    if run.strategy in SAMPLED:
+        assert run.seed_last is not None
+        target = make_target(spec)
+        # engine seed of execution i is i: a chunk covers exactly seeds seed..seed_last
+        if run.strategy == "random":
+            res = random_walk(
+                target, seed=0, executions=run.seed_last + 1, start=run.seed, keep_going=True
+            )
+        else:
+            res = pct(
+                target,
+                seed=0,
+                depth=spec.pct_depth,
+                executions=run.seed_last + 1,
+                start=run.seed,
+                k_estimate=0,
+                keep_going=True,
+            )
+    else:
+        res = run_check(spec)
+        if res.failure is not None:
+            tally_failure(res.tally, res.failure, 0)
+    return _explore_row(spec, res)
+
+
+def _explore_row(spec: CheckSpec, res: CheckResult) -> dict[str, Any]:
+    cov = res.coverage
+    metrics = {
+        "executions": cov.executions,
+        "traces": cov.traces,
+        "redundant": cov.redundant,
+        "pruned": cov.pruned,
+        "deepest": cov.deepest,
+        "complete": cov.complete,
+        "stopped_by": cov.stopped_by,
+        "failing_executions": sum(t["count"] for t in res.tally.values()),
+        "failures": {sig: res.tally[sig] for sig in sorted(res.tally)},
+    }
+    row: dict[str, Any] = {"metrics": metrics, "failure_kind": None, "failure": None, "token": None}
+    if res.failure is not None:
+        cx = counterexample(spec, res)
+        f = cx.explanation.failure or res.failure
+        row.update(failure_kind=f.kind, failure=f.message, token=cx.token)
+        # the token reproduces this failure (of the tally); minimizing keeps its signature
+        metrics["token_reproduces"] = failure_signature(res.failure)
+        metrics["counterexample_steps"] = len(cx.minimized.schedule) if cx.minimized else None
+    return row
