@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from uvmsim.check.result import CheckResult, Coverage, tally_failure
+from uvmsim.check.result import CheckResult, Coverage, FailureTally
 from uvmsim.check.target import Target
 from uvmsim.machine import Engine
 
@@ -68,14 +68,14 @@ def pct(
     t0 = time.monotonic()
     cov = Coverage()
     failure, schedule = None, ()
-    tally: dict[str, dict] = {}
+    tally = FailureTally()
     k = k_estimate
     for i in range(start, executions):
         r = target.execute(PctEngine(seed + i, target.cpus, depth, k or 1))
         cov.add_execution(len(r.schedule), r.stopped)
         k = max(k, len(r.schedule))
         if r.failure is not None:
-            tally_failure(tally, r.failure, seed + i)
+            tally.add(r.failure, r.schedule, seed + i)
             if failure is None:
                 failure, schedule = r.failure, r.schedule
             if not keep_going:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from uvmsim.check.result import CheckResult, Coverage, tally_failure
+from uvmsim.check.result import CheckResult, Coverage, FailureTally
 from uvmsim.check.target import Target
 from uvmsim.machine import RandomEngine
 
@@ -28,12 +28,12 @@ def random_walk(
     t0 = time.monotonic()
     cov = Coverage()
     failure, schedule = None, ()
-    tally: dict[str, dict] = {}
+    tally = FailureTally()
     for i in range(start, executions):
         r = target.execute(RandomEngine(seed + i))
         cov.add_execution(len(r.schedule), r.stopped)
         if r.failure is not None:
-            tally_failure(tally, r.failure, seed + i)
+            tally.add(r.failure, r.schedule, seed + i)
             if failure is None:
                 failure, schedule = r.failure, r.schedule
             if not keep_going:
@@ -52,6 +52,6 @@ def random_walk(
         tally=tally,
     )
     if failure is not None:
-        first = min(t["first_seed"] for t in tally.values())
+        first = min(t["first_seed"] for t in tally.counts.values())
         res.notes.append(f"found by execution {first - seed} (seed {first})")
     return res

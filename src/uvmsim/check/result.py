@@ -30,6 +30,35 @@ class Coverage:
 
 
 @dataclass
+class FailureTally:
+    """The failing executions of a sampled run that went on past the first, by signature.
+
+    `counts[sig]` holds the failure's kind and message, how many executions failed so and
+    the engine seed of the first; `examples[sig]` that first failure and its schedule, to
+    replay or minimize.
+    """
+
+    counts: dict[str, dict] = field(default_factory=dict)
+    examples: dict[str, tuple[Failure, tuple[int, ...]]] = field(default_factory=dict)
+
+    def add(self, failure: Failure, schedule: tuple[int, ...], seed: int | None) -> None:
+        from uvmsim.check.token import failure_signature
+
+        sig = failure_signature(failure)
+        entry = self.counts.get(sig)
+        if entry is None:
+            self.examples[sig] = (failure, schedule)
+            self.counts[sig] = {
+                "kind": failure.kind,
+                "message": failure.message,
+                "count": 1,
+                "first_seed": seed,
+            }
+        else:
+            entry["count"] += 1
+
+
+@dataclass
 class CheckResult:
     """A strategy's answer: the first failure found (with its schedule) and the coverage."""
 
@@ -40,27 +69,8 @@ class CheckResult:
     schedule: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
     bound: dict = field(default_factory=dict)
-    # sampled runs that go on past the first failure: signature -> kind, message, count and
-    # the engine seed of its first occurrence
-    tally: dict[str, dict] = field(default_factory=dict)
+    tally: FailureTally = field(default_factory=FailureTally)
 
     @property
     def found(self) -> bool:
         return self.failure is not None
-
-
-def tally_failure(tally: dict[str, dict], failure: Failure, seed: int) -> None:
-    """Count one failing execution under its signature (the first seed seen is kept)."""
-    from uvmsim.check.token import failure_signature
-
-    sig = failure_signature(failure)
-    entry = tally.get(sig)
-    if entry is None:
-        tally[sig] = {
-            "kind": failure.kind,
-            "message": failure.message,
-            "count": 1,
-            "first_seed": seed,
-        }
-    else:
-        entry["count"] += 1

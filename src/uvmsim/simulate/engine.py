@@ -54,9 +54,20 @@ _PLAIN = frozenset({READ, WRITE, ATOMIC, WORK})
 class _MutexState:
     """The engine's view of one spin mutex: its spinners and an in-flight hand-off."""
 
-    __slots__ = ("acq_time", "holder", "last_holder", "queue", "ready", "reserved", "site")
+    __slots__ = (
+        "acq_time",
+        "holder",
+        "last_holder",
+        "mutex",
+        "queue",
+        "ready",
+        "reserved",
+        "site",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, mutex: Any) -> None:
+        # Holding the mutex keeps its id() from being reused by another mutex of this run.
+        self.mutex = mutex
         self.queue: list[tuple[int, float]] = []  # (cpu, arrival time), arrival order
         self.reserved = -1  # the CPU a hand-off is in flight to
         self.ready = 0.0  # when that hand-off lands
@@ -101,6 +112,7 @@ class TimedEngine(Engine):
         self.trace: list[dict] | None = [] if trace else None
         self.trace_limit = trace_limit
         self._mutex: dict[int, _MutexState] = {}
+        self._epoch = object()  # tags per-object cache-line state as this run's
         self._rw_acq: dict[tuple[int, int], tuple[float, str, str]] = {}
         self._site_names: dict[tuple, str] = {}
         self._heap: list[tuple[float, int, int, int]] = []
@@ -187,7 +199,7 @@ class TimedEngine(Engine):
     def _mutex_state(self, m: Any) -> _MutexState:
         st = self._mutex.get(id(m))
         if st is None:
-            st = self._mutex[id(m)] = _MutexState()
+            st = self._mutex[id(m)] = _MutexState(m)
         return st
 
     def _spin(self, st: _MutexState, c: Any, t: float) -> None:
@@ -237,10 +249,12 @@ class TimedEngine(Engine):
             base = costs.read if kind is READ else costs.write if kind is WRITE else costs.atomic
             # Which CPU last wrote the line lives on the object itself: keyed by id() in a
             # table it would outlive the object, and a new object at the same address
-            # would inherit it (a result depending on the allocator).
+            # would inherit it (a result depending on the allocator).  The table is tagged
+            # with this run's epoch, so an object that outlives a run (a kernel global such
+            # as uvmexp) starts the next run with cold lines instead of the last run's.
             lines = obj.__dict__.get("_lines")
-            if lines is None:
-                lines = obj.__dict__["_lines"] = {}
+            if lines is None or lines.get(None) is not self._epoch:
+                lines = obj.__dict__["_lines"] = {None: self._epoch}
             last = lines.get(field)
             if last is not None and last != c.index:
                 base += costs.line_transfer

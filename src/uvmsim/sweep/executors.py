@@ -119,7 +119,7 @@ class DaskCluster:
             self.client.submit(execute_run, r, key=f"uvmsim-run-{r.key}", pure=False) for r in runs
         ]
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=self.client.loop):
                 row = fut.result()
                 yield by_key[fut.key.removeprefix("uvmsim-run-")], row
         finally:

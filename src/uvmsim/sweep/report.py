@@ -149,13 +149,9 @@ def _failures(rows: list[dict]) -> list[dict]:
             first = t.get("first_seed")
             if first is not None and (g["first_seed"] is None or first < g["first_seed"]):
                 g["first_seed"] = first
-            # the run's token reproduces the first failure of that run
-            if (
-                r["token"]
-                and r["metrics"].get("token_reproduces") == sig
-                and (g["token"] is None or r["seed"] < g["_token_seed"])
-            ):
-                g["token"], g["_token_seed"] = r["token"], r["seed"]
+            # the token of the earliest run that saw this failure
+            if t.get("token") and (g["token"] is None or r["seed"] < g["_token_seed"]):
+                g["token"], g["_token_seed"] = t["token"], r["seed"]
     out = []
     for key in sorted(groups):
         g = groups[key]

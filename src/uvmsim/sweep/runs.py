@@ -20,7 +20,7 @@ from typing import Any
 from uvmsim import __version__
 from uvmsim.check.pct import pct
 from uvmsim.check.random_walk import random_walk
-from uvmsim.check.result import CheckResult, tally_failure
+from uvmsim.check.result import CheckResult
 from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
 from uvmsim.check.token import failure_signature
 from uvmsim.protocols import get_protocol
@@ -103,12 +103,26 @@ def _explore(run: RunSpec) -> dict[str, Any]:
     else:
         res = run_check(spec)
         if res.failure is not None:
-            tally_failure(res.tally, res.failure, 0)
+            res.tally.add(res.failure, res.schedule, None)
     return _explore_row(spec, res)
 
 
 def _explore_row(spec: CheckSpec, res: CheckResult) -> dict[str, Any]:
+    """Coverage and every distinct failure, each with a (minimized) replay token.
+
+    The row's own failure and token are those of the run's first failing execution.
+    """
     cov = res.coverage
+    failures = {}
+    for sig in sorted(res.tally.counts):
+        failure, schedule = res.tally.examples[sig]
+        one = CheckResult(res.strategy, res.target, cov, failure, schedule)
+        cx = counterexample(spec, one)
+        failures[sig] = {
+            **res.tally.counts[sig],
+            "token": cx.token,
+            "counterexample_steps": len(cx.explanation.steps),
+        }
     metrics = {
         "executions": cov.executions,
         "traces": cov.traces,
@@ -117,15 +131,11 @@ def _explore_row(spec: CheckSpec, res: CheckResult) -> dict[str, Any]:
         "deepest": cov.deepest,
         "complete": cov.complete,
         "stopped_by": cov.stopped_by,
-        "failing_executions": sum(t["count"] for t in res.tally.values()),
-        "failures": {sig: res.tally[sig] for sig in sorted(res.tally)},
+        "failing_executions": sum(t["count"] for t in res.tally.counts.values()),
+        "failures": failures,
     }
     row: dict[str, Any] = {"metrics": metrics, "failure_kind": None, "failure": None, "token": None}
     if res.failure is not None:
-        cx = counterexample(spec, res)
-        f = cx.explanation.failure or res.failure
-        row.update(failure_kind=f.kind, failure=f.message, token=cx.token)
-        # the token reproduces this failure (of the tally); minimizing keeps its signature
-        metrics["token_reproduces"] = failure_signature(res.failure)
-        metrics["counterexample_steps"] = len(cx.minimized.schedule) if cx.minimized else None
+        first = failures[failure_signature(res.failure)]
+        row.update(failure_kind=first["kind"], failure=first["message"], token=first["token"])
     return row

@@ -1,0 +1,32 @@
+"""Sampled runs that go on past the first failure: the first failure is the one a stopping
+run reports, and every failing execution is counted under its signature."""
+
+import pytest
+
+from uvmsim.check.pct import pct
+from uvmsim.check.random_walk import random_walk
+from uvmsim.check.runner import CheckSpec, make_target
+from uvmsim.machine import ReplayEngine
+
+
+@pytest.mark.parametrize("sampler", [random_walk, pct])
+def test_keep_going_counts_every_failing_execution(sampler):
+    target = make_target(CheckSpec("seed", "pageclean-race"))
+    stop = sampler(target, seed=5, executions=40)
+    go = sampler(target, seed=5, executions=40, keep_going=True)
+    assert stop.failure is not None and go.failure is not None
+    assert stop.schedule == go.schedule
+    assert stop.coverage.executions < go.coverage.executions == 40
+    total = sum(t["count"] for t in go.tally.counts.values())
+    assert 2 <= total <= 40
+    first = min(t["first_seed"] for t in go.tally.counts.values())
+    assert first == 5 + stop.coverage.executions - 1
+    for sig, (failure, schedule) in go.tally.examples.items():
+        assert go.tally.counts[sig]["message"] == failure.message
+        assert target.execute(ReplayEngine(schedule)).failure.message == failure.message
+
+
+def test_a_clean_scenario_has_an_empty_tally():
+    target = make_target(CheckSpec("seed", "wired-counter"))
+    res = random_walk(target, executions=30, keep_going=True)
+    assert res.failure is None and not res.tally.counts
