@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: review test bench lint clean
+.PHONY: review test bench campaign lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/checker.py
 	$(BIN)/python benchmarks/vs_simpy.py
 	$(BIN)/python benchmarks/simulate_build.py
+
+# Not in CI: a bulk build's worth of randomized checking (docs/sweeps.md), resumable.
+campaign: $(STAMP)
+	$(BIN)/uvmsim sweep run examples/sweep-campaign.toml --store campaign.sqlite
+	$(BIN)/uvmsim report campaign.sqlite
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

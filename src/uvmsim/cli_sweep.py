@@ -8,6 +8,7 @@ import time
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -285,9 +286,10 @@ def render_report(report: dict) -> None:
         for f in report["failures"]:
             where = f"{f['target']} {f['strategy'] or ''}".strip()
             seed = "" if f["first_seed"] is None else f", first at engine seed {f['first_seed']}"
+            finding = f" [bold]{f['finding']}[/]" if f["finding"] else ""
             con.print(
-                f"[red]{f['protocol']}[/] ({f['digest']}) {where}: {f['kind']}: {f['message']} "
-                f"[{f['executions']:,} executions{seed}]"
+                f"[red]{escape(f['protocol'])}[/] ({f['digest']}) {escape(where)}:{finding} "
+                f"{f['kind']}: {escape(f['message'])} \\[{f['executions']:,} executions{seed}]"
             )
             if f["token"]:
                 con.print(f"  token: {f['token']}", soft_wrap=True)

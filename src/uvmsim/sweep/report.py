@@ -140,6 +140,7 @@ def _failures(rows: list[dict]) -> list[dict]:
                     "strategy": r["strategy"],
                     "kind": t["kind"],
                     "message": t["message"],
+                    "finding": t.get("finding"),
                     "executions": 0,
                     "first_seed": None,
                     "token": None,

@@ -23,6 +23,7 @@ from uvmsim.check.random_walk import random_walk
 from uvmsim.check.result import CheckResult
 from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
 from uvmsim.check.token import failure_signature
+from uvmsim.findings import classify
 from uvmsim.protocols import get_protocol
 from uvmsim.simulate.run import simulate
 from uvmsim.sweep.spec import SAMPLED, RunSpec
@@ -120,6 +121,8 @@ def _explore_row(spec: CheckSpec, res: CheckResult) -> dict[str, Any]:
         cx = counterexample(spec, one)
         failures[sig] = {
             **res.tally.counts[sig],
+            "sites": list(failure.sites),
+            "finding": classify(failure),  # a recorded finding (docs/findings.md), or None
             "token": cx.token,
             "counterexample_steps": len(cx.explanation.steps),
         }
