@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from uvmsim.sweep.driver import SweepProgress, run_sweep
-from uvmsim.sweep.executors import make_executor
+from uvmsim.sweep.executors import RunCrashed, make_executor
 from uvmsim.sweep.report import (
     build_report,
     campaign_extent,
@@ -89,6 +89,14 @@ def sweep_run_cmd(
     except KeyboardInterrupt:
         err.print(f"interrupted: finished runs are in {store_path}; run the same command to resume")
         sys.exit(130)
+    except RunCrashed as exc:
+        # not a finding of the model: Python code raised
+        click.echo(
+            f"uvmsim: error: {exc} (a bug in uvmsim or in the protocol's module); finished "
+            f"runs are in {store_path}",
+            err=True,
+        )
+        sys.exit(3)
     finally:
         executor.close()
     seconds = time.monotonic() - t0

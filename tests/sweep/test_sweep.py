@@ -220,3 +220,26 @@ def test_report_input_errors(reference, tmp_path):
     r = runner.invoke(main, ["report", str(reference), "--plot", str(tmp_path / "x.jpg")])
     assert r.exit_code == 2 and "must end in .png or .svg" in r.stderr
     assert not (tmp_path / "x.jpg").exists()
+
+
+def test_a_crashing_run_is_one_line_exit_3_and_keeps_finished_runs(
+    small_spec, tmp_path, monkeypatch
+):
+    from uvmsim.sweep import executors
+
+    calls = []
+
+    def crash_on_third(run):
+        calls.append(run)
+        if len(calls) == 3:
+            raise ZeroDivisionError("division by zero")
+        return real(run)
+
+    real = executors.execute_run
+    monkeypatch.setattr(executors, "execute_run", crash_on_third)
+    store = tmp_path / "s.sqlite"
+    r = CliRunner().invoke(main, ["sweep", "run", small_spec, "--store", str(store), "-j", "1"])
+    assert r.exit_code == 3
+    assert r.stderr.startswith("uvmsim: error: run 'openbsd-pre build 4 CPUs seed 0' crashed: ")
+    assert "ZeroDivisionError" in r.stderr and r.stderr.count("\n") == 1
+    assert count_keys(store) == (2, 2)

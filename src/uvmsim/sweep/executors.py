@@ -19,6 +19,21 @@ from uvmsim.sweep.runs import execute_run
 from uvmsim.sweep.spec import RunSpec
 
 
+class RunCrashed(Exception):
+    """A run raised a Python exception: a bug in uvmsim or in a user's protocol module."""
+
+    def __init__(self, run: RunSpec, exc: BaseException):
+        super().__init__(f"run '{run.label()}' crashed: {type(exc).__name__}: {exc}")
+        self.run = run
+
+
+def _result(run: RunSpec, fut: Any) -> dict[str, Any]:
+    try:
+        return fut.result()
+    except Exception as exc:
+        raise RunCrashed(run, exc) from exc
+
+
 class InProcess:
     """Runs one after the other in this process (`--jobs 1`)."""
 
@@ -26,7 +41,11 @@ class InProcess:
 
     def run(self, runs: list[RunSpec]) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
         for r in runs:
-            yield r, execute_run(r)
+            try:
+                row = execute_run(r)
+            except Exception as exc:
+                raise RunCrashed(r, exc) from exc
+            yield r, row
 
     def close(self) -> None:
         pass
@@ -61,7 +80,7 @@ class LocalPool:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: pending[f][0]):
                 _, r = pending.pop(fut)
-                yield r, fut.result()
+                yield r, _result(r, fut)
             refill()
 
     def close(self) -> None:
@@ -120,8 +139,8 @@ class DaskCluster:
         ]
         try:
             for fut in as_completed(futures, loop=self.client.loop):
-                row = fut.result()
-                yield by_key[fut.key.removeprefix("uvmsim-run-")], row
+                run = by_key[fut.key.removeprefix("uvmsim-run-")]
+                yield run, _result(run, fut)
         finally:
             for fut in futures:
                 fut.cancel()
