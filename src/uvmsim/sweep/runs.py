@@ -13,6 +13,7 @@ run one task at a time anyway; Dask workers may have several threads, so runs ta
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -22,7 +23,7 @@ from uvmsim.check.pct import pct
 from uvmsim.check.random_walk import random_walk
 from uvmsim.check.result import CheckResult
 from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
-from uvmsim.check.token import failure_signature
+from uvmsim.check.token import failure_signature, switches_digest
 from uvmsim.findings import classify
 from uvmsim.protocols import get_protocol
 from uvmsim.simulate.run import simulate
@@ -41,13 +42,22 @@ def execute_run(run: RunSpec) -> dict[str, Any]:
         return out
 
 
-def _simulate(run: RunSpec) -> dict[str, Any]:
-    import json
+def _protocol(run: RunSpec) -> Any:
+    """The run's protocol, refusing one whose definition changed since the spec was read."""
+    proto = get_protocol(run.protocol)
+    if switches_digest(proto) != run.protocol_digest:
+        raise RuntimeError(
+            f"protocol {run.protocol!r} changed since the sweep was planned (switch digest "
+            f"{switches_digest(proto)}, expected {run.protocol_digest}); rerun the sweep"
+        )
+    return proto
 
+
+def _simulate(run: RunSpec) -> dict[str, Any]:
     p = run.param
     r = simulate(
         run.target,
-        get_protocol(run.protocol),
+        _protocol(run),
         run.cpus or 1,
         ops=p["ops"],
         cycles=p["cycles"],
@@ -81,6 +91,7 @@ def _check_spec(run: RunSpec) -> CheckSpec:
 
 
 def _explore(run: RunSpec) -> dict[str, Any]:
+    _protocol(run)
     spec = _check_spec(run)
     spec.validate()
     if run.strategy in SAMPLED:
