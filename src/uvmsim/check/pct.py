@@ -12,10 +12,10 @@ with the given estimate); the guarantee printed uses the observed n and k.
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
-from uvmsim.check.result import CheckResult, Coverage, FailureTally
+from uvmsim.check.result import CheckResult
+from uvmsim.check.sampling import sample
 from uvmsim.check.target import Target
 from uvmsim.machine import Engine
 
@@ -65,34 +65,24 @@ def pct(
 ) -> CheckResult:
     """Run PCT executions `start .. executions-1` (seeds `seed + i`); stop at the first failure
     unless `keep_going`, in which case every failing execution is counted in `tally`."""
-    t0 = time.monotonic()
-    cov = Coverage()
-    failure, schedule = None, ()
-    tally = FailureTally()
     k = k_estimate
-    for i in range(start, executions):
-        r = target.execute(PctEngine(seed + i, target.cpus, depth, k or 1))
-        cov.add_execution(len(r.schedule), r.stopped)
+
+    def learn(r: Any) -> None:
+        nonlocal k
         k = max(k, len(r.schedule))
-        if r.failure is not None:
-            tally.add(r.failure, r.schedule, seed + i)
-            if failure is None:
-                failure, schedule = r.failure, r.schedule
-            if not keep_going:
-                break
-        if time_limit is not None and time.monotonic() - t0 > time_limit:
-            cov.stopped_by = "time-limit"
-            break
-    cov.elapsed = time.monotonic() - t0
-    res = CheckResult(
+
+    res = sample(
         "pct",
-        target.describe(),
-        cov,
-        failure,
-        schedule,
-        bound={"seed": seed, "depth": depth, "executions": executions, "k": k},
-        tally=tally,
+        target,
+        lambda s: PctEngine(s, target.cpus, depth, k or 1),
+        seed=seed,
+        start=start,
+        stop=executions,
+        time_limit=time_limit,
+        keep_going=keep_going,
+        observe=learn,
     )
+    res.bound = {"seed": seed, "depth": depth, "executions": executions, "k": k}
     res.notes.append(
         f"PCT depth {depth}: each execution finds a depth-{depth} bug with probability "
         f">= 1/(n*k^(d-1)) = {pct_bound(target.cpus, k, depth):.3g} (n={target.cpus}, k={k})"

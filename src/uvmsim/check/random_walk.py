@@ -7,9 +7,8 @@ the executions a single process would, in the same order of seeds.
 
 from __future__ import annotations
 
-import time
-
-from uvmsim.check.result import CheckResult, Coverage, FailureTally
+from uvmsim.check.result import CheckResult
+from uvmsim.check.sampling import sample
 from uvmsim.check.target import Target
 from uvmsim.machine import RandomEngine
 
@@ -25,33 +24,18 @@ def random_walk(
 ) -> CheckResult:
     """Run executions `start .. executions-1` (seeds `seed + i`); stop at the first failure
     unless `keep_going`, in which case every failing execution is counted in `tally`."""
-    t0 = time.monotonic()
-    cov = Coverage()
-    failure, schedule = None, ()
-    tally = FailureTally()
-    for i in range(start, executions):
-        r = target.execute(RandomEngine(seed + i))
-        cov.add_execution(len(r.schedule), r.stopped)
-        if r.failure is not None:
-            tally.add(r.failure, r.schedule, seed + i)
-            if failure is None:
-                failure, schedule = r.failure, r.schedule
-            if not keep_going:
-                break
-        if time_limit is not None and time.monotonic() - t0 > time_limit:
-            cov.stopped_by = "time-limit"
-            break
-    cov.elapsed = time.monotonic() - t0
-    res = CheckResult(
+    res = sample(
         "random",
-        target.describe(),
-        cov,
-        failure,
-        schedule,
-        bound={"seed": seed, "executions": executions},
-        tally=tally,
+        target,
+        RandomEngine,
+        seed=seed,
+        start=start,
+        stop=executions,
+        time_limit=time_limit,
+        keep_going=keep_going,
     )
-    if failure is not None:
-        first = min(t["first_seed"] for t in tally.counts.values())
+    res.bound = {"seed": seed, "executions": executions}
+    if res.failure is not None:
+        first = min(t["first_seed"] for t in res.tally.counts.values())
         res.notes.append(f"found by execution {first - seed} (seed {first})")
     return res
