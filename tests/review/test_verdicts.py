@@ -60,3 +60,21 @@ def test_r4_measures_the_three_free_paths():
     v, _ = ask(Q.r4, "seed")
     per_flush = {k: row["fpageq_per_flush"] for k, row in v.figures.items()}
     assert per_flush["seed~nocache"] > per_flush["openbsd-pre"] > per_flush["seed"]
+
+
+def test_r8_figures_are_means_over_seeds_with_the_spread_of_the_gain():
+    bounds = Bounds(sim_ops=300, sim_cpus=(8,), sim_seeds=(1, 2))
+    ctx = Context(PROTOCOLS["seed"], "seed", PROTOCOLS["openbsd-pre"], bounds)
+    v = Q.r8(ctx)
+    row = v.figures["fault-heavy build"]["8"]
+    gains = row["seed"]["gains"]
+    assert len(gains) == 2 and gains[0] != gains[1]  # two seeds, two different runs
+    from uvmsim.review.checks import measure
+
+    tps = [
+        measure("build", PROTOCOLS["openbsd-pre"], 8, 300, seed=s, options=o).throughput
+        for s in (1, 2)
+        for o in [{"think": 40000, "kernel_other": 8000}]
+    ]
+    assert row["openbsd-pre"]["throughput"] == pytest.approx(sum(tps) / 2)
+    assert f"(seeds: {min(gains):+.1%}..{max(gains):+.1%})" in v.summary
