@@ -75,10 +75,6 @@ def sweep_run_cmd(
       uvmsim sweep run examples/sweep-scaling.toml --cluster tcp://10.0.0.5:8786
     """
     spec = load_spec(spec_path)
-    if jobs is not None and jobs < 1:
-        from uvmsim.machine.failure import InputError
-
-        raise InputError(f"--jobs must be at least 1, got {jobs}")
     Store.check(store_path)  # refuse a foreign or damaged store before connecting anywhere
     executor = make_executor(jobs, cluster)
     t0 = time.monotonic()
