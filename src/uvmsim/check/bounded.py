@@ -119,11 +119,7 @@ class BoundedDfs:
                 cov.complete = True
                 break
             replay_len = nxt
-            if self.max_executions is not None and cov.executions >= self.max_executions:
-                cov.stopped_by = "max-executions"
-                break
-            if self.time_limit is not None and time.monotonic() - t0 > self.time_limit:
-                cov.stopped_by = "time-limit"
+            if cov.out_of_budget(self.max_executions, self.time_limit, t0):
                 break
         cov.elapsed = time.monotonic() - t0
         name = "dfs" if self.bound is None else "bounded"

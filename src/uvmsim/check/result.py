@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from uvmsim.machine import Failure
@@ -19,6 +20,18 @@ class Coverage:
     complete: bool = False  # every alternative within the strategy's bounds was explored
     stopped_by: str | None = None  # "max-executions", "time-limit" or None
     elapsed: float = 0.0
+
+    def out_of_budget(
+        self, max_executions: int | None, time_limit: float | None, started: float
+    ) -> bool:
+        """True (and `stopped_by` set) once the execution cap or the time limit is reached."""
+        if max_executions is not None and self.executions >= max_executions:
+            self.stopped_by = "max-executions"
+        elif time_limit is not None and time.monotonic() - started > time_limit:
+            self.stopped_by = "time-limit"
+        else:
+            return False
+        return True
 
     def add_execution(self, steps: int, stopped: bool) -> None:
         self.executions += 1

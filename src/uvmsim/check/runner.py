@@ -133,8 +133,7 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
                 progress(cov)
             if merged is not None and merged.failure is not None:
                 break
-            if spec.time_limit is not None and time.monotonic() - t0 > spec.time_limit:
-                cov.stopped_by = "time-limit"
+            if cov.out_of_budget(None, spec.time_limit, t0):
                 break
     finally:
         if pool is not None:

@@ -45,8 +45,7 @@ def sample(
                 failure, schedule = r.failure, r.schedule
             if not keep_going:
                 break
-        if time_limit is not None and time.monotonic() - t0 > time_limit:
-            cov.stopped_by = "time-limit"
+        if cov.out_of_budget(None, time_limit, t0):
             break
     cov.elapsed = time.monotonic() - t0
     return CheckResult(strategy, target.describe(), cov, failure, schedule, tally=tally)

@@ -8,18 +8,20 @@ under the strategy's engine.  A `Target` hides how: a UVM scenario on a protocol
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from uvmsim.machine import Analyses, Engine, Execution, Machine
 
 
-class Target:
+class Target(ABC):
     """Base: `execute` one run under `engine`; describe itself for tokens and reports."""
 
     name = "target"
     cpus = 0
 
+    @abstractmethod
     def execute(
         self,
         engine: Engine,
@@ -27,7 +29,7 @@ class Target:
         record: bool = False,
         step_observer: Callable[[Machine], None] | None = None,
     ) -> Execution:
-        raise NotImplementedError
+        """Run the target once, every scheduling decision taken by `engine`."""
 
     def state_digest(self) -> Hashable | None:
         """A digest of the state after the last execution, if the target provides one."""

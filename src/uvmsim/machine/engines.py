@@ -14,6 +14,7 @@ PCT) live in `uvmsim.check`, the timed engine in `uvmsim.simulate`.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,18 +24,20 @@ from uvmsim.machine.failure import InputError
 __all__ = ["Engine", "RandomEngine", "ReplayEngine", "RoundRobinEngine", "StopExecution"]
 
 
-class Engine:
+class Engine(ABC):
     """Base engine: subclasses implement `choose`."""
 
     def begin(self, machine: Any) -> None:
-        """An execution starts on `machine`."""
+        """An execution starts on `machine` (an optional hook: most engines need nothing)."""
+        return
 
+    @abstractmethod
     def choose(self, machine: Any, current: Any) -> Any:
         """Return the CPU that performs its pending operation next, or None if none can."""
-        raise NotImplementedError
 
     def end(self, machine: Any) -> None:
-        """The execution stopped (finished, failed or was halted)."""
+        """The execution stopped (finished, failed or was halted); an optional hook."""
+        return
 
 
 class RoundRobinEngine(Engine):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ class Option:
 
 
 @dataclass
-class Workload:
+class Workload(ABC):
     """A named workload: `build(ctx)` returns one function per CPU."""
 
     name: str
@@ -57,5 +58,6 @@ class Workload:
             out[key] = v
         return out
 
+    @abstractmethod
     def build(self, ctx: Any) -> list:
-        raise NotImplementedError
+        """One program (a callable) per simulated CPU, for the run described by `ctx`."""
