@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
+# A failing verdict is a result (uvmsim review exits 1), not a failed make: only 2 (bad input),
+# 3 (internal error) and 130 (interrupted) fail the target.
 review: $(STAMP)
-	$(BIN)/uvmsim review
+	$(BIN)/uvmsim review; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ]
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -19,11 +19,6 @@ def test_help_and_version():
     assert r.output.strip() == f"uvmsim, version {__version__}"
 
 
-def test_review_exits_zero():
-    r = CliRunner().invoke(main, ["review"])
-    assert r.exit_code == 0
-
-
 def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "uvmsim.cli", "--version"], capture_output=True, text=True

@@ -1,28 +1,90 @@
 """The `uvmsim` command line.
 
-Every command turns bad input into one line on stderr and exit status 2; a failure found by a
-check is exit status 1; nothing found is 0.
+Exit statuses, for every command: 0 nothing found (or the work done); 1 a check, replay or
+review found a failure (a failing verdict is a result); 2 bad input (one line on stderr naming
+the option or field and what it accepts); 3 an internal error (one line; UVMSIM_DEBUG=1 adds
+the traceback); 130 interrupted (Ctrl-C or SIGTERM).  No command prints a Python traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import traceback
+from typing import Any
 
 import click
 
 from uvmsim import __version__
 from uvmsim.machine.failure import InputError
 
+EXIT_FOUND = 1  # a check or review found a failure: a result, not an error
+EXIT_INPUT = 2  # the user's input (options, files, tokens, specs) is wrong
+EXIT_INTERNAL = 3  # uvmsim itself failed
+EXIT_INTERRUPT = 130  # Ctrl-C or SIGTERM, as a shell reports SIGINT
+
+
+def _internal_error(exc: BaseException) -> None:
+    """One line for an unexpected exception; the traceback only with UVMSIM_DEBUG=1."""
+    if os.environ.get("UVMSIM_DEBUG"):
+        traceback.print_exception(exc)
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" at {os.path.basename(where.filename)}:{where.lineno}" if where else ""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    click.echo(
+        f"uvmsim: internal error: {type(exc).__name__}{': ' + text if text else ''}{at} "
+        "(please report it; UVMSIM_DEBUG=1 shows the traceback)",
+        err=True,
+    )
+
 
 class UvmsimGroup(click.Group):
-    """A click group that reports `InputError` as one line and exit status 2."""
+    """A click group with uvmsim's exit statuses (module docstring) and no tracebacks.
 
-    def invoke(self, ctx: click.Context):
+    click's standalone mode prints "Aborted!" and exits 1 on Ctrl-C, which would read as
+    "failure found" for `check`; every outcome is mapped here instead.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _sigterm)
         try:
-            return super().invoke(ctx)
+            rv = super().main(*args, **kwargs)
         except InputError as exc:
             click.echo(f"uvmsim: error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_INPUT)
+        except click.exceptions.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        except click.exceptions.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("uvmsim: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPT)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # `uvmsim ... | head`: the reader left; say nothing and do not traceback on exit.
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            sys.exit(0)
+        except SystemExit:
+            raise
+        except Exception as exc:
+            _internal_error(exc)
+            sys.exit(EXIT_INTERNAL)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        sys.exit(0)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(cls=UvmsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +133,8 @@ def review(
     One row per question R1-R9 of the thread (docs/review.md): a verdict (holds, FAILS,
     measured), the evidence (scenarios, executions, bounds, simulator figures), and a
     minimized counterexample with its replay token where something fails.  Failures of the
-    reviewed protocol itself are printed first.
+    reviewed protocol itself are printed first.  Exit status 1 when any verdict FAILS (a
+    result, as for `check`), 0 otherwise.
 
     \b
     Examples:
@@ -82,9 +145,12 @@ def review(
     import json
     import time
 
+    from uvmsim.output_files import check_output_dir
     from uvmsim.review.render import render_text, to_json, write_html
     from uvmsim.review.run import run_review
 
+    if html_dir is not None:
+        check_output_dir(html_dir, "--html")  # before a minute of work, not after
     tty = sys.stderr.isatty() and not as_json
     t0 = time.monotonic()
 
@@ -104,6 +170,7 @@ def review(
         click.echo(json.dumps(to_json(rv), indent=2))
     else:
         render_text(rv, timing=sys.stdout.isatty())
+    sys.exit(EXIT_FOUND if any(v.verdict == "fails" for v in rv.verdicts) else 0)
 
 
 def _register() -> None:

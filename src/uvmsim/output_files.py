@@ -1,16 +1,27 @@
-"""Writing user-visible files so that an error or an interrupt never leaves half of one.
+"""Writing user-visible files so that an error or an interrupt never leaves half of one, and
+never destroys anything uvmsim did not write.
 
 Every file or report directory uvmsim writes is built under a temporary name next to its
 destination and renamed into place, with the permissions the user's umask gives new files.
+A report directory carries a marker file (`MARKER`); an existing directory is replaced only
+when it carries that marker (uvmsim wrote it) or is empty, so `--html .` can never empty a
+working directory.  Every output path is checked *before* the work that fills it starts
+(`check_output_file`, `check_output_dir`), so a read-only location costs one line, not a
+minute of computation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
+
+from uvmsim.machine.failure import InputError
+
+MARKER = ".uvmsim-report"
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -18,6 +29,66 @@ def umask_mode(base: int = 0o666) -> int:
     mask = os.umask(0)
     os.umask(mask)
     return base & ~mask
+
+
+def _probe_directory(directory: str, what: str) -> None:
+    """Create and remove a temporary file in `directory`: the only test of writability that
+    also holds for root, read-only mounts and full disks (os.access does not)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-probe-")
+    except OSError as exc:
+        raise InputError(
+            f"{what}: cannot write into {directory} ({exc.strerror or exc}); "
+            "choose a writable location"
+        ) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_file(path: str, what: str) -> None:
+    """Raise InputError now unless `path` can be written later (its directory exists and is
+    writable, and it is not a directory).  `what` names the option, e.g. "--trace"."""
+    if not path:
+        raise InputError(f"{what}: an empty path; give a file name")
+    if os.path.isdir(path):
+        raise InputError(f"{what}: {path} is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise InputError(f"{what}: directory {parent} does not exist")
+    _probe_directory(parent, what)
+
+
+def _written_by_uvmsim(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, MARKER))
+
+
+def check_output_dir(directory: str, what: str) -> None:
+    """Raise InputError now unless a report can later be published as `directory`: it does
+    not exist (its parent must then be writable, created if missing), or it is an empty
+    directory, or a directory uvmsim wrote before (it carries `MARKER`)."""
+    if not directory:
+        raise InputError(f"{what}: an empty path; give a directory name")
+    full = os.path.abspath(directory)
+    cwd = os.getcwd()
+    if full == cwd or cwd.startswith(full.rstrip(os.sep) + os.sep):
+        raise InputError(
+            f"{what}: {directory} is the current directory or holds it; choose a new directory"
+        )
+    if os.path.exists(full):
+        if not os.path.isdir(full):
+            raise InputError(f"{what}: {directory} exists and is not a directory")
+        if os.listdir(full) and not _written_by_uvmsim(full):
+            raise InputError(
+                f"{what}: {directory} exists and was not written by uvmsim (no {MARKER} in "
+                "it); uvmsim replaces only its own report directories: choose a new directory"
+            )
+    parent = os.path.dirname(full)
+    existing = parent
+    while not os.path.isdir(existing):
+        if os.path.exists(existing):
+            raise InputError(f"{what}: {existing} is not a directory")
+        existing = os.path.dirname(existing)
+    _probe_directory(existing, what)
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -50,22 +121,39 @@ def save_figure(fig: Any, path: str, dpi: int = 110) -> None:
 
 
 def publish_directory(directory: str, fill: Callable[[str], Any], prefix: str) -> Any:
-    """Call `fill(tmpdir)` on a fresh directory, then swap it in as `directory`.
+    """Call `fill(tmpdir)` on a fresh sibling directory, then rename it into place.
 
-    An existing `directory` is replaced only once the new one is complete.
+    The new directory carries `MARKER`.  An existing `directory` is replaced only if
+    `check_output_dir` allows it (empty, or marked as uvmsim's), and only once the new one is
+    complete: the old one is first renamed aside, then removed.  Anything else raises
+    InputError and leaves the disk as it was.
     """
-    parent = os.path.dirname(os.path.abspath(directory)) or "."
+    check_output_dir(directory, "report directory")
+    full = os.path.abspath(directory)
+    parent = os.path.dirname(full)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=prefix)
+    aside = None
     try:
         result = fill(tmp)
+        with open(os.path.join(tmp, MARKER), "w") as fh:
+            fh.write("written by uvmsim; uvmsim may replace this directory\n")
         os.chmod(tmp, umask_mode(0o777))
         for name in os.listdir(tmp):
             os.chmod(os.path.join(tmp, name), umask_mode())
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        # Re-check just before the swap: the directory may have changed during `fill`.
+        check_output_dir(directory, "report directory")
+        if os.path.isdir(full):
+            aside = tempfile.mkdtemp(dir=parent, prefix=prefix + "old-")
+            os.rmdir(aside)
+            os.rename(full, aside)
+        os.rename(tmp, full)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if aside is not None and not os.path.exists(full):
+            with contextlib.suppress(OSError):
+                os.rename(aside, full)
         raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
     return result

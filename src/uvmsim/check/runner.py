@@ -9,6 +9,7 @@ failure reported is the one of the lowest index, exactly as with one job.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
@@ -31,6 +32,7 @@ from uvmsim.protocols import get_protocol
 from uvmsim.scenarios import get_scenario
 
 STRATEGIES = ("dpor", "bounded", "dfs", "random", "pct")
+MAX_JOBS = 256  # processes for one check; more than any machine this runs on has cores
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,20 @@ class CheckSpec:
                 raise InputError(f"--{name} must be >= 0, got {value}")
         if self.max_executions == 0:
             raise InputError("--max-executions must be at least 1")
-        if self.time_limit is not None and self.time_limit <= 0:
+        if self.time_limit is not None and not (
+            math.isfinite(self.time_limit) and self.time_limit > 0
+        ):
             raise InputError(
-                f"--time-limit must be a positive number of seconds, got {self.time_limit}"
+                f"--time-limit must be a positive, finite number of seconds, got {self.time_limit}"
             )
-        if self.jobs < 1:
-            raise InputError(f"--jobs must be at least 1, got {self.jobs}")
+        if not 1 <= self.jobs <= MAX_JOBS:
+            raise InputError(f"--jobs must be between 1 and {MAX_JOBS}, got {self.jobs}")
         if not 1 <= self.pct_depth <= 10:
             raise InputError(f"--pct-depth must be between 1 and 10, got {self.pct_depth}")
-        if self.max_steps < 1:
-            raise InputError(f"--max-steps must be at least 1, got {self.max_steps}")
+        if not 1 <= self.max_steps <= tok.MAX_STEPS:
+            raise InputError(
+                f"--max-steps must be between 1 and {tok.MAX_STEPS}, got {self.max_steps}"
+            )
 
 
 def make_target(spec: CheckSpec) -> ScenarioTarget:
@@ -214,26 +220,53 @@ def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
     )
 
 
-def replay(token: str) -> tuple[CheckSpec, CheckResult, Explanation, bool]:
-    """Re-run a token: (spec, result, explanation, whether the same failure came back)."""
+def is_protocol_file(spec: str) -> bool:
+    """True when a protocol spec names user code (`file.py:NAME`, `package.module:NAME`)."""
+    return ":" in spec
+
+
+def replay(
+    token: str, protocol: str | None = None
+) -> tuple[CheckSpec, CheckResult, Explanation, bool]:
+    """Re-run a token: (spec, result, explanation, whether the same failure came back).
+
+    A token that names a user's protocol file is not enough to import (run) that file: the
+    user must name it again as `protocol`, so pasting a token never executes code the user
+    did not choose.  The token's switch digest must match what was loaded.
+    """
     doc = tok.decode(token)
-    protocol = get_protocol(doc["protocol"])
-    if tok.switches_digest(protocol) != doc["switches"]:
+    named = doc["protocol"]
+    if is_protocol_file(named):
+        if protocol is None:
+            raise InputError(
+                f"replay token: it names the protocol file {named!r}; uvmsim does not import a "
+                f"file named by a token: pass it again with --protocol {named}"
+            )
+        if protocol != named:
+            raise InputError(f"replay token: it was made with protocol {named!r}, not {protocol!r}")
+    elif protocol is not None and protocol != named:
+        raise InputError(f"replay token: it was made with protocol {named!r}, not {protocol!r}")
+    proto = get_protocol(named)
+    if tok.switches_digest(proto) != doc["switches"]:
         raise InputError(
-            f"replay token: protocol {doc['protocol']!r} is not the one the token "
+            f"replay token: protocol {named!r} is not the one the token "
             "was made with (its switches changed)"
         )
     analyses = doc["analyses"]
     known = set(Analyses.__dataclass_fields__)
-    if not isinstance(analyses, dict) or not set(analyses) <= known:
-        raise InputError("replay token: its analyses field is malformed")
+    if not set(analyses) <= known:
+        raise InputError(
+            f"replay token: field 'analyses' names unknown analyses; accepted: "
+            f"{', '.join(sorted(known))}"
+        )
+    get_scenario(doc["scenario"])
     spec = CheckSpec(
-        protocol=doc["protocol"],
+        protocol=named,
         scenario=doc["scenario"],
         strategy="dpor",
         analyses=tuple(sorted(analyses.items())),
-        max_steps=int(doc["max_steps"]),
-        reduce=not doc.get("covered", True),
+        max_steps=doc["max_steps"],
+        reduce=not doc["covered"],
         minimize=False,
     )
     target = make_target(spec)
@@ -241,5 +274,5 @@ def replay(token: str) -> tuple[CheckSpec, CheckResult, Explanation, bool]:
     ex = explain(target, schedule)
     cov = Coverage(executions=1, traces=1, deepest=len(schedule), complete=True)
     res = CheckResult("replay", target.describe(), cov, ex.failure, schedule)
-    same = tok.failure_signature(ex.failure) == doc.get("failure", "")
+    same = tok.failure_signature(ex.failure) == doc["failure"]
     return spec, res, ex, same

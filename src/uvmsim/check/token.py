@@ -46,15 +46,20 @@ def _rle(schedule: tuple[int, ...]) -> list[list[int]]:
     return out
 
 
-def _unrle(runs: list) -> tuple[int, ...]:
+def _unrle(runs: list, max_steps: int) -> tuple[int, ...]:
+    """Expand [[cpu, count], ...]; at most `max_steps` choices, CPUs below MAX_CPUS."""
     sched: list[int] = []
     for item in runs:
         if not (
             isinstance(item, list)
             and len(item) == 2
-            and all(isinstance(x, int) and x >= 0 for x in item)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in item)
+            and 0 <= item[0] < MAX_CPUS
+            and item[1] >= 1
         ):
-            raise InputError("replay token: its schedule is malformed")
+            raise _bad("schedule", "is malformed (expected [[cpu, count], ...])")
+        if len(sched) + item[1] > max_steps:
+            raise _bad("schedule", f"is longer than the token's max_steps ({max_steps})")
         sched.extend([item[0]] * item[1])
     return tuple(sched)
 
@@ -86,9 +91,50 @@ def encode(
     return f"{PREFIX}.{body}.{zlib.crc32(body.encode()):08x}"
 
 
+# Limits on what a token may carry, checked before anything is used: a token is user input
+# (pasted, possibly crafted), and a valid checksum proves nothing about its contents.
+MAX_TOKEN_CHARS = 1_000_000
+MAX_JSON_BYTES = 4_000_000
+MAX_STEPS = 1_000_000
+MAX_CPUS = 1024
+MAX_TEXT = 4096
+_FIELDS = {
+    "uvmsim": str,
+    "protocol": str,
+    "switches": str,
+    "scenario": str,
+    "analyses": dict,
+    "max_steps": int,
+    "covered": bool,
+    "schedule": list,
+    "failure": str,
+}
+
+
+def _bad(field: str, text: str) -> InputError:
+    return InputError(f"replay token: field {field!r} {text}")
+
+
+def _inflate(raw: bytes) -> bytes:
+    """zlib-decompress at most MAX_JSON_BYTES (a crafted token cannot exhaust memory)."""
+    d = zlib.decompressobj()
+    out = d.decompress(raw, MAX_JSON_BYTES)
+    if d.unconsumed_tail:
+        raise InputError(f"replay token: its contents exceed {MAX_JSON_BYTES} bytes")
+    return out
+
+
 def decode(token: str) -> dict:
-    """The token's contents, or an InputError saying what is wrong with it."""
-    token = token.strip()
+    """The token's contents, validated field by field, or an InputError saying what is wrong.
+
+    Whitespace anywhere in the token is ignored, so a token pasted with the line breaks of a
+    narrow terminal or an e-mail still replays.
+    """
+    if not isinstance(token, str):
+        raise InputError("replay token: not a string")
+    token = "".join(token.split())
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InputError(f"replay token: longer than {MAX_TOKEN_CHARS} characters")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise InputError(
@@ -100,16 +146,35 @@ def decode(token: str) -> dict:
         raise InputError("replay token: checksum mismatch (the token was truncated or edited)")
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        doc = json.loads(zlib.decompress(raw))
-    except (ValueError, zlib.error) as exc:
-        raise InputError(f"replay token: cannot be decoded ({exc})") from None
+        doc = json.loads(_inflate(raw))
+    except InputError:
+        raise
+    except (ValueError, zlib.error, RecursionError) as exc:
+        raise InputError(f"replay token: cannot be decoded ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise InputError("replay token: its contents are not a JSON object")
     if doc.get("uvmsim") != __version__:
+        made = doc.get("uvmsim")
+        made = made if isinstance(made, str) and len(made) < 40 else "an unknown version"
         raise InputError(
-            f"replay token: made by uvmsim {doc.get('uvmsim')}, this is uvmsim {__version__}; "
+            f"replay token: made by uvmsim {made}, this is uvmsim {__version__}; "
             "replay it with that version"
         )
-    for key in ("protocol", "switches", "scenario", "analyses", "max_steps", "schedule"):
+    doc.setdefault("covered", True)
+    doc.setdefault("failure", "")
+    for key, kind in _FIELDS.items():
         if key not in doc:
             raise InputError(f"replay token: field {key!r} is missing")
-    doc["schedule"] = _unrle(doc["schedule"])
+        value = doc[key]
+        # bool is an int in Python: keep the two apart
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise _bad(key, f"must be a {kind.__name__}, got {type(value).__name__}")
+        if kind is str and len(value) > MAX_TEXT:
+            raise _bad(key, f"is longer than {MAX_TEXT} characters")
+    if not 1 <= doc["max_steps"] <= MAX_STEPS:
+        raise _bad("max_steps", f"must be between 1 and {MAX_STEPS}, got {doc['max_steps']}")
+    for name, flag in doc["analyses"].items():
+        if not isinstance(flag, bool):
+            raise _bad("analyses", f"must map analysis names to true/false ({name!r} does not)")
+    doc["schedule"] = _unrle(doc["schedule"], doc["max_steps"])
     return doc
