@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +12,10 @@ from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.simulate.costs import CPU_HZ, CostTable, cost_table
 from uvmsim.simulate.engine import TimedEngine
+
+# The largest simulated machine: beyond it a run would take hours and the model's one
+# pageqlock per machine stops meaning anything (the kernel's MAXCPUS is 255 on amd64).
+MAX_CPUS = 1024
 
 # Analyses cost time and measure nothing: the simulator runs with them off by default.
 QUIET = Analyses(
@@ -93,12 +98,12 @@ def simulate(
     visible: int | None = None,
 ) -> SimResult:
     """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles."""
-    if cpus < 1:
-        raise InputError(f"--cpus must be a positive integer, got {cpus}")
+    if not 1 <= cpus <= MAX_CPUS:
+        raise InputError(f"--cpus must be between 1 and {MAX_CPUS}, got {cpus}")
     if ops is not None and ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
-    if cycles is not None and cycles <= 0:
-        raise InputError(f"--cycles must be positive, got {cycles}")
+    if cycles is not None and not (math.isfinite(cycles) and cycles > 0):
+        raise InputError(f"--cycles must be a positive, finite number, got {cycles}")
     wl = get_workload(workload)
     opts = wl.parse(options or {})
     if costs is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,10 @@ class Workload(ABC):
                 raise InputError(
                     f"workload {self.name}: option {key} must be {opt.type.__name__}, got {value!r}"
                 ) from None
+            if isinstance(v, float) and not math.isfinite(v):
+                raise InputError(
+                    f"workload {self.name}: option {key} must be a finite number, got {value!r}"
+                )
             if opt.choices and v not in opt.choices:
                 raise InputError(
                     f"workload {self.name}: option {key} must be one of "
