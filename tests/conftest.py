@@ -1,1 +1,25 @@
-"""Shared fixtures: small programs against the machine layer."""
+"""Shared fixtures: the small-bounds review (computed once per session)."""
+
+import pytest
+
+from uvmsim.review.questions import Bounds
+
+# The bounds every test of the whole review uses: small enough for CI, large enough that
+# each question's check reaches its failure or completes.
+SMALL = Bounds(
+    max_executions=1500, campaign_executions=40, sim_ops=400, sim_cpus=(8,), mutant_executions=150
+)
+
+
+@pytest.fixture(scope="session")
+def small_review():
+    from uvmsim.review.run import run_review
+
+    return run_review("seed", "openbsd-pre", bounds=SMALL)
+
+
+@pytest.fixture(scope="session")
+def review_small(small_review):
+    from uvmsim.review.render import to_json
+
+    return to_json(small_review)
