@@ -11,12 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import uvmsim.review.run as review_run
+from tests.conftest import SMALL
 from uvmsim.cli import main
-from uvmsim.review.questions import Bounds
-
-SMALL = Bounds(
-    max_executions=1500, campaign_executions=40, sim_ops=400, sim_cpus=(8,), mutant_executions=150
-)
 
 
 def _tree(path) -> dict[str, bytes]:

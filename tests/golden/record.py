@@ -11,9 +11,12 @@ seeds, and the review JSON at the small bounds the review tests use.  Wall-clock
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import sys
+import zlib
 
 from click.testing import CliRunner
 
@@ -26,6 +29,9 @@ SIM = (
     ("pressure", 4, 200),
 )
 WALL_CLOCK = {"elapsed_s", "seconds", "elapsed"}
+# Model source lines move whenever a model file is edited (an import, a docstring); what must
+# not change is everything else, so lines are compared as "N".
+_LINES = re.compile(r'(\.py:|\.py", line )\d+')
 
 
 def strip_wall_clock(doc):
@@ -33,6 +39,28 @@ def strip_wall_clock(doc):
         return {k: strip_wall_clock(v) for k, v in doc.items() if k not in WALL_CLOCK}
     if isinstance(doc, list):
         return [strip_wall_clock(v) for v in doc]
+    return doc
+
+
+def _decoded_token(token: str) -> dict:
+    body = token.split(".")[1]
+    return json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+def normalized(doc):
+    """`doc` with model line numbers as N and replay tokens decoded (their schedule and
+    failure signature are what must stay the same)."""
+    if isinstance(doc, dict):
+        return {
+            normalized(k): normalized(
+                _decoded_token(v) if isinstance(v, str) and v.startswith("uvm1.") else v
+            )
+            for k, v in doc.items()
+        }
+    if isinstance(doc, list):
+        return [normalized(v) for v in doc]
+    if isinstance(doc, str):
+        return _LINES.sub(lambda m: m.group(1) + "N", doc)
     return doc
 
 

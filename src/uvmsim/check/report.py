@@ -15,7 +15,7 @@ from uvmsim.check.result import CheckResult, Coverage
 from uvmsim.check.target import Target
 from uvmsim.findings import FINDINGS, classify
 from uvmsim.machine import Failure, ReplayEngine, peek
-from uvmsim.machine.core import site_line
+from uvmsim.machine.sites import site_line
 
 COLUMN = 36
 

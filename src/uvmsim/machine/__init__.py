@@ -22,10 +22,7 @@ from uvmsim.machine.core import (
     Execution,
     KernelFailure,
     Machine,
-    call_site,
     curcpu,
-    format_site,
-    inline,
     kernel_work,
     running,
 )
@@ -55,6 +52,7 @@ from uvmsim.machine.rwlock import (
     rw_write_held,
 )
 from uvmsim.machine.shared import Shared, SharedObject, peek, poke, unlocked_read
+from uvmsim.machine.sites import call_site, format_site, inline
 from uvmsim.machine.sleepq import sleep_on, wakeup
 from uvmsim.machine.spl import IPL_BIO, IPL_NONE, IPL_VM, splassert, splbio, splvm, splx
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import ATOMIC
 from uvmsim.machine.shared import _find_desc, _obj_name, resolve_lock
 
@@ -23,7 +24,7 @@ def _atomic(obj: Any, field: str, frame: Any) -> None:
     m = _core._running
     if m is None:
         return
-    site = _core.frame_site(frame)
+    site = _sites.frame_site(frame)
     cpu = m.current
     desc = _find_desc(type(obj), field)
     if m.analyses.annotations:

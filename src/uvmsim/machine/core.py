@@ -21,7 +21,6 @@ only runs when a CPU finishes or the execution halts on a failure.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -32,6 +31,12 @@ import greenlet
 
 from uvmsim.machine import failure as fk
 from uvmsim.machine.failure import Failure, InputError
+from uvmsim.machine.sites import (
+    call_site,
+    format_site,
+    model_stack,
+    stack_root,
+)
 
 
 class StopExecution(Exception):
@@ -63,21 +68,6 @@ LOCK_KINDS = frozenset({MTX_ENTER, MTX_TRY, MTX_LEAVE, RW_ENTER, RW_TRY, RW_EXIT
 _running: Machine | None = None
 """The machine whose CPU is executing right now, or None (set-up, driver, invariant checks)."""
 
-# Functions that are thin wrappers in the kernel (macros or inlines such as uvm_lock_pageq) are
-# skipped when a call site is attributed, so a site names the kernel function that did the work.
-_inline_codes: set[int] = set()
-"""ids of the code objects of inline wrappers (a code object's own hash walks its bytecode,
-far too slow for a lookup on every visible operation; the functions live as long as the
-process, so their ids are stable)."""
-# Modules whose frames are the tool, not the model: left out of model stacks.
-_MACHINE_PREFIX = ("uvmsim.machine", "uvmsim.simulate", "uvmsim.check")
-
-
-def inline(fn: Callable) -> Callable:
-    """Mark `fn` as a wrapper that call sites look through (like a C macro or inline)."""
-    _inline_codes.add(id(fn.__code__))
-    return fn
-
 
 def running() -> Machine | None:
     """The machine executing model code right now, if any."""
@@ -90,64 +80,6 @@ def curcpu() -> CPU:
     if m is None:
         raise RuntimeError("curcpu() called outside a running machine")
     return m.current
-
-
-def call_site(depth: int = 2) -> tuple:
-    """The site (code, instruction offset) of the model code `depth` frames up.
-
-    The instruction offset is cheap to take on every visible operation; it is turned into a
-    line number only when a site is printed (`site_line`).
-    """
-    f = sys._getframe(depth)
-    codes = _inline_codes
-    while id(f.f_code) in codes:
-        f = f.f_back
-    return (f.f_code, f.f_lasti)
-
-
-def frame_site(f: Any) -> tuple:
-    """The site of frame `f`, looking through inline wrappers."""
-    codes = _inline_codes
-    while id(f.f_code) in codes:
-        f = f.f_back
-    return (f.f_code, f.f_lasti)
-
-
-def site_line(site: tuple) -> int:
-    """The source line of a site."""
-    code, lasti = site
-    for start, end, line in code.co_lines():
-        if start <= lasti < end and line is not None:
-            return line
-    return code.co_firstlineno
-
-
-def format_site(site: tuple | None) -> str:
-    """`function (file.py:line)` for a site recorded by `call_site`."""
-    if site is None:
-        return "?"
-    code = site[0]
-    return f"{code.co_name} ({os.path.basename(code.co_filename)}:{site_line(site)})"
-
-
-def model_stack(frame: Any) -> tuple[str, ...]:
-    """Kernel function names on a CPU's stack, outermost first, machine internals left out."""
-    names: list[str] = []
-    f = frame
-    while f is not None:
-        code = f.f_code
-        if code is _cpu_main.__code__:
-            break
-        module = f.f_globals.get("__name__", "")
-        if (
-            not module.startswith(_MACHINE_PREFIX)
-            and id(code) not in _inline_codes
-            and code.co_name != "<lambda>"
-        ):
-            names.append(code.co_name)
-        f = f.f_back
-    names.reverse()
-    return tuple(names)
 
 
 class _Halt(BaseException):
@@ -245,6 +177,7 @@ class Analyses:
     deadlock: bool = True
 
 
+@stack_root
 def _cpu_main(machine: Machine, cpu: CPU) -> None:
     """Body of every CPU greenlet: run the CPU's function, turn what escapes into a Failure."""
     try:

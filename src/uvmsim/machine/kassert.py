@@ -11,6 +11,7 @@ import sys
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 
 
 def KASSERT(cond: object, expr: str = "") -> None:
@@ -18,11 +19,11 @@ def KASSERT(cond: object, expr: str = "") -> None:
     if cond:
         return
     f = sys._getframe(1)
-    codes = _core._inline_codes
+    codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
-    where = f'file "{os.path.basename(f.f_code.co_filename)}", line {_core.site_line(site)}'
+    where = f'file "{os.path.basename(f.f_code.co_filename)}", line {_sites.site_line(site)}'
     text = expr or "?"
     _core.fail(
         fk.KASSERT_FAILED,
@@ -33,4 +34,4 @@ def KASSERT(cond: object, expr: str = "") -> None:
 
 def panic(message: str) -> None:
     """`panic(9)`: stop the machine with `message`."""
-    _core.fail(fk.PANIC, f"panic: {message}", [_core.call_site()])
+    _core.fail(fk.PANIC, f"panic: {message}", [_sites.call_site()])

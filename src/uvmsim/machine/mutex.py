@@ -17,7 +17,9 @@ from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
-from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE, MTX_TRY, call_site, fail, format_site
+from uvmsim.machine import sites as _sites
+from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE, MTX_TRY, fail
+from uvmsim.machine.sites import call_site, format_site
 from uvmsim.machine.spl import IPL_NONE
 
 
@@ -159,7 +161,7 @@ def mtx_owned(m: Mutex) -> bool:
 
 def _caller_name() -> str:
     f = sys._getframe(2)
-    codes = _core._inline_codes
+    codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     return f.f_code.co_name

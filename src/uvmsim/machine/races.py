@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from uvmsim.machine import failure as fk
-from uvmsim.machine.core import format_site
+from uvmsim.machine.sites import format_site
 
 
 class RaceDetector:

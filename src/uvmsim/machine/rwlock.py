@@ -19,7 +19,8 @@ from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
-from uvmsim.machine.core import RW_ENTER, RW_EXIT, RW_TRY, call_site, fail, format_site, reevaluate
+from uvmsim.machine.core import RW_ENTER, RW_EXIT, RW_TRY, fail, reevaluate
+from uvmsim.machine.sites import call_site, format_site
 
 RW_WRITE = 0x0001
 RW_READ = 0x0002

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 from uvmsim.machine.failure import InputError
 
 LOCK_LETTERS = frozenset("LQFo")
@@ -90,7 +91,7 @@ class Shared:
         m = _core._running
         if m is not None:
             f = _getframe(1)
-            codes = _core._inline_codes
+            codes = _sites._inline_codes
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
@@ -104,7 +105,7 @@ class Shared:
         m = _core._running
         if m is not None:
             f = _getframe(1)
-            codes = _core._inline_codes
+            codes = _sites._inline_codes
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
@@ -138,7 +139,7 @@ def m_access(
     m: Any, kind: str, obj: Any, desc: Shared, f: Any, annotation_check: bool = True
 ) -> None:
     """The visible-operation path of a plain read or write of a Shared field."""
-    codes = _core._inline_codes
+    codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)

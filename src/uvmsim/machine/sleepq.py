@@ -14,8 +14,9 @@ from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
 from uvmsim.machine import mutex as _mtx
 from uvmsim.machine import rwlock as _rw
-from uvmsim.machine.core import RESUME, SLEEP, WAKEUP, call_site, fail, format_site
+from uvmsim.machine.core import RESUME, SLEEP, WAKEUP, fail
 from uvmsim.machine.mutex import Mutex
+from uvmsim.machine.sites import call_site, format_site
 
 
 class _Sleep:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 
 IPL_NONE = 0
 IPL_SOFTCLOCK = 1
@@ -82,5 +83,5 @@ def splassert(level: int) -> None:
             fk.PANIC,
             f"panic: splassert: want {IPL_NAMES.get(level, level)} "
             f"have {IPL_NAMES.get(cpu.ipl, cpu.ipl)}",
-            [_core.call_site()],
+            [_sites.call_site()],
         )

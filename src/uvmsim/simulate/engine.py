@@ -39,11 +39,10 @@ from uvmsim.machine.core import (
     WAKEUP,
     WORK,
     WRITE,
-    format_site,
-    model_stack,
 )
 from uvmsim.machine.engines import StopExecution
 from uvmsim.machine.failure import InputError
+from uvmsim.machine.sites import format_site, model_stack
 from uvmsim.simulate.costs import CostTable
 from uvmsim.simulate.stats import CpuTime, SimStats
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from uvmsim.machine import failure as fk
-from uvmsim.machine.core import fail, inline, running
+from uvmsim.machine.core import fail, running
+from uvmsim.machine.sites import inline
 
 # pg_flags bits (uvm_page.h); repeated here because uvm_page imports this module.
 PG_TABLED = 0x00000004

@@ -26,7 +26,8 @@ from uvmsim.machine import (
     peek,
 )
 from uvmsim.machine import failure as fk
-from uvmsim.machine.core import fail, inline
+from uvmsim.machine.core import fail
+from uvmsim.machine.sites import inline
 
 PROT_NONE = 0x00
 PROT_READ = 0x01

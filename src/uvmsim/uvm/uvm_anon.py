@@ -19,7 +19,7 @@ from uvmsim.machine import (
     rw_exit,
     rw_write_held,
 )
-from uvmsim.machine.core import inline
+from uvmsim.machine.sites import inline
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvmexp import uvmexp

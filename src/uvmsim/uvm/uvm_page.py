@@ -40,7 +40,8 @@ from uvmsim.machine import (
     sleep_on,
     wakeup,
 )
-from uvmsim.machine.core import inline, running
+from uvmsim.machine.core import running
+from uvmsim.machine.sites import inline
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.uvm import (

@@ -36,7 +36,7 @@ from uvmsim.machine import (
     splx,
     wakeup,
 )
-from uvmsim.machine.core import inline
+from uvmsim.machine.sites import inline
 from uvmsim.uvm import uvm_page as up
 from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.uvm import uvm, uvm_lock_fpageq, uvm_unlock_fpageq

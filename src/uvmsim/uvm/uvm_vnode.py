@@ -19,7 +19,7 @@ from uvmsim.machine import (
     rw_write_held,
     wakeup,
 )
-from uvmsim.machine.core import inline
+from uvmsim.machine.sites import inline
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import privlist, uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_object import uvm_obj_init, uvm_object
