@@ -254,12 +254,15 @@ def reset_names() -> None:
 
 
 def peek(obj: Any, field: str) -> Any:
-    """Read a Shared field without a visible operation (set-up, invariants, reports)."""
+    """Read a field without a visible operation: set-up, invariants, reports, fields that are
+    immutable once the object is published (`[I]`), and the model's ghost state."""
     return obj.__dict__[field]
 
 
 def poke(obj: Any, field: str, value: Any) -> None:
-    """Write a Shared field without a visible operation (set-up only)."""
+    """Write a field without a visible operation: set-up, initialisation of an object no other
+    CPU can see yet, and the model's ghost state (bookkeeping the kernel does not keep, such
+    as which CPU is inside uvm_pageclean, read only by the invariants)."""
     obj.__dict__[field] = value
 
 

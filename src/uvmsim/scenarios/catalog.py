@@ -7,7 +7,7 @@ docs/findings.md).
 
 from __future__ import annotations
 
-from uvmsim.machine import RW_WRITE, rw_enter, rw_exit
+from uvmsim.machine import RW_WRITE, peek, poke, rw_enter, rw_exit
 from uvmsim.scenarios import setup as S  # noqa: N812  (S.fault_anon reads like a verb)
 from uvmsim.scenarios.base import Scenario, World, register
 from uvmsim.uvm import pmap as _pmap
@@ -57,7 +57,7 @@ def _access_or_fault_object(w: World, va: int, uobj, offset: int, write: bool = 
 
 def _flush_free(uobj) -> None:
     rw_enter(uobj.vmobjlock, RW_WRITE)
-    uao_flush(uobj, 0, uobj.__dict__["u_pages"] * P, PGO_FREE)
+    uao_flush(uobj, 0, peek(uobj, "u_pages") * P, PGO_FREE)
     rw_exit(uobj.vmobjlock)
 
 
@@ -409,7 +409,7 @@ def _swapin_error_setup(w: World) -> None:
     S.clean_object_page(w.aobj, 0)
     S.evict_anon(w.amap, 0)  # the data now lives only on swap
     S.evict_object_page(w.aobj, 0)
-    uvm.swap.__dict__["read_error"] = True
+    poke(uvm.swap, "read_error", True)
 
 
 register(
@@ -435,7 +435,7 @@ def _bufcache_setup(w: World) -> None:
     uvm_obj_init(w.bobj, "bufcache", 1)
     pg = uvm_pagealloc(w.bobj, 0, None, 0)
     pg.wire_count = 1
-    pg.__dict__["hand_wired"] = True
+    poke(pg, "hand_wired", True)
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
 
@@ -445,7 +445,7 @@ def _bufcache_flip_and_free(w: World) -> None:
     # vfs_biomem zeroes wire_count before the object is freed.
     pg = w.bobj.memt[0]
     pg.wire_count = 0
-    pg.__dict__["hand_wired"] = False
+    poke(pg, "hand_wired", False)
     uvm_obj_free(w.bobj)
 
 

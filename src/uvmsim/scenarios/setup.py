@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import RW_WRITE, atomic_inc_int, atomic_setbits_int, rw_enter, rw_exit
+from uvmsim.machine import RW_WRITE, atomic_inc_int, atomic_setbits_int, peek, rw_enter, rw_exit
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock, vm_amap
@@ -33,14 +33,14 @@ def fault_anon(pm: Any, va: int, amap: vm_amap, slot: int, wired: bool = False) 
     """Zero-fill fault on an amap slot: a new anon with a fresh (dirty) active page, mapped."""
     rc = uvm_fault_upper(fault_entry(pmap=pm, va=va, amap=amap, slot=slot), wired=wired)
     assert rc == 0, f"fault_anon failed: {rc}"
-    return amap.__dict__["am_anon"][slot]
+    return peek(amap, "am_anon")[slot]
 
 
 def fault_object(pm: Any, va: int, uobj: Any, offset: int, wired: bool = False) -> Any:
     """Fault on an aobj page: allocated zero-filled if absent, activated and mapped."""
     rc = uvm_fault_lower(fault_entry(pmap=pm, va=va, uobj=uobj, offset=offset), wired=wired)
     assert rc == 0, f"fault_object failed: {rc}"
-    return uobj.__dict__["memt"][offset]
+    return peek(uobj, "memt")[offset]
 
 
 def clean_anon(amap: vm_amap, slot: int) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from uvmsim.machine import failure as fk
+from uvmsim.machine import peek
 from uvmsim.machine.core import fail, running
 from uvmsim.machine.sites import inline
 
@@ -49,14 +50,14 @@ def _flags(flags: int) -> str:
 
 
 def _is_bufcache(uobj: Any) -> bool:
-    return uobj.__dict__["pgops"] == "bufcache"
+    return peek(uobj, "pgops") == "bufcache"
 
 
 def check_queues() -> str | None:
     """I1 (flag <=> membership), I2 (counters), I5 (wired => unqueued), owners of queued pages."""
     uvm, ue = _world()
-    active = uvm.page_active.__dict__["tqh"]
-    inactive = uvm.page_inactive.__dict__["tqh"]
+    active = peek(uvm.page_active, "tqh")
+    inactive = peek(uvm.page_inactive, "tqh")
     on_a, on_i = {id(p) for p in active}, {id(p) for p in inactive}
     if len(on_a) != len(active) or len(on_i) != len(inactive):
         return "a page appears twice on an LRU queue"
@@ -109,13 +110,13 @@ def check_owners(final: bool = True) -> str | None:
         uobj, anon = d["uobject"], d["uanon"]
         if uobj is not None and anon is not None:
             return f"I10: {pg.name} has both an object ({uobj.name}) and an anon ({anon.name})"
-        if flags & PG_TABLED and (uobj is None or uobj.__dict__["memt"].get(d["offset"]) is not pg):
+        if flags & PG_TABLED and (uobj is None or peek(uobj, "memt").get(d["offset"]) is not pg):
             if uobj is not None and (
                 uobj.__dict__.get("dying") or (not final and _is_bufcache(uobj))
             ):
                 continue
             return f"I8: {pg.name} is PG_TABLED but not in its object's tree"
-        if flags & PQ_ANON and (anon is None or anon.__dict__["an_page"] is not pg):
+        if flags & PQ_ANON and (anon is None or peek(anon, "an_page") is not pg):
             return f"I9: {pg.name} is PQ_ANON but its anon does not point back at it"
     for uobj in uvm.objects:
         od = uobj.__dict__
@@ -131,9 +132,9 @@ def check_owners(final: bool = True) -> str | None:
             if not d["pg_flags"] & PG_TABLED:
                 return f"I8: {pg.name} is in {uobj.name} without PG_TABLED"
     for anon in uvm.anons:
-        pg = anon.__dict__["an_page"]
+        pg = peek(anon, "an_page")
         if pg is not None and (
-            pg.__dict__["uanon"] is not anon or pg.__dict__["owner_state"] != "allocated"
+            peek(pg, "uanon") is not anon or peek(pg, "owner_state") != "allocated"
         ):
             return f"I9: {anon.name}.an_page is {pg.name}, which does not belong to it"
     return None
@@ -146,7 +147,7 @@ def check_free_pool(final: bool = True) -> str | None:
     changed, so it is compared only when every CPU has finished (`final`).
     """
     uvm, ue = _world()
-    pool = uvm.pmr.__dict__["free_pages"]
+    pool = peek(uvm.pmr, "free_pages")
     seen: dict[int, str] = {}
     for pg in pool:
         if id(pg) in seen:
@@ -198,7 +199,7 @@ def check_mappings() -> str | None:
     """I12 at rest: every mapping points at an allocated page of the generation it mapped."""
     uvm, _ue = _world()
     for pm in uvm.pmaps:
-        for va, (pg, _prot, gen) in sorted(pm.__dict__["pm_map"].items(), key=lambda e: e[0]):
+        for va, (pg, _prot, gen) in sorted(peek(pm, "pm_map").items(), key=lambda e: e[0]):
             d = pg.__dict__
             if d["owner_state"] != "allocated" or d["gen"] != gen:
                 return f"I12: {pm.name} va 0x{va:x} still maps {pg.name}, which was freed"

@@ -24,6 +24,7 @@ from uvmsim.machine import (
     mtx_enter,
     mtx_leave,
     peek,
+    poke,
 )
 from uvmsim.machine import failure as fk
 from uvmsim.machine.core import fail
@@ -45,7 +46,7 @@ class vm_page_md(SharedObject):
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.__dict__["pv_mtx"] = Mutex(f"{name}.pv_mtx", IPL_VM, lock_class="pv_mtx")
+        poke(self, "pv_mtx", Mutex(f"{name}.pv_mtx", IPL_VM, lock_class="pv_mtx"))
 
 
 class pmap(SharedObject):
@@ -55,7 +56,7 @@ class pmap(SharedObject):
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.__dict__["pm_mtx"] = Mutex(f"{name}.pm_mtx", IPL_VM, lock_class="pm_mtx")
+        poke(self, "pm_mtx", Mutex(f"{name}.pm_mtx", IPL_VM, lock_class="pm_mtx"))
 
 
 def pmap_enter(pm: pmap, va: int, pg: Any, prot: int) -> int:

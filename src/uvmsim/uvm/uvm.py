@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import IPL_BIO, IPL_VM, Machine, Mutex, Shared, SharedObject, inline
+from uvmsim.machine import IPL_BIO, IPL_VM, Machine, Mutex, Shared, SharedObject, inline, poke
 from uvmsim.machine.mutex import mtx_enter, mtx_leave
 from uvmsim.protocols import Protocol
 
@@ -127,7 +127,7 @@ def TAILQ_INSERT_TAIL(q: pglist, pg: Any) -> None:
     """Append `pg` to queue `q`."""
     head = q.tqh
     q.tqh = [*head, pg]
-    pg.__dict__["pageq"] = q
+    poke(pg, "pageq", q)
 
 
 @inline
@@ -135,7 +135,7 @@ def TAILQ_REMOVE(q: pglist, pg: Any) -> None:
     """Unlink `pg` from queue `q`."""
     head = q.tqh
     q.tqh = [p for p in head if p is not pg]
-    pg.__dict__["pageq"] = None
+    poke(pg, "pageq", None)
 
 
 @inline

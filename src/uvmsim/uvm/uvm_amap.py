@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, rw_write_held
+from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, peek, poke, rw_write_held
 from uvmsim.uvm.uvm import uvm
 
 
@@ -18,12 +18,12 @@ class vm_amap(SharedObject):
     am_anon = Shared("o", default=dict)
     am_ref = Shared("o")
 
-    annotation_locks = {"o": lambda amap: amap.__dict__["am_lock"]}
+    annotation_locks = {"o": lambda amap: peek(amap, "am_lock")}
 
     def __init__(self, name: str, refs: int = 1):
         super().__init__(name)
-        self.__dict__["am_lock"] = RWLock(f"{name}.am_lock", lock_class="amaplock")
-        self.__dict__["am_ref"] = refs
+        poke(self, "am_lock", RWLock(f"{name}.am_lock", lock_class="amaplock"))
+        poke(self, "am_ref", refs)
         uvm.amaps.append(self)
 
 
@@ -48,7 +48,7 @@ def amap_lookup(amap: vm_amap, slot: int) -> Any:
 
 def amap_add(amap: vm_amap, slot: int, anon: Any) -> None:
     """`amap_add`: put `anon` in `slot`; amap lock write-held."""
-    KASSERT(rw_write_held(amap.__dict__["am_lock"]), "rw_write_held(amap->am_lock)")
+    KASSERT(rw_write_held(peek(amap, "am_lock")), "rw_write_held(amap->am_lock)")
     amap.am_anon = {**amap.am_anon, slot: anon}
 
 

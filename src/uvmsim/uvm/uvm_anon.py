@@ -16,6 +16,7 @@ from uvmsim.machine import (
     atomic_dec_int,
     atomic_setbits_int,
     peek,
+    poke,
     rw_exit,
     rw_write_held,
 )
@@ -35,12 +36,12 @@ class vm_anon(SharedObject):
     an_ref = Shared("o")
     an_swslot = Shared("o")
 
-    annotation_locks = {"o": lambda anon: anon.__dict__["an_lock"]}
+    annotation_locks = {"o": lambda anon: peek(anon, "an_lock")}
 
     def __init__(self, name: str | None = None):
         super().__init__(name)
-        self.__dict__["freed"] = False
-        self.__dict__["lock_holds"] = 0
+        poke(self, "freed", False)
+        poke(self, "lock_holds", 0)
         uvm.anons.append(self)
 
 
@@ -73,7 +74,7 @@ def uvm_anfree_list(anon: vm_anon, pgl: list | None) -> None:
         KASSERT(lock is not None, "anon->an_lock != NULL")
         if pg.pg_flags & PG_BUSY:
             atomic_setbits_int(pg, "pg_flags", PG_RELEASED)
-            anon.__dict__["lock_holds"] += 1  # rw_obj_hold(anon->an_lock)
+            poke(anon, "lock_holds", peek(anon, "lock_holds") + 1)  # rw_obj_hold(anon->an_lock)
             return
         _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
         unlocked = uvm.proto.anfree_list_unlocked
@@ -145,12 +146,12 @@ def uvm_anon_release(anon: vm_anon) -> None:
     uvm_anon_dropswap(anon)
     _pool_put(anon)
     rw_exit(lock)
-    anon.__dict__["lock_holds"] -= 1  # rw_obj_free(lock)
+    poke(anon, "lock_holds", peek(anon, "lock_holds") - 1)  # rw_obj_free(lock)
 
 
 @inline
 def _pool_put(anon: vm_anon) -> None:
     """`pool_put(&uvm_anon_pool, anon)`: the anon is gone (model bookkeeping)."""
-    anon.__dict__["freed"] = True
+    poke(anon, "freed", True)
     if anon in uvm.anons:
         uvm.anons.remove(anon)

@@ -16,6 +16,8 @@ from uvmsim.machine import (
     atomic_clearbits_int,
     atomic_dec_int_nv,
     atomic_setbits_int,
+    peek,
+    poke,
     rw_enter,
     rw_exit,
     rw_write_held,
@@ -42,7 +44,7 @@ def uao_create(
     """`uao_create`: a new aobj of `npages` pages (`kernel`: the kernel object, uo_refs -2)."""
     aobj = uvm_aobj(name)
     uvm_obj_init(aobj, "aobj", -2 if kernel else refs, lock)
-    aobj.__dict__["u_pages"] = npages
+    poke(aobj, "u_pages", npages)
     return aobj
 
 
@@ -77,7 +79,7 @@ def uao_detach(uobj: uvm_aobj) -> None:
     """
     from uvmsim.uvm.uvm_page import PAGE_SIZE, PG_BUSY, uvm_pagefree, uvm_pagewait
 
-    if uobj.__dict__["uo_refs"] == -2:
+    if peek(uobj, "uo_refs") == -2:
         return
     if atomic_dec_int_nv(uobj, "uo_refs") > 0:
         return
@@ -124,7 +126,7 @@ def uao_flush(uobj: uvm_aobj, start: int, stop: int, flags: int) -> bool:
     lock = uobj.vmobjlock
     KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
     if flags & PGO_ALLPAGES:
-        start, stop = 0, uobj.__dict__["u_pages"] * PAGE_SIZE
+        start, stop = 0, peek(uobj, "u_pages") * PAGE_SIZE
     if not flags & (PGO_DEACTIVATE | PGO_FREE):
         return True
     curoff = start

@@ -18,6 +18,7 @@ from uvmsim.machine import (
     KASSERT,
     RW_WRITE,
     atomic_clearbits_int,
+    peek,
     rw_enter,
     rw_exit,
     rw_write_held,
@@ -83,7 +84,7 @@ def uvmfault_anonget(entry: fault_entry, anon: Any) -> int:
         amap_unlock(amap)
         return ENOMEM
     amap_unlock(amap)
-    result = uvm_swap_get(pg, anon.__dict__["an_swslot"])
+    result = uvm_swap_get(pg, peek(anon, "an_swslot"))
     amap_lock(amap)
     if pg.pg_flags & PG_WANTED:
         wakeup(pg)
@@ -182,7 +183,7 @@ def uvm_fault_lower(entry: fault_entry, wired: bool = False) -> int:
     uobj = entry.uobj
     lock = uobj.vmobjlock
     rw_enter(lock, RW_WRITE)
-    pgo_get = uao_get if uobj.__dict__["pgops"] == "aobj" else uvn_get
+    pgo_get = uao_get if peek(uobj, "pgops") == "aobj" else uvn_get
     _rv, pg = pgo_get(uobj, entry.offset, PGO_LOCKED)
     if pg is not None:
         uvm_lock_pageq()

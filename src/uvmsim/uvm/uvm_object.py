@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, atomic_clearbits_int
+from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, atomic_clearbits_int, peek, poke
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 
 
 def _objlock(uobj: Any) -> Any:
     from uvmsim.uvm.uvm_page import UVM_OBJ_IS_DUMMY
 
-    return None if UVM_OBJ_IS_DUMMY(uobj) else uobj.__dict__["vmobjlock"]
+    return None if UVM_OBJ_IS_DUMMY(uobj) else peek(uobj, "vmobjlock")
 
 
 class uvm_object(SharedObject):
@@ -56,7 +56,7 @@ def uvm_obj_free(uobj: uvm_object) -> None:
     KASSERT(UVM_OBJ_IS_BUFCACHE(uobj), "UVM_OBJ_IS_BUFCACHE(uobj)")
     # The kernel lock (not modelled) keeps everyone else out while the object is torn down;
     # the invariants skip an object in this state.
-    uobj.__dict__["dying"] = True
+    poke(uobj, "dying", True)
     pgl: list = []
     for _off, pg in sorted(uobj.memt.items()):
         atomic_clearbits_int(pg, "pg_flags", PG_TABLED)

@@ -35,6 +35,7 @@ from uvmsim.machine import (
     atomic_setbits_int,
     kernel_work,
     peek,
+    poke,
     rw_lock_held,
     rw_write_held,
     sleep_on,
@@ -120,10 +121,10 @@ def _owner_lock(pg: vm_page) -> Any:
     if uobj is not None:
         if UVM_OBJ_IS_DUMMY(uobj):
             return None
-        return uobj.__dict__["vmobjlock"]
+        return peek(uobj, "vmobjlock")
     anon = d["uanon"]
     if anon is not None:
-        return anon.__dict__["an_lock"]
+        return peek(anon, "an_lock")
     return None
 
 
@@ -167,17 +168,17 @@ UVM_OBJ_KERN = -2
 
 def UVM_OBJ_IS_PMAP(uobj: Any) -> bool:
     """`UVM_OBJ_IS_PMAP`: the object is a pmap's page-table object (pgops == pmap_pager)."""
-    return uobj.__dict__["pgops"] == "pmap"
+    return peek(uobj, "pgops") == "pmap"
 
 
 def UVM_OBJ_IS_BUFCACHE(uobj: Any) -> bool:
     """`UVM_OBJ_IS_BUFCACHE`: the buffer cache's object (pgops == bufcache_pager)."""
-    return uobj.__dict__["pgops"] == "bufcache"
+    return peek(uobj, "pgops") == "bufcache"
 
 
 def UVM_OBJ_IS_DUMMY(uobj: Any) -> bool:
     """`UVM_OBJ_IS_DUMMY`: pmap or buffer-cache object; owner-lock assertions are skipped."""
-    return uobj.__dict__["pgops"] in ("pmap", "bufcache")
+    return peek(uobj, "pgops") in ("pmap", "bufcache")
 
 
 def uvm_page_owner_locked_p(pg: vm_page, exclusive: bool) -> bool:
@@ -481,7 +482,7 @@ def uvm_pageclean(pg: vm_page) -> None:
         anon.an_page = None
         pg.uanon = None
     atomic_clearbits_int(pg, "pg_flags", _CLEAN_MASK)
-    pg.__dict__["in_pageclean"] = None
+    poke(pg, "in_pageclean", None)
 
 
 @inline
@@ -501,12 +502,12 @@ def _enter_pageclean(pg: vm_page) -> None:
     """Model check for review question R1: no two CPUs inside uvm_pageclean on one page."""
     m = running()
     me = m.current.index if m is not None else -1
-    other = pg.__dict__["in_pageclean"]
+    other = peek(pg, "in_pageclean")
     assert_model(
         other is None or other == me,
         f"two CPUs in uvm_pageclean({pg.name}) at once: cpu{other} and cpu{me}",
     )
-    pg.__dict__["in_pageclean"] = me
+    poke(pg, "in_pageclean", me)
 
 
 def _mappings(pg: vm_page) -> str:
@@ -606,12 +607,12 @@ def uvm_pagerealloc_multi(obj: Any, off: int, size: int, where: Any) -> None:
         KASSERT(tpg is not None, "tpg != NULL")
         pg = plist.pop(0)
         pg.wire_count = 1
-        pg.__dict__["hand_wired"] = True
+        poke(pg, "hand_wired", True)
         atomic_setbits_int(pg, "pg_flags", PG_CLEAN | PG_FAKE)
         uvm_pagecopy(tpg, pg)
         KASSERT(tpg.wire_count == 1, "tpg->wire_count == 1")
         tpg.wire_count = 0
-        tpg.__dict__["hand_wired"] = False
+        poke(tpg, "hand_wired", False)
         if not uvm.proto.pagerealloc_multi_unlocked:
             uvm_lock_pageq()
         uvm_pagefree(tpg)

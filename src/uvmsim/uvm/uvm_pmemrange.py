@@ -30,6 +30,7 @@ from uvmsim.machine import (
     curcpu,
     kernel_work,
     peek,
+    poke,
     sleep_on,
     splassert,
     splvm,
@@ -87,9 +88,9 @@ def uvm_page_physload(pages: list) -> None:
     d = uvm.pmr.__dict__
     d["free_pages"] = d["free_pages"] + list(pages)
     for pg in pages:
-        pg.__dict__["pg_flags"] |= up.PQ_FREE
-        pg.__dict__["owner_state"] = "pmr"
-        pg.__dict__["pageq"] = uvm.pmr
+        poke(pg, "pg_flags", peek(pg, "pg_flags") | up.PQ_FREE)
+        poke(pg, "owner_state", "pmr")
+        poke(pg, "pageq", uvm.pmr)
     uvm.pages.extend(pages)
     ue = uvmexp.__dict__
     ue["npages"] += len(pages)
@@ -242,7 +243,7 @@ def uvm_pmr_cache_alloc(mag: list) -> int:
     if uvm_pmr_getpages(UVM_PMR_CACHEMAGSZ, UVM_PLA_NOWAIT | UVM_PLA_NOWAKE, result) != 0:
         return -1
     for pg in result:
-        pg.__dict__["owner_state"] = "magazine"
+        poke(pg, "owner_state", "magazine")
     mag.extend(result)
     atomic_add_int(uvmexp, "percpucaches", len(result))
     return 0

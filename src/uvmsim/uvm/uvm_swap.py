@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import Shared, SharedObject, kernel_work, mtx_enter, mtx_leave
+from uvmsim.machine import Shared, SharedObject, kernel_work, mtx_enter, mtx_leave, peek
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 
 VM_PAGER_OK = 0
@@ -75,13 +75,13 @@ def uvm_swap_markbad(slot: int, npages: int) -> None:
 
 def uvm_swap_full() -> bool:
     """`uvm_swapisfull`."""
-    return uvm.swap.__dict__["nfree"] == 0
+    return peek(uvm.swap, "nfree") == 0
 
 
 def uvm_swap_get(pg: Any, slot: int) -> int:
     """`uvm_swap_get` (synchronous read): VM_PAGER_OK, or VM_PAGER_ERROR on a read error."""
     kernel_work("swap_io", pg)
-    return VM_PAGER_ERROR if uvm.swap.__dict__["read_error"] else VM_PAGER_OK
+    return VM_PAGER_ERROR if peek(uvm.swap, "read_error") else VM_PAGER_OK
 
 
 def uvm_swap_put(slot: int, pps: list, flags: int) -> int:

@@ -15,6 +15,8 @@ from uvmsim.machine import (
     atomic_clearbits_int,
     atomic_setbits_int,
     kernel_work,
+    peek,
+    poke,
     rw_enter,
     rw_write_held,
     wakeup,
@@ -44,7 +46,7 @@ def uvn_attach(name: str, npages: int, lock: Any = None) -> uvm_vnode:
     """`uvn_attach`: the object of a vnode of `npages` pages."""
     uvn = uvm_vnode(name)
     uvm_obj_init(uvn, "vnode", 1, lock)
-    uvn.__dict__["u_size"] = npages * 4096
+    poke(uvn, "u_size", npages * 4096)
     return uvn
 
 
@@ -115,9 +117,9 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
     KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
     dead = None if proto.uvn_flush_free_per_page else privlist("dead")
     if flags & PGO_ALLPAGES:
-        start, stop = 0, uobj.__dict__["u_size"]
+        start, stop = 0, peek(uobj, "u_size")
     else:
-        stop = min(stop, uobj.__dict__["u_size"])
+        stop = min(stop, peek(uobj, "u_size"))
     if flags & PGO_CLEANIT:
         for curoff in range(start, stop, PAGE_SIZE):
             pp = uvm_pagelookup(uobj, curoff)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from uvmsim.machine import kernel_work
+from uvmsim.machine import kernel_work, peek
 from uvmsim.simulate.costs import CostTable, cost_table
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.workloads.base import Option, Workload
@@ -54,7 +54,7 @@ def resident_file(name: str, npages: int) -> Any:
     from uvmsim.uvm.uvm_vnode import uvn_attach
 
     uvn = uvn_attach(name, npages)
-    pool = uvm.pmr.__dict__["free_pages"]
+    pool = peek(uvm.pmr, "free_pages")
     d_obj = uvn.__dict__
     for i in range(npages):
         pg = pool.pop()
@@ -65,7 +65,7 @@ def resident_file(name: str, npages: int) -> Any:
         d["owner_state"] = "allocated"
         d_obj["memt"] = {**d_obj["memt"], i * PAGE: pg}
         d_obj["uo_npages"] += 1
-        uvm.page_active.__dict__["tqh"].append(pg)
+        peek(uvm.page_active, "tqh").append(pg)
         d["pageq"] = uvm.page_active
     from uvmsim.uvm.uvmexp import uvmexp
 
