@@ -7,17 +7,8 @@ from uvmsim.scenarios import setup as S  # noqa: N812
 from uvmsim.uvm import uvm_pmemrange as pmr
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_lock_pageq, uvm_unlock_pageq, uvm_world_init
 from uvmsim.uvm.uvm_aobj import uao_create
-from uvmsim.uvm.uvm_page import (
-    PAGE_SIZE,
-    PG_BUSY,
-    PG_FAKE,
-    PQ_ACTIVE,
-    uvm_pagealloc,
-    uvm_pagefree,
-    uvm_pagelookup,
-    uvm_pagewire,
-    vm_page,
-)
+from uvmsim.uvm.uvm_page import uvm_pagealloc, uvm_pagefree, uvm_pagelookup, uvm_pagewire
+from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE, PQ_ACTIVE, vm_page
 from uvmsim.uvm.uvmexp import uvmexp
 
 

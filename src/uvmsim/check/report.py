@@ -39,7 +39,7 @@ class Explanation:
 
 
 def _page_state(pg: Any) -> dict[str, str]:
-    from uvmsim.uvm.uvm_page import flag_names
+    from uvmsim.uvm.uvm_page_h import flag_names
 
     uobj, anon = peek(pg, "uobject"), peek(pg, "uanon")
     q = pg.__dict__.get("pageq")

@@ -26,7 +26,7 @@ from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.uvm import uvm_pmemrange as pmr
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_world_init
-from uvmsim.uvm.uvm_page import PAGE_SIZE, vm_page
+from uvmsim.uvm.uvm_page_h import PAGE_SIZE, vm_page
 
 World = SimpleNamespace
 

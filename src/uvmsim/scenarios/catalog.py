@@ -17,14 +17,8 @@ from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_unwire, uvm_fault_upper
 from uvmsim.uvm.uvm_km import uvm_km_pgremove
 from uvmsim.uvm.uvm_object import uvm_obj_free, uvm_obj_init, uvm_object
-from uvmsim.uvm.uvm_page import (
-    PAGE_SIZE,
-    PG_BUSY,
-    PG_FAKE,
-    uvm_pageactivate,
-    uvm_pagealloc,
-    uvm_pagerealloc_multi,
-)
+from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagerealloc_multi
+from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush

@@ -14,7 +14,8 @@ from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock, vm_amap
 from uvmsim.uvm.uvm_aobj import uao_set_swslot
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
-from uvmsim.uvm.uvm_page import PAGE_SIZE, PG_CLEAN, uvm_pagedeactivate, uvm_pagelookup
+from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagelookup
+from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_CLEAN
 from uvmsim.uvm.uvm_swap import uvm_swap_alloc
 from uvmsim.uvm.uvmexp import uvmexp
 

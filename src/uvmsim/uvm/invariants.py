@@ -44,7 +44,7 @@ def _world() -> tuple:
 
 
 def _flags(flags: int) -> str:
-    from uvmsim.uvm.uvm_page import flag_names
+    from uvmsim.uvm.uvm_page_h import flag_names
 
     return flag_names(flags)
 

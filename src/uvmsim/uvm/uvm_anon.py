@@ -62,7 +62,8 @@ def uvm_anfree_list(anon: vm_anon, pgl: list | None) -> None:
     unmapped and freed (or cleaned and put on `pgl`); before the diff inside the pageq lock
     "to lock out the pagedaemon" (switch `anfree_list_unlocked`).
     """
-    from uvmsim.uvm.uvm_page import PG_BUSY, PG_RELEASED, uvm_pageclean, uvm_pagefree
+    from uvmsim.uvm.uvm_page import uvm_pageclean, uvm_pagefree
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_RELEASED
 
     lock = anon.an_lock
     KASSERT(
@@ -124,7 +125,8 @@ def uvm_anon_release(anon: vm_anon) -> None:
     taken by `uvm_anfree_list` dropped).  Before the diff the unmap+free ran inside the pageq
     lock (switch `anon_release_unlocked`).
     """
-    from uvmsim.uvm.uvm_page import PG_BUSY, PG_RELEASED, uvm_pagefree
+    from uvmsim.uvm.uvm_page import uvm_pagefree
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_RELEASED
 
     lock = anon.an_lock
     KASSERT(rw_write_held(lock), "rw_write_held(anon->an_lock)")

@@ -77,7 +77,8 @@ def uao_detach(uobj: uvm_aobj) -> None:
     busy (relock, retry); drops its swap slot and frees it.  Before the diff the free ran
     inside the pageq lock (switch `uao_detach_unlocked`).  The kernel object is never freed.
     """
-    from uvmsim.uvm.uvm_page import PAGE_SIZE, PG_BUSY, uvm_pagefree, uvm_pagewait
+    from uvmsim.uvm.uvm_page import uvm_pagefree, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY
 
     if peek(uobj, "uo_refs") == -2:
         return
@@ -114,14 +115,8 @@ def uao_flush(uobj: uvm_aobj, start: int, stop: int, flags: int) -> bool:
     reference (else deactivates them); before the diff the free ran inside the pageq lock
     (switch `uao_flush_unlocked`).  Returns TRUE.
     """
-    from uvmsim.uvm.uvm_page import (
-        PAGE_SIZE,
-        PG_BUSY,
-        uvm_pagedeactivate,
-        uvm_pagefree,
-        uvm_pagelookup,
-        uvm_pagewait,
-    )
+    from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY
 
     lock = uobj.vmobjlock
     KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
@@ -176,18 +171,8 @@ def uao_get(uobj: uvm_aobj, offset: int, flags: int) -> tuple[int, Any]:
     bad, unbusies and frees the fresh page (before the diff inside the pageq lock, switch
     `uao_get_unlocked`), unlocks the object and returns the error.  The page returned is busy.
     """
-    from uvmsim.uvm.uvm_page import (
-        PAGE_SIZE,
-        PG_BUSY,
-        PG_FAKE,
-        PG_RELEASED,
-        PG_WANTED,
-        PQ_AOBJ,
-        uvm_pagealloc,
-        uvm_pagefree,
-        uvm_pagelookup,
-        uvm_pagewait,
-    )
+    from uvmsim.uvm.uvm_page import uvm_pagealloc, uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE, PG_RELEASED, PG_WANTED, PQ_AOBJ
     from uvmsim.uvm.uvm_swap import uvm_swap_get, uvm_swap_markbad
 
     lock = uobj.vmobjlock

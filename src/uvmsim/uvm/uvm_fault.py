@@ -55,17 +55,8 @@ def uvmfault_anonget(entry: fault_entry, anon: Any) -> int:
     switch `anonget_unlocked`) and return EACCES; else activate it under the pageq lock.
     """
     from uvmsim.uvm.uvm_anon import SWSLOT_BAD, uvm_anon_release
-    from uvmsim.uvm.uvm_page import (
-        PG_BUSY,
-        PG_FAKE,
-        PG_RELEASED,
-        PG_WANTED,
-        PQ_ANON,
-        uvm_pageactivate,
-        uvm_pagealloc,
-        uvm_pagefree,
-        uvm_pagewait,
-    )
+    from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE, PG_RELEASED, PG_WANTED, PQ_ANON
     from uvmsim.uvm.uvm_swap import VM_PAGER_OK, uvm_swap_get, uvm_swap_markbad
 
     amap = entry.amap
@@ -120,14 +111,8 @@ def uvm_fault_upper(entry: fault_entry, wired: bool = False) -> int:
     lock, fresh zeroed page).  Returns 0, or an error after unlocking.
     """
     from uvmsim.uvm.uvm_anon import uvm_analloc
-    from uvmsim.uvm.uvm_page import (
-        PG_BUSY,
-        PG_FAKE,
-        UVM_PGA_ZERO,
-        uvm_pageactivate,
-        uvm_pagealloc,
-        uvm_pagewire,
-    )
+    from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagewire
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE, UVM_PGA_ZERO
 
     amap = entry.amap
     while True:
@@ -170,13 +155,8 @@ def uvm_fault_lower(entry: fault_entry, wired: bool = False) -> int:
     PGO_LOCKED), activated and unbusied.
     """
     from uvmsim.uvm.uvm_aobj import uao_get
-    from uvmsim.uvm.uvm_page import (
-        PG_BUSY,
-        PG_FAKE,
-        PG_WANTED,
-        uvm_pageactivate,
-        uvm_pagewire,
-    )
+    from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagewire
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE, PG_WANTED
     from uvmsim.uvm.uvm_pager import PGO_LOCKED
     from uvmsim.uvm.uvm_vnode import uvn_get
 

@@ -25,7 +25,8 @@ def uvm_km_pgremove(uobj: Any, kpmap: Any, sva: int, eva: int, kva_base: int) ->
     pages adjust swpgonly.
     """
     from uvmsim.uvm.uvm_aobj import uao_dropswap
-    from uvmsim.uvm.uvm_page import PAGE_SIZE, PG_BUSY, uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page import uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY
 
     lock = uobj.vmobjlock
     KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")

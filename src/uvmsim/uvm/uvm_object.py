@@ -15,7 +15,7 @@ from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 
 
 def _objlock(uobj: Any) -> Any:
-    from uvmsim.uvm.uvm_page import UVM_OBJ_IS_DUMMY
+    from uvmsim.uvm.uvm_page_h import UVM_OBJ_IS_DUMMY
 
     return None if UVM_OBJ_IS_DUMMY(uobj) else peek(uobj, "vmobjlock")
 
@@ -51,7 +51,8 @@ def uvm_obj_free(uobj: uvm_object) -> None:
     diff inside the pageq lock, switch `obj_free_unlocked`) and goes on a local list for one
     `uvm_pglistfree`.
     """
-    from uvmsim.uvm.uvm_page import PG_TABLED, UVM_OBJ_IS_BUFCACHE, uvm_pageclean, uvm_pglistfree
+    from uvmsim.uvm.uvm_page import uvm_pageclean, uvm_pglistfree
+    from uvmsim.uvm.uvm_page_h import PG_TABLED, UVM_OBJ_IS_BUFCACHE
 
     KASSERT(UVM_OBJ_IS_BUFCACHE(uobj), "UVM_OBJ_IS_BUFCACHE(uobj)")
     # The kernel lock (not modelled) keeps everyone else out while the object is torn down;

@@ -89,7 +89,8 @@ def uvm_aio_aiodone_pages(pgs: list, write: bool, error: bool) -> None:
     the lock) or `uvm_page_unbusy` it (which frees a released object page) and unlock.
     """
     from uvmsim.uvm.uvm_anon import uvm_anon_release
-    from uvmsim.uvm.uvm_page import PG_CLEAN, PG_FAKE, PG_RELEASED, PQ_SWAPBACKED, uvm_page_unbusy
+    from uvmsim.uvm.uvm_page import uvm_page_unbusy
+    from uvmsim.uvm.uvm_page_h import PG_CLEAN, PG_FAKE, PG_RELEASED, PQ_SWAPBACKED
 
     unlocked = uvm.proto.aiodone_unlocked
     for pg in pgs:

@@ -71,7 +71,7 @@ def uvmpd_trylockowner(pg: Any) -> Any:
 def uvmpd_dropswap(pg: Any) -> int:
     """`uvmpd_dropswap`: free the swap slot of a swap-backed page (owner locked); 1 if any."""
     from uvmsim.uvm.uvm_aobj import uao_dropswap
-    from uvmsim.uvm.uvm_page import PAGE_SIZE, PQ_ANON, PQ_AOBJ
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PQ_ANON, PQ_AOBJ
 
     anon = pg.uanon
     if pg.pg_flags & PQ_ANON and anon is not None and anon.an_swslot:
@@ -97,7 +97,8 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     """
     from uvmsim.uvm.uvm_anon import uvm_anfree
     from uvmsim.uvm.uvm_aobj import uao_set_swslot
-    from uvmsim.uvm.uvm_page import (
+    from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagedequeue, uvm_pagefree
+    from uvmsim.uvm.uvm_page_h import (
         PAGE_SIZE,
         PG_BUSY,
         PG_CLEAN,
@@ -106,9 +107,6 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         PQ_ANON,
         PQ_INACTIVE,
         PQ_SWAPBACKED,
-        uvm_pageactivate,
-        uvm_pagedequeue,
-        uvm_pagefree,
     )
     from uvmsim.uvm.uvm_swap import uvm_swap_alloc, uvm_swap_full
 
@@ -226,7 +224,8 @@ def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
 
     Never frees pages; the pageq lock is not dropped inside, so the saved `nextpg` is safe.
     """
-    from uvmsim.uvm.uvm_page import PG_BUSY, PG_CLEAN, uvm_pagedeactivate
+    from uvmsim.uvm.uvm_page import uvm_pagedeactivate
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN
 
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     p = TAILQ_FIRST(uvm.page_active)
@@ -323,7 +322,8 @@ def uvmpd_drop(pglst: Any) -> None:
     Takes each object's lock (blocking; no mutex held); before the diff also the pageq lock
     around the free (switch `pdaemon_drop_unlocked`), after it the free takes it itself.
     """
-    from uvmsim.uvm.uvm_page import PG_BUSY, PG_CLEAN, PQ_ANON, PQ_SWAPBACKED, uvm_pagefree
+    from uvmsim.uvm.uvm_page import uvm_pagefree
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PQ_ANON, PQ_SWAPBACKED
 
     # Hibernate runs with the rest of the system quiesced: the queue is read without the lock.
     for p in list(unlocked_read(pglst, "tqh")):

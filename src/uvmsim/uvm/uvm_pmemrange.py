@@ -38,7 +38,7 @@ from uvmsim.machine import (
     wakeup,
 )
 from uvmsim.machine.sites import inline
-from uvmsim.uvm import uvm_page as up
+from uvmsim.uvm import uvm_page_h as up
 from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.uvm import uvm, uvm_lock_fpageq, uvm_unlock_fpageq
 from uvmsim.uvm.uvmexp import uvmexp

@@ -92,7 +92,7 @@ def uvm_swap_put(slot: int, pps: list, flags: int) -> int:
     """
     from uvmsim.machine import atomic_setbits_int
     from uvmsim.uvm import uvm_pmemrange as pmr
-    from uvmsim.uvm.uvm_page import PG_BUSY
+    from uvmsim.uvm.uvm_page_h import PG_BUSY
 
     sw = uvm.swap.__dict__
     bounce: list = []

@@ -58,7 +58,8 @@ def uvn_put(uobj: Any, pps: list, flags: int) -> int:
 
 def uvn_get(uobj: Any, offset: int, flags: int) -> tuple[int, Any]:
     """`uvn_get` with PGO_LOCKED: a resident, non-busy page (not busied), or None."""
-    from uvmsim.uvm.uvm_page import PG_BUSY, PG_RELEASED, uvm_pagelookup
+    from uvmsim.uvm.uvm_page import uvm_pagelookup
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_RELEASED
 
     KASSERT(flags & PGO_LOCKED, "flags & PGO_LOCKED")
     pg = uvm_pagelookup(uobj, offset)
@@ -98,7 +99,8 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
     (switch `uvn_flush_free_per_page`), each preceded by a dequeue (switches
     `uvn_flush_dequeue_first`, `uvn_flush_cluster_dequeue_first`).
     """
-    from uvmsim.uvm.uvm_page import (
+    from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagelookup, uvm_pagewait, uvm_pglistfree
+    from uvmsim.uvm.uvm_page_h import (
         PAGE_SIZE,
         PG_BUSY,
         PG_CLEAN,
@@ -106,10 +108,6 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
         PG_RELEASED,
         PG_WANTED,
         PQ_ACTIVE,
-        uvm_pagedeactivate,
-        uvm_pagelookup,
-        uvm_pagewait,
-        uvm_pglistfree,
     )
 
     proto = uvm.proto

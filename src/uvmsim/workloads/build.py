@@ -34,7 +34,7 @@ def boot_world(protocol: Any, cpus: int, pages: int) -> list:
     from uvmsim.machine.shared import reset_names
     from uvmsim.uvm import uvm_pmemrange as pmr
     from uvmsim.uvm.uvm import uvm_world_init
-    from uvmsim.uvm.uvm_page import vm_page
+    from uvmsim.uvm.uvm_page_h import vm_page
 
     reset_names()
     uvm_world_init(protocol, cpus)
@@ -50,7 +50,7 @@ def resident_file(name: str, npages: int) -> Any:
     `uvm_pagealloc` + `uvm_pageactivate` would leave.
     """
     from uvmsim.uvm.uvm import uvm
-    from uvmsim.uvm.uvm_page import PG_CLEAN, PG_TABLED, PQ_ACTIVE
+    from uvmsim.uvm.uvm_page_h import PG_CLEAN, PG_TABLED, PQ_ACTIVE
     from uvmsim.uvm.uvm_vnode import uvn_attach
 
     uvn = uvn_attach(name, npages)

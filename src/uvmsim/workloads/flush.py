@@ -23,13 +23,8 @@ from uvmsim.workloads.build import PAGE, boot_world
 class Flush(Workload):
     def build(self, ctx: Any) -> list:
         from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-        from uvmsim.uvm.uvm_page import (
-            PG_BUSY,
-            PG_CLEAN,
-            PG_FAKE,
-            uvm_pageactivate,
-            uvm_pagealloc,
-        )
+        from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
+        from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PG_FAKE
         from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO
         from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 

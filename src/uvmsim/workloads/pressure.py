@@ -21,13 +21,8 @@ from uvmsim.workloads.build import PAGE, boot_world
 class Pressure(Workload):
     def build(self, ctx: Any) -> list:
         from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-        from uvmsim.uvm.uvm_page import (
-            PG_BUSY,
-            PG_FAKE,
-            uvm_pageactivate,
-            uvm_pagealloc,
-            uvm_pagelookup,
-        )
+        from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagelookup
+        from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE
         from uvmsim.uvm.uvm_pdaemon import uvm_pagedaemon, uvm_wait
         from uvmsim.uvm.uvm_vnode import uvn_attach
         from uvmsim.uvm.uvmexp import uvmexp
