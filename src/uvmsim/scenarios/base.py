@@ -24,9 +24,8 @@ from typing import Any
 from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
-from uvmsim.uvm import uvm_pmemrange as pmr
-from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_world_init
-from uvmsim.uvm.uvm_page_h import PAGE_SIZE, vm_page
+from uvmsim.uvm.uvm import uvm, uvm_bind_machine
+from uvmsim.uvm.uvm_init import uvm_boot
 
 World = SimpleNamespace
 
@@ -67,15 +66,7 @@ def get_scenario(name: str) -> Scenario:
 
 def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
     """A fresh world: counters, allocator with `scenario.pages` pages, swap."""
-    from uvmsim.machine.shared import reset_names
-    from uvmsim.uvm.uvm_swap import uvm_swap_init
-
-    reset_names()
-    uvm_world_init(proto, scenario.cpus)
-    uvm_swap_init(nslots=64, **scenario.swap)
-    pages = [vm_page(f"pg{i}", phys_addr=i * PAGE_SIZE) for i in range(scenario.pages)]
-    pmr.uvm_page_physload(pages)
-    w.pages = pages
+    w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap)
 
 
 class SetupError(RuntimeError):

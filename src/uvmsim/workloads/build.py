@@ -21,9 +21,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from uvmsim.machine import kernel_work, peek
+from uvmsim.machine import kernel_work, peek, poke
 from uvmsim.simulate.costs import CostTable, cost_table
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.uvm_init import uvm_boot
 from uvmsim.workloads.base import Option, Workload
 
 PAGE = 4096
@@ -31,16 +32,7 @@ PAGE = 4096
 
 def boot_world(protocol: Any, cpus: int, pages: int) -> list:
     """A fresh UVM world with `pages` managed pages (no set-up run: allocation happens live)."""
-    from uvmsim.machine.shared import reset_names
-    from uvmsim.uvm import uvm_pmemrange as pmr
-    from uvmsim.uvm.uvm import uvm_world_init
-    from uvmsim.uvm.uvm_page_h import vm_page
-
-    reset_names()
-    uvm_world_init(protocol, cpus)
-    page_list = [vm_page(f"pg{i}", i * PAGE) for i in range(pages)]
-    pmr.uvm_page_physload(page_list)
-    return page_list
+    return uvm_boot(protocol, cpus, pages)
 
 
 def resident_file(name: str, npages: int) -> Any:
@@ -55,23 +47,20 @@ def resident_file(name: str, npages: int) -> Any:
 
     uvn = uvn_attach(name, npages)
     pool = peek(uvm.pmr, "free_pages")
-    d_obj = uvn.__dict__
     for i in range(npages):
         pg = pool.pop()
-        d = pg.__dict__
-        d["pg_flags"] = PG_CLEAN | PQ_ACTIVE | PG_TABLED
-        d["uobject"] = uvn
-        d["offset"] = i * PAGE
-        d["owner_state"] = "allocated"
-        d_obj["memt"] = {**d_obj["memt"], i * PAGE: pg}
-        d_obj["uo_npages"] += 1
+        poke(pg, "pg_flags", PG_CLEAN | PQ_ACTIVE | PG_TABLED)
+        poke(pg, "uobject", uvn)
+        poke(pg, "offset", i * PAGE)
+        poke(pg, "owner_state", "allocated")
+        poke(uvn, "memt", {**peek(uvn, "memt"), i * PAGE: pg})
+        poke(uvn, "uo_npages", peek(uvn, "uo_npages") + 1)
         peek(uvm.page_active, "tqh").append(pg)
-        d["pageq"] = uvm.page_active
+        poke(pg, "pageq", uvm.page_active)
     from uvmsim.uvm.uvmexp import uvmexp
 
-    ue = uvmexp.__dict__
-    ue["free"] -= npages
-    ue["active"] += npages
+    poke(uvmexp, "free", peek(uvmexp, "free") - npages)
+    poke(uvmexp, "active", peek(uvmexp, "active") + npages)
     return uvn
 
 
