@@ -8,34 +8,9 @@ acquisitions or the operations on uvmexp.wired must differ on at least one of th
 import pytest
 
 from uvmsim.machine import RandomEngine, RoundRobinEngine
-from uvmsim.protocols import PROTOCOLS, Protocol
+from uvmsim.protocols import ALL_SWITCHES, PROTOCOLS, Protocol
 
 from .helpers import PhaseEngine, at_work, behaviour, never
-
-EXERCISES = {
-    "anfree_list_unlocked": "pageclean-race",
-    "anon_release_unlocked": "aiodone-vs-flush",
-    "uao_detach_unlocked": "pageclean-race",
-    "uao_flush_unlocked": "fault-vs-free",
-    "uao_get_unlocked": "swapin-error",
-    "anonget_unlocked": "swapin-error",
-    "km_pgremove_unlocked": "wired-counter",
-    "obj_free_unlocked": "bufcache-flip",
-    "pagerealloc_multi_unlocked": "bufcache-flip",
-    "pageclean_no_assert": "fault-vs-free",
-    "pageclean_locks_dequeue": "fault-vs-free",
-    "wired_atomic": "wired-counter",
-    "aiodone_unlocked": "aiodone-vs-flush",
-    "pdaemon_clean_dequeue_first": "pdaemon-vs-free",
-    "pdaemon_released_dequeue_first": "pdaemon-released",
-    "pdaemon_drop_unlocked": "hibernate-drop",
-    "swap_freepages_unlocked": "pageout-encrypted",
-    "uvn_flush_free_per_page": "flush-vs-fault",
-    "uvn_flush_dequeue_first": "flush-vs-fault",
-    "uvn_flush_cluster_dequeue_first": "flush-vs-fault",
-    "percpu_magazines": "fault-vs-free",
-    "pageclean_dequeue_before_remove": "pageclean-race",
-}
 
 
 def engines():
@@ -47,15 +22,16 @@ def engines():
         yield RandomEngine(seed)
 
 
-def test_every_switch_has_an_exercise():
-    assert set(EXERCISES) == set(Protocol.switch_names())
+def test_every_switch_has_a_row_and_an_exercise():
+    assert set(ALL_SWITCHES) == set(Protocol.switch_names())
+    assert all(s.exercises for s in ALL_SWITCHES.values())
 
 
-@pytest.mark.parametrize("switch", sorted(EXERCISES))
+@pytest.mark.parametrize("switch", sorted(ALL_SWITCHES))
 def test_flipping_the_switch_changes_behaviour(switch):
     seed = PROTOCOLS["seed"]
     mutant = seed.variant(f"seed~{switch}", **{switch: not getattr(seed, switch)})
-    scenario = EXERCISES[switch]
+    scenario = ALL_SWITCHES[switch].exercises[0]
     for engine in engines():
         a = behaviour(scenario, seed, engine)
         b = behaviour(scenario, mutant, engine)

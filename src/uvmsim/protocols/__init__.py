@@ -7,6 +7,7 @@ Model code branches on them (`if uvm.proto.anfree_list_unlocked: ...`).
 """
 
 from uvmsim.protocols.base import (
+    ALL_SWITCHES,
     HUNKS,
     PROTOCOLS,
     SWITCHES,
@@ -18,6 +19,7 @@ from uvmsim.protocols.base import (
 )
 
 __all__ = [
+    "ALL_SWITCHES",
     "HUNKS",
     "PROTOCOLS",
     "SWITCHES",

@@ -25,12 +25,24 @@ class Hunk:
 
 @dataclass(frozen=True)
 class Switch:
-    """One switch: the hunks it covers and the model functions that branch on it."""
+    """One switch, with every fact about it in one row.
+
+    `hunks`: the hunks of the seed diff it covers (none for switches outside the diff);
+    `functions`: the model functions that read it (tests/uvm/test_switch_readers.py checks
+    this against the code); `doc`: what True means; `exercises`: the scenarios that run those
+    functions (flipping the switch must change what happens there, tests/uvm/test_switches.py;
+    R7 explores them for its mutants); `measured_on`: the timed workload whose lock traffic
+    the switch changes, if any; `may_survive`: why R7's mutant of this switch may survive
+    every check and measurement, when the model gives a reason to expect it.
+    """
 
     name: str
     hunks: tuple[int, ...]
     functions: tuple[str, ...]
     doc: str
+    exercises: tuple[str, ...] = ()
+    measured_on: str | None = None
+    may_survive: str | None = None
 
 
 # The 26 hunks of ../shared/seed/pageqlock-diff-reflowed.txt, in diff order.
@@ -228,102 +240,158 @@ SWITCHES: tuple[Switch, ...] = (
         (1,),
         ("uvm_anfree_list",),
         "uvm_anfree_list cleans/frees its page without taking the pageq lock",
+        exercises=("pageclean-race",),
+        measured_on="build",
     ),
     Switch(
         "anon_release_unlocked",
         (2,),
         ("uvm_anon_release",),
         "uvm_anon_release protects and frees its page without the pageq lock",
+        exercises=("aiodone-vs-flush",),
+        may_survive=(
+            "the released anon page is dequeued by uvm_pageclean under the pageq lock "
+            "either way; holding it longer only costs contention on a rare path"
+        ),
     ),
     Switch(
         "uao_detach_unlocked",
         (3,),
         ("uao_detach",),
         "uao_detach frees each page without the pageq lock",
+        exercises=("pageclean-race",),
     ),
     Switch(
         "uao_flush_unlocked",
         (4,),
         ("uao_flush",),
         "uao_flush(PGO_FREE) frees each page without the pageq lock",
+        exercises=("fault-vs-free",),
     ),
     Switch(
         "uao_get_unlocked",
         (5,),
         ("uao_get",),
         "uao_get's swap-in error path frees the fresh page without the pageq lock",
+        exercises=("swapin-error",),
+        may_survive=(
+            "the page freed on uao_get's swap-in error path is fresh and never queued: with "
+            "the pageq lock around the free nothing but one lock round trip changes, on an "
+            "error path no workload takes"
+        ),
     ),
     Switch(
         "anonget_unlocked",
         (6,),
         ("uvmfault_anonget",),
         "uvmfault_anonget's page-in error path frees the fresh page without the pageq lock",
+        exercises=("swapin-error",),
+        may_survive=(
+            "the page freed on uvmfault_anonget's page-in error path was never queued or "
+            "mapped: the pageq lock around it only costs a round trip on an error path"
+        ),
     ),
     Switch(
         "km_pgremove_unlocked",
         (7,),
         ("uvm_km_pgremove",),
         "uvm_km_pgremove frees kernel object pages without the pageq lock",
+        exercises=("wired-counter",),
     ),
     Switch(
         "obj_free_unlocked",
         (8,),
         ("uvm_obj_free",),
         "uvm_obj_free cleans buffer-cache pages without the pageq lock",
+        exercises=("bufcache-flip",),
+        may_survive=(
+            "buffer-cache pages are never queued (and the kernel lock serializes the buffer "
+            "cache): the pageq lock around their uvm_pageclean protects nothing"
+        ),
     ),
     Switch(
         "pagerealloc_multi_unlocked",
         (9,),
         ("uvm_pagerealloc_multi",),
         "the buffer-cache flip frees the old page without the pageq lock",
+        exercises=("bufcache-flip",),
+        may_survive=(
+            "the flipped buffer page is wired by hand and never queued: the pageq lock "
+            "around its free protects nothing"
+        ),
     ),
     Switch(
         "pageclean_no_assert",
         (10, 11),
         ("uvm_pageclean",),
         "uvm_pageclean no longer requires (asserts) the pageq lock for tabled/queued pages",
+        exercises=("fault-vs-free",),
+        measured_on="build",
     ),
     Switch(
         "pageclean_locks_dequeue",
         (12,),
         ("uvm_pageclean",),
         "uvm_pageclean takes the pageq lock itself around the dequeue of a queued page",
+        exercises=("fault-vs-free",),
+        measured_on="build",
     ),
     Switch(
         "wired_atomic",
         (12, 13, 14, 26),
-        ("uvm_pageclean", "uvm_pagewire", "uvm_pageunwire"),
+        ("uvm_pageclean", "uvm_pagewire", "uvm_pageunwire", "uvmexp_init"),
         "uvmexp.wired is [a] and updated with atomic_inc_int/atomic_dec_int",
+        exercises=("wired-counter",),
+        measured_on="build",
     ),
     Switch(
         "aiodone_unlocked",
         (15, 16),
         ("uvm_aio_aiodone_pages",),
         "async pageout completion no longer holds the pageq lock around uvm_page_unbusy",
+        exercises=("aiodone-vs-flush",),
+        may_survive=(
+            "holding the pageq lock around uvm_page_unbusy only recurses for a released "
+            "*object* page, and only anon pages are released in aiodone in practice: the "
+            "extra lock is a cost on async pageout completion, which no timed workload here "
+            "runs"
+        ),
     ),
     Switch(
         "pdaemon_clean_dequeue_first",
         (17,),
         ("uvmpd_scan_inactive",),
         "the inactive scan dequeues a clean page (pageq held) before uvm_pagefree",
+        exercises=("pdaemon-vs-free",),
     ),
     Switch(
         "pdaemon_released_dequeue_first",
         (18,),
         ("uvmpd_scan_inactive",),
         "the inactive scan dequeues a page released during pageout before uvm_pagefree",
+        exercises=("pdaemon-released",),
     ),
     Switch(
         "pdaemon_drop_unlocked",
         (19, 20),
         ("uvmpd_drop",),
         "uvmpd_drop (hibernate) frees clean object pages holding only the object lock",
+        exercises=("hibernate-drop",),
+        may_survive=(
+            "hibernate only: runs alone, and its pages are queued (the mutant recurses) "
+            "only when the inactive queue holds clean object pages"
+        ),
     ),
     Switch(
         "swap_freepages_unlocked",
         (21,),
         ("uvm_swap_freepages",),
         "uvm_swap_freepages frees its pages without the pageq lock",
+        exercises=("pageout-encrypted",),
+        may_survive=(
+            "swap bounce pages are private and never queued: the pageq lock around their "
+            "free protects nothing"
+        ),
     ),
     Switch(
         "uvn_flush_free_per_page",
@@ -331,28 +399,52 @@ SWITCHES: tuple[Switch, ...] = (
         ("uvn_flush",),
         "uvn_flush frees each page with uvm_pagefree (per-CPU magazines) instead of "
         "collecting a dead list for one uvm_pglistfree",
+        exercises=("flush-vs-fault",),
+        measured_on="flush",
     ),
     Switch(
         "uvn_flush_dequeue_first",
         (23,),
         ("uvn_flush",),
         "uvn_flush dequeues a no-clean-needed page (pageq held) before freeing it",
+        exercises=("flush-vs-fault",),
+        measured_on="flush",
     ),
     Switch(
         "uvn_flush_cluster_dequeue_first",
         (24,),
         ("uvn_flush",),
         "uvn_flush dequeues a just-cleaned page (pageq held) before freeing it",
+        exercises=("flush-vs-fault",),
+        measured_on="flush",
     ),
 )
 
-NOT_IN_DIFF = {
-    "percpu_magazines": "per-CPU page magazines (uvm_percpu.h 1.1, 2024): 2 x 8 pages per CPU "
-    "in front of the pmemrange allocator (uvm_pmr_cache_get/put)",
-    "pageclean_dequeue_before_remove": "proposed fix for finding F1 (docs/findings.md): "
-    "uvm_pageclean dequeues a queued page (pageq lock taken) before uvm_pageremove clears "
-    "its uobject, so no scanner ever sees a queued page without an owner",
-}
+# Switches that are not hunks of the diff: the state of the kernel it was applied to, and the
+# proposed fix for finding F1.  Not mutated by R7 (they are not the diff's).
+OTHER_SWITCHES: tuple[Switch, ...] = (
+    Switch(
+        "percpu_magazines",
+        (),
+        ("uvm_pagealloc", "uvm_pagefree", "uvm_pageout"),
+        "per-CPU page magazines (uvm_percpu.h 1.1, 2024): 2 x 8 pages per CPU in front of the "
+        "pmemrange allocator (uvm_pmr_cache_get/put)",
+        exercises=("fault-vs-free",),
+        measured_on="build",
+    ),
+    Switch(
+        "pageclean_dequeue_before_remove",
+        (),
+        ("uvm_pageclean",),
+        "proposed fix for finding F1 (docs/findings.md): uvm_pageclean dequeues a queued page "
+        "(pageq lock taken) before uvm_pageremove clears its uobject, so no scanner ever sees a "
+        "queued page without an owner",
+        exercises=("pageclean-race", "pdaemon-vs-free"),
+        measured_on="build",
+    ),
+)
+ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}
+NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES}
 
 
 @dataclass(frozen=True)

@@ -16,70 +16,8 @@ import time
 from dataclasses import dataclass
 
 from uvmsim.check.token import failure_signature
-from uvmsim.protocols import Protocol
+from uvmsim.protocols import ALL_SWITCHES, SWITCHES, Protocol
 from uvmsim.review.checks import explore, measure
-
-# The scenarios that exercise each switch's functions (tests/uvm/test_switches.py checks
-# that flipping each one changes what the model does there).
-EXERCISES: dict[str, tuple[str, ...]] = {
-    "anfree_list_unlocked": ("pageclean-race",),
-    "anon_release_unlocked": ("aiodone-vs-flush",),
-    "uao_detach_unlocked": ("pageclean-race",),
-    "uao_flush_unlocked": ("fault-vs-free",),
-    "uao_get_unlocked": ("swapin-error",),
-    "anonget_unlocked": ("swapin-error",),
-    "km_pgremove_unlocked": ("wired-counter",),
-    "obj_free_unlocked": ("bufcache-flip",),
-    "pagerealloc_multi_unlocked": ("bufcache-flip",),
-    "pageclean_no_assert": ("fault-vs-free",),
-    "pageclean_locks_dequeue": ("fault-vs-free",),
-    "wired_atomic": ("wired-counter",),
-    "aiodone_unlocked": ("aiodone-vs-flush",),
-    "pdaemon_clean_dequeue_first": ("pdaemon-vs-free",),
-    "pdaemon_released_dequeue_first": ("pdaemon-released",),
-    "pdaemon_drop_unlocked": ("hibernate-drop",),
-    "swap_freepages_unlocked": ("pageout-encrypted",),
-    "uvn_flush_free_per_page": ("flush-vs-fault",),
-    "uvn_flush_dequeue_first": ("flush-vs-fault",),
-    "uvn_flush_cluster_dequeue_first": ("flush-vs-fault",),
-    "percpu_magazines": ("fault-vs-free",),
-    "pageclean_dequeue_before_remove": ("pageclean-race", "pdaemon-vs-free"),
-}
-
-# Where a switch's cost shows up in a timed workload.
-MEASURED_ON: dict[str, str] = {
-    "anfree_list_unlocked": "build",
-    "pageclean_locks_dequeue": "build",
-    "pageclean_no_assert": "build",
-    "percpu_magazines": "build",
-    "uvn_flush_free_per_page": "flush",
-    "uvn_flush_dequeue_first": "flush",
-    "uvn_flush_cluster_dequeue_first": "flush",
-    "wired_atomic": "build",
-    "pageclean_dequeue_before_remove": "build",
-}
-
-# Why a mutant may survive both, when it does (checked: only printed for survivors).
-REASONS: dict[str, str] = {
-    "uao_get_unlocked": "the page freed on uao_get's swap-in error path is fresh and never "
-    "queued: with the pageq lock around the free nothing but one lock round trip changes, "
-    "on an error path no workload takes",
-    "anonget_unlocked": "the page freed on uvmfault_anonget's page-in error path was never "
-    "queued or mapped: the pageq lock around it only costs a round trip on an error path",
-    "obj_free_unlocked": "buffer-cache pages are never queued (and the kernel lock serializes "
-    "the buffer cache): the pageq lock around their uvm_pageclean protects nothing",
-    "pagerealloc_multi_unlocked": "the flipped buffer page is wired by hand and never queued: "
-    "the pageq lock around its free protects nothing",
-    "swap_freepages_unlocked": "swap bounce pages are private and never queued: the pageq "
-    "lock around their free protects nothing",
-    "aiodone_unlocked": "holding the pageq lock around uvm_page_unbusy only recurses for a "
-    "released *object* page, and only anon pages are released in aiodone in practice: the "
-    "extra lock is a cost on async pageout completion, which no timed workload here runs",
-    "anon_release_unlocked": "the released anon page is dequeued by uvm_pageclean under the "
-    "pageq lock either way; holding it longer only costs contention on a rare path",
-    "pdaemon_drop_unlocked": "hibernate only: runs alone, and its pages are queued (the "
-    "mutant recurses) only when the inactive queue holds clean object pages",
-}
 
 
 @dataclass
@@ -99,7 +37,8 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
     t0 = time.monotonic()
     value = not getattr(protocol, switch)
     mutant = protocol.variant(f"{protocol.name}~{switch}", **{switch: value})
-    for scenario in EXERCISES.get(switch, ()):
+    row = ALL_SWITCHES[switch]
+    for scenario in row.exercises:
         for races in (False, True):
             base = explore(scenario, protocol, races=races, max_executions=executions)
             mine = explore(scenario, mutant, races=races, max_executions=executions)
@@ -124,7 +63,7 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
                     f"({mine.executions} executions)",
                     time.monotonic() - t0,
                 )
-    workload = MEASURED_ON.get(switch)
+    workload = row.measured_on
     if workload is not None:
         a = measure(workload, protocol, 16, sim_ops)
         b = measure(workload, mutant, 16, sim_ops)
@@ -139,7 +78,7 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
                     f"{workload}, 16 CPUs: {lock} acquisitions per operation {x:.2f} -> {y:.2f}",
                     time.monotonic() - t0,
                 )
-    reason = REASONS.get(switch)
+    reason = row.may_survive
     if reason is None:
         reason = (
             "no check or measurement tells it apart: a gap in the tool (no scenario "
@@ -151,8 +90,6 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
 def mutation_analysis(
     protocol: Protocol, executions: int, sim_ops: int, progress=None
 ) -> list[Mutant]:
-    from uvmsim.protocols import SWITCHES
-
     out = []
     for switch in (s.name for s in SWITCHES):  # the hunks of the diff, not other switches
         if progress is not None:
