@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from uvmsim.check.bounded import BoundedDfs
-from uvmsim.check.dpor import DporExplorer
+from uvmsim.check.strategies import Dfs, Dpor
+from uvmsim.check.strategy import explore
 from uvmsim.check.target import ScenarioTarget
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.scenarios import SCENARIOS
@@ -31,7 +31,7 @@ def main() -> None:
     total_execs, total_time = 0, 0.0
     for scenario, protocol in CASES:
         target = ScenarioTarget(SCENARIOS[scenario], PROTOCOLS[protocol])
-        DporExplorer(target, max_executions=1).run()
+        explore(target, Dpor(), max_executions=1)
         steps = {"n": 0}
         run = target.execute
 
@@ -42,12 +42,12 @@ def main() -> None:
 
         target.execute = counting
         t0 = time.perf_counter()
-        res = DporExplorer(target).run()
+        res = explore(target, Dpor())
         elapsed = time.perf_counter() - t0
         target.execute = run
         cov = res.coverage
         assert cov.complete and res.failure is None, (scenario, res.failure)
-        dfs = BoundedDfs(target, preemption_bound=None, time_limit=args.dfs_seconds).run()
+        dfs = explore(target, Dfs(), time_limit=args.dfs_seconds)
         dfs_done = "finished" if dfs.coverage.complete else "did not finish"
         factor = dfs.coverage.executions / cov.executions
         print(

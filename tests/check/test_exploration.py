@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from uvmsim.check.bounded import BoundedDfs
-from uvmsim.check.dpor import DporExplorer
+from uvmsim.check.strategies import Bounded, Dfs, Dpor
+from uvmsim.check.strategy import explore
 from uvmsim.check.target import ProgramTarget
 from uvmsim.machine import Analyses
 
@@ -29,22 +29,22 @@ def finals(strategy, build, **kw):
         return r
 
     target.execute = execute
-    result = strategy(target, stop_on_failure=False, **kw).run()
+    result = explore(target, strategy(**kw), keep_going=True)
     assert result.coverage.complete
     return seen, result.coverage
 
 
 @pytest.mark.parametrize(("n", "k"), [(2, 1), (2, 2), (3, 2), (2, 3)])
 def test_independent_steps_are_one_trace_under_dpor_and_all_interleavings_under_dfs(n, k):
-    _, dpor = finals(DporExplorer, independent(n, k))
+    _, dpor = finals(Dpor, independent(n, k))
     assert (dpor.executions, dpor.traces, dpor.redundant) == (1, 1, 0)
-    _, dfs = finals(BoundedDfs, independent(n, k), preemption_bound=None)
+    _, dfs = finals(Dfs, independent(n, k))
     assert dfs.executions == math.factorial(n * k) // math.factorial(k) ** n
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_writers_and_reader_match_the_closed_form(n):
-    _, cov = finals(DporExplorer, writers_and_reader(n))
+    _, cov = finals(Dpor, writers_and_reader(n))
     assert cov.traces == 2**n
     assert cov.redundant == 0
 
@@ -52,22 +52,22 @@ def test_writers_and_reader_match_the_closed_form(n):
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_dpor_and_dfs_reach_the_same_final_states(name):
     build = PROGRAMS[name]
-    a, dpor = finals(DporExplorer, build)
-    b, dfs = finals(BoundedDfs, build, preemption_bound=None)
+    a, dpor = finals(Dpor, build)
+    b, dfs = finals(Dfs, build)
     assert a == b
     assert dpor.executions <= dfs.executions
 
 
 def test_racy_increments_reach_every_lost_update():
-    states, _ = finals(DporExplorer, PROGRAMS["racy-increments-3"])
+    states, _ = finals(Dpor, PROGRAMS["racy-increments-3"])
     assert {s[0] for s in states} == {1, 2, 3}
 
 
 def test_preemption_bound_limits_schedules():
     build = independent(2, 3)
-    _, b0 = finals(BoundedDfs, build, preemption_bound=0)
-    _, b1 = finals(BoundedDfs, build, preemption_bound=1)
-    _, full = finals(BoundedDfs, build, preemption_bound=None)
+    _, b0 = finals(Bounded, build, preemptions=0)
+    _, b1 = finals(Bounded, build, preemptions=1)
+    _, full = finals(Dfs, build)
     assert b0.executions == 2  # one CPU to completion, then the other
     assert b0.executions < b1.executions < full.executions
 
@@ -100,8 +100,8 @@ def test_visited_state_hashing_prunes_without_losing_states():
 
     target.build = wrapped_build
     target.execute = execute
-    res = BoundedDfs(target, preemption_bound=None, state_digest=digest).run()
+    res = explore(target, Dfs(state_digest=digest))
     assert res.coverage.complete
-    plain, cov = finals(BoundedDfs, build, preemption_bound=None)
+    plain, cov = finals(Dfs, build)
     assert seen == plain
     assert res.coverage.traces < cov.executions

@@ -2,7 +2,8 @@
 
 import math
 
-from uvmsim.check.pct import PctEngine, pct, pct_bound
+from uvmsim.check.strategies.pct import Pct, PctEngine, pct_bound
+from uvmsim.check.strategy import explore
 from uvmsim.check.target import ProgramTarget
 from uvmsim.machine import KASSERT, Analyses
 
@@ -81,6 +82,6 @@ def test_depth_two_bug_hit_rate_meets_the_bound():
 
 
 def test_pct_reports_its_guarantee_and_stops_at_the_bug():
-    res = pct(ProgramTarget(depth2(), analyses=NO_RACES), depth=2, executions=500)
+    res = explore(ProgramTarget(depth2(), analyses=NO_RACES), Pct(depth=2, stop=500))
     assert res.failure is not None and res.failure.kind == "kassert"
     assert any("probability >= 1/(n*k^(d-1))" in note for note in res.notes)

@@ -3,17 +3,17 @@ run reports, and every failing execution is counted under its signature."""
 
 import pytest
 
-from uvmsim.check.pct import pct
-from uvmsim.check.random_walk import random_walk
 from uvmsim.check.runner import CheckSpec, make_target
+from uvmsim.check.strategies import Pct, RandomWalk
+from uvmsim.check.strategy import explore
 from uvmsim.machine import ReplayEngine
 
 
-@pytest.mark.parametrize("sampler", [random_walk, pct])
+@pytest.mark.parametrize("sampler", [RandomWalk, Pct])
 def test_keep_going_counts_every_failing_execution(sampler):
     target = make_target(CheckSpec("seed", "pageclean-race"))
-    stop = sampler(target, seed=5, executions=40)
-    go = sampler(target, seed=5, executions=40, keep_going=True)
+    stop = explore(target, sampler(seed=5, stop=40))
+    go = explore(target, sampler(seed=5, stop=40), keep_going=True)
     assert stop.failure is not None and go.failure is not None
     assert stop.schedule == go.schedule
     assert stop.coverage.executions < go.coverage.executions == 40
@@ -28,5 +28,5 @@ def test_keep_going_counts_every_failing_execution(sampler):
 
 def test_a_clean_scenario_has_an_empty_tally():
     target = make_target(CheckSpec("seed", "wired-counter"))
-    res = random_walk(target, executions=30, keep_going=True)
+    res = explore(target, RandomWalk(stop=30), keep_going=True)
     assert res.failure is None and not res.tally.counts

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from uvmsim.check.bounded import BoundedDfs
+from uvmsim.check.strategies.bounded import Bounded
+from uvmsim.check.strategy import explore
 from uvmsim.check.target import Target
 from uvmsim.check.token import failure_signature
 from uvmsim.machine import Engine, Failure, ReplayEngine
@@ -57,18 +58,18 @@ def minimize(
     original = count_preemptions(target, schedule)
     spent = 0
     for bound in range(0, original + 1):
-        search = BoundedDfs(
+        found: list[tuple[Failure, tuple[int, ...]]] = []
+        res = explore(
             target,
-            preemption_bound=bound,
+            Bounded(preemptions=bound),
             max_executions=budget,
-            stop_on_failure=False,
-            failure_filter=lambda f: failure_signature(f) == sig,
+            keep_going=True,
+            accept=lambda f: failure_signature(f) == sig,
+            on_failure=lambda f, s, found=found: found.append((f, s)),
         )
-        search.stop_on_failure = False
-        res = search.run()
         spent += res.coverage.executions
-        if search.failures:
-            best_f, best_s = min(search.failures, key=lambda fs: len(fs[1]))
+        if found:
+            best_f, best_s = min(found, key=lambda fs: len(fs[1]))
             if bound < original or len(best_s) < len(schedule):
                 return Minimized(best_f, best_s, bound, len(schedule), original, spent)
             break

@@ -18,20 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvmsim.check import token as tok
-from uvmsim.check.bounded import BoundedDfs
-from uvmsim.check.dpor import DporExplorer
 from uvmsim.check.minimize import Minimized, minimize
-from uvmsim.check.pct import pct
-from uvmsim.check.random_walk import random_walk
 from uvmsim.check.report import Explanation, explain
 from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.strategies import STRATEGIES
+from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.check.target import ScenarioTarget
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import get_protocol
 from uvmsim.scenarios import get_scenario
 
-STRATEGIES = ("dpor", "bounded", "dfs", "random", "pct")
 MAX_JOBS = 256  # processes for one check; more than any machine this runs on has cores
 
 
@@ -97,13 +94,22 @@ def make_target(spec: CheckSpec) -> ScenarioTarget:
     )
 
 
-def _sampled(spec: CheckSpec, start: int, stop: int) -> CheckResult:
-    target = make_target(spec)
-    if spec.strategy == "random":
-        return random_walk(target, seed=spec.seed, executions=stop, start=start)
-    return pct(
-        target, seed=spec.seed, depth=spec.pct_depth, executions=stop, start=start, k_estimate=0
+def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Strategy:
+    """The strategy `spec` names, configured from its options (sampled strategies run
+    executions start .. stop-1, by default all of `max_executions`)."""
+    options = Options(
+        preemptions=spec.preemptions,
+        depth=spec.depth,
+        pct_depth=spec.pct_depth,
+        seed=spec.seed,
+        start=start,
+        stop=(spec.max_executions or 1000) if stop is None else stop,
     )
+    return STRATEGIES[spec.strategy].from_options(options)
+
+
+def _sampled(spec: CheckSpec, start: int, stop: int) -> CheckResult:
+    return explore(make_target(spec), make_strategy(spec, start, stop))
 
 
 def _worker(args: tuple[CheckSpec, int, int]) -> CheckResult:
@@ -158,32 +164,16 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
 def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = None) -> CheckResult:
     """Run the strategy of `spec` on its scenario and protocol."""
     spec.validate()
-    target = make_target(spec)
-    if spec.strategy in ("random", "pct"):
+    strategy = make_strategy(spec)
+    if strategy.sampled:
         return _run_sampled(spec, progress)
-    if spec.strategy == "dpor":
-        x = DporExplorer(
-            target,
-            preemption_bound=spec.preemptions,
-            max_executions=spec.max_executions,
-            time_limit=spec.time_limit,
-            depth=spec.depth,
-        )
-    else:
-        bound = (
-            None
-            if spec.strategy == "dfs"
-            else (2 if spec.preemptions is None else spec.preemptions)
-        )
-        x = BoundedDfs(
-            target,
-            preemption_bound=bound,
-            max_executions=spec.max_executions,
-            time_limit=spec.time_limit,
-            depth=spec.depth,
-        )
-    x.progress = progress
-    return x.run()
+    return explore(
+        make_target(spec),
+        strategy,
+        max_executions=spec.max_executions,
+        time_limit=spec.time_limit,
+        progress=progress,
+    )
 
 
 @dataclass

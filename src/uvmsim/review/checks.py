@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvmsim.check.dpor import DporExplorer
-from uvmsim.check.pct import pct
-from uvmsim.check.random_walk import random_walk
+from uvmsim.check.strategies import Dpor, Pct, RandomWalk
+from uvmsim.check.strategy import explore as run_strategy
 from uvmsim.check.target import ScenarioTarget
 from uvmsim.machine import Analyses, Failure
 from uvmsim.protocols import Protocol
@@ -47,8 +46,7 @@ def explore(
     """DPOR over `scenario`, every distinct failure kept with its schedule."""
     t0 = time.monotonic()
     target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=races))
-    x = DporExplorer(target, stop_on_failure=False, max_executions=max_executions)
-    res = x.run()
+    res = run_strategy(target, Dpor(), max_executions=max_executions, keep_going=True)
     cov = res.coverage
     return Exploration(
         scenario,
@@ -58,7 +56,7 @@ def explore(
         cov.traces,
         cov.complete,
         races,
-        list(x.failures.values()),
+        list(res.tally.examples.values()),
         time.monotonic() - t0,
     )
 
@@ -69,10 +67,12 @@ def campaign(
     """Random or PCT executions of `scenario` (first failure kept), invariants all armed."""
     t0 = time.monotonic()
     target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=False))
-    if strategy == "pct":
-        res = pct(target, seed=seed, depth=2, executions=executions)
-    else:
-        res = random_walk(target, seed=seed, executions=executions)
+    sampler = (
+        Pct(seed=seed, depth=2, stop=executions)
+        if strategy == "pct"
+        else RandomWalk(seed=seed, stop=executions)
+    )
+    res = run_strategy(target, sampler)
     failures = [(res.failure, res.schedule)] if res.failure is not None else []
     return Exploration(
         scenario,

@@ -19,10 +19,10 @@ import time
 from typing import Any
 
 from uvmsim import __version__
-from uvmsim.check.pct import pct
-from uvmsim.check.random_walk import random_walk
 from uvmsim.check.result import CheckResult
 from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
+from uvmsim.check.strategies import STRATEGIES
+from uvmsim.check.strategy import Options, explore
 from uvmsim.check.token import failure_signature, switches_digest
 from uvmsim.findings import classify
 from uvmsim.protocols import get_protocol
@@ -98,20 +98,10 @@ def _explore(run: RunSpec) -> dict[str, Any]:
         assert run.seed_last is not None
         target = make_target(spec)
         # engine seed of execution i is i: a chunk covers exactly seeds seed..seed_last
-        if run.strategy == "random":
-            res = random_walk(
-                target, seed=0, executions=run.seed_last + 1, start=run.seed, keep_going=True
-            )
-        else:
-            res = pct(
-                target,
-                seed=0,
-                depth=spec.pct_depth,
-                executions=run.seed_last + 1,
-                start=run.seed,
-                k_estimate=0,
-                keep_going=True,
-            )
+        strategy = STRATEGIES[run.strategy].from_options(
+            Options(pct_depth=spec.pct_depth, seed=0, start=run.seed, stop=run.seed_last + 1)
+        )
+        res = explore(target, strategy, keep_going=True)
     else:
         res = run_check(spec)
         if res.failure is not None:

@@ -15,9 +15,9 @@ import random
 from typing import Any
 
 from uvmsim.check.result import CheckResult
-from uvmsim.check.sampling import sample
-from uvmsim.check.target import Target
-from uvmsim.machine import Engine
+from uvmsim.check.strategies.random_walk import RandomWalk
+from uvmsim.check.strategy import Options
+from uvmsim.machine import Engine, Execution
 
 
 class PctEngine(Engine):
@@ -52,39 +52,37 @@ def pct_bound(ncpu: int, k: int, depth: int) -> float:
     return 1.0 / (ncpu * max(1, k) ** (depth - 1))
 
 
-def pct(
-    target: Target,
-    *,
-    seed: int = 0,
-    depth: int = 2,
-    executions: int = 1000,
-    k_estimate: int = 0,
-    time_limit: float | None = None,
-    start: int = 0,
-    keep_going: bool = False,
-) -> CheckResult:
-    """Run PCT executions `start .. executions-1` (seeds `seed + i`); stop at the first failure
-    unless `keep_going`, in which case every failing execution is counted in `tally`."""
-    k = k_estimate
+class Pct(RandomWalk):
+    """Executions `start .. stop-1` of PCT with bug depth `depth`, seeded `seed + i`."""
 
-    def learn(r: Any) -> None:
-        nonlocal k
-        k = max(k, len(r.schedule))
+    name = "pct"
 
-    res = sample(
-        "pct",
-        target,
-        lambda s: PctEngine(s, target.cpus, depth, k or 1),
-        seed=seed,
-        start=start,
-        stop=executions,
-        time_limit=time_limit,
-        keep_going=keep_going,
-        observe=learn,
-    )
-    res.bound = {"seed": seed, "depth": depth, "executions": executions, "k": k}
-    res.notes.append(
-        f"PCT depth {depth}: each execution finds a depth-{depth} bug with probability "
-        f">= 1/(n*k^(d-1)) = {pct_bound(target.cpus, k, depth):.3g} (n={target.cpus}, k={k})"
-    )
-    return res
+    def __init__(
+        self, *, seed: int = 0, depth: int = 2, start: int = 0, stop: int = 1000, k: int = 0
+    ):
+        super().__init__(seed=seed, start=start, stop=stop)
+        self.depth = depth
+        self.k = k  # the longest execution seen so far (an estimate before the first)
+
+    @classmethod
+    def from_options(cls, o: Options) -> Pct:
+        return cls(seed=o.seed, depth=o.pct_depth, start=o.start, stop=o.stop)
+
+    def engine_for(self, seed: int) -> Engine:
+        assert self.target is not None
+        return PctEngine(seed, self.target.cpus, self.depth, self.k or 1)
+
+    def observe(self, execution: Execution) -> None:
+        self.k = max(self.k, len(execution.schedule))
+        super().observe(execution)
+
+    def bound(self) -> dict[str, Any]:
+        return {"seed": self.seed, "depth": self.depth, "executions": self.stop, "k": self.k}
+
+    def notes(self, result: CheckResult) -> list[str]:
+        assert self.target is not None
+        d, n, k = self.depth, self.target.cpus, self.k
+        return [
+            f"PCT depth {d}: each execution finds a depth-{d} bug with probability "
+            f">= 1/(n*k^(d-1)) = {pct_bound(n, k, d):.3g} (n={n}, k={k})"
+        ]

@@ -19,15 +19,14 @@ times (bounded DPOR: incomplete even within the bound, but a cheap first pass).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from uvmsim.check.ops import Key, dependent, op_key, resources
-from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.result import Coverage
+from uvmsim.check.strategy import Options, Strategy
 from uvmsim.check.target import Target
-from uvmsim.check.token import failure_signature
-from uvmsim.machine import Engine
+from uvmsim.machine import Engine, Execution
 from uvmsim.machine.engines import StopExecution
 
 
@@ -47,7 +46,7 @@ class Node:
 class _DporEngine(Engine):
     """Replays the prefix of the stack, then extends it; records a Node per step."""
 
-    def __init__(self, explorer: DporExplorer, replay_len: int):
+    def __init__(self, explorer: Dpor, replay_len: int):
         self.x = explorer
         self.replay_len = replay_len
         self.last_cpu = -1
@@ -94,8 +93,8 @@ class _DporEngine(Engine):
         # Keep running the CPU that ran last when it can (no preemption), else the lowest.
         choice = self.last_cpu if self.last_cpu in awake else awake[0]
         if (
-            x.bound is not None
-            and pre + int(self.last_cpu in enabled and choice != self.last_cpu) > x.bound
+            x.preemptions is not None
+            and pre + int(self.last_cpu in enabled and choice != self.last_cpu) > x.preemptions
         ):
             x.coverage.pruned += 1
             nodes.append(node)
@@ -107,31 +106,46 @@ class _DporEngine(Engine):
         return machine.cpus[choice]
 
 
-class DporExplorer:
-    """Explore every Mazurkiewicz trace of `target` (within the optional bounds)."""
+class Dpor(Strategy):
+    """Explore every Mazurkiewicz trace of the target (within the optional bounds).
 
-    def __init__(
-        self,
-        target: Target,
-        *,
-        preemption_bound: int | None = None,
-        max_executions: int | None = None,
-        time_limit: float | None = None,
-        depth: int | None = None,
-        stop_on_failure: bool = True,
-    ):
-        self.target = target
-        self.bound = preemption_bound
-        self.max_executions = max_executions
-        self.time_limit = time_limit
+    `preemptions`: cut executions with more preemptions (bounded DPOR); `depth`: explore
+    alternatives only in the first `depth` steps.
+    """
+
+    name = "dpor"
+
+    def __init__(self, *, preemptions: int | None = None, depth: int | None = None):
+        super().__init__()
+        self.preemptions = preemptions
         self.depth = depth
-        self.stop_on_failure = stop_on_failure
         self.nodes: list[Node] = []
-        # every distinct failure seen (signature -> (failure, schedule)), in order found
-        self.failures: dict[str, tuple] = {}
+        self._hb: _HappensBefore | None = None
+        self._replay_len = 0
+
+    @classmethod
+    def from_options(cls, o: Options) -> Dpor:
+        return cls(preemptions=o.preemptions, depth=o.depth)
+
+    def begin(self, target: Target, coverage: Coverage) -> None:
+        super().begin(target, coverage)
+        self.nodes = []
         self._hb = _HappensBefore(target.cpus)
-        self.coverage = Coverage()
-        self.progress: Any = None  # called with the coverage every 50 executions
+        self._replay_len = 0
+
+    def next_engine(self) -> Engine:
+        return _DporEngine(self, self._replay_len)
+
+    def observe(self, execution: Execution) -> None:
+        self.analyse(max(0, self._replay_len - 1), len(execution.schedule))
+        nxt = self._next_branch()
+        if nxt is None:
+            self.done = True
+        else:
+            self._replay_len = nxt
+
+    def bound(self) -> dict[str, Any]:
+        return {"preemptions": self.preemptions, "depth": self.depth}
 
     # -- sleep sets and preemptions -----------------------------------------------------------
     def next_sleep(self, node: Node) -> dict[int, Key]:
@@ -153,6 +167,7 @@ class DporExplorer:
         each execution only pays for the events it added.
         """
         hb = self._hb
+        assert hb is not None
         hb.truncate(start)
         nodes = self.nodes
         for j in range(start, steps):
@@ -184,46 +199,6 @@ class DporExplorer:
         else:
             node.backtrack.update(node.enabled)
 
-    # -- the loop -----------------------------------------------------------------------------
-    def run(self) -> CheckResult:
-        t0 = time.monotonic()
-        cov = self.coverage
-        failure = None
-        schedule: tuple[int, ...] = ()
-        replay_len = 0
-        while True:
-            engine = _DporEngine(self, replay_len)
-            result = self.target.execute(engine)
-            steps = len(result.schedule)
-            cov.add_execution(steps, result.stopped)
-            if result.failure is not None:
-                sig = failure_signature(result.failure)
-                if sig not in self.failures:
-                    self.failures[sig] = (result.failure, result.schedule)
-            if self.progress is not None and cov.executions % 50 == 0:
-                self.progress(cov)
-            if result.failure is not None and failure is None:
-                failure, schedule = result.failure, result.schedule
-                if self.stop_on_failure:
-                    break
-            self.analyse(max(0, replay_len - 1), steps)
-            nxt = self._next_branch()
-            if nxt is None:
-                cov.complete = True
-                break
-            replay_len = nxt
-            if cov.out_of_budget(self.max_executions, self.time_limit, t0):
-                break
-        cov.elapsed = time.monotonic() - t0
-        return CheckResult(
-            "dpor",
-            self.target.describe(),
-            cov,
-            failure,
-            schedule,
-            bound={"preemptions": self.bound, "depth": self.depth},
-        )
-
     def _next_branch(self) -> int | None:
         """Set up the deepest unexplored alternative; return the replay length, or None."""
         nodes = self.nodes
@@ -237,7 +212,10 @@ class DporExplorer:
             while todo:
                 p = todo.pop(0)
                 nd.done.add(p)
-                if self.bound is not None and nd.preemptions + _preempts(nodes, k, p) > self.bound:
+                if (
+                    self.preemptions is not None
+                    and nd.preemptions + _preempts(nodes, k, p) > self.preemptions
+                ):
                     self.coverage.pruned += 1
                     continue
                 nd.chosen = p

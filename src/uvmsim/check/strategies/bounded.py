@@ -15,13 +15,14 @@ before the search backtracked above it).
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.result import Coverage
+from uvmsim.check.strategy import Options, Strategy
 from uvmsim.check.target import Target
-from uvmsim.machine import Engine
+from uvmsim.machine import Engine, Execution
 from uvmsim.machine.engines import StopExecution
 
 
@@ -34,7 +35,7 @@ class _Node:
 
 
 class _DfsEngine(Engine):
-    def __init__(self, search: BoundedDfs, replay_len: int):
+    def __init__(self, search: Bounded, replay_len: int):
         self.s = search
         self.replay_len = replay_len
 
@@ -68,69 +69,53 @@ def _cost(nodes: list[_Node], k: int) -> int:
     return int(nodes[k].chosen != prev and prev in nodes[k].enabled)
 
 
-class BoundedDfs:
-    """Depth-first search over schedules with at most `preemption_bound` preemptions."""
+class Bounded(Strategy):
+    """Depth-first search over schedules with at most `preemptions` preemptions (default 2).
+
+    `depth`: explore alternatives only in the first `depth` steps; `state_digest(machine)`:
+    visited-state pruning (see the module docstring).
+    """
+
+    name = "bounded"
+    default_preemptions: int | None = 2
 
     def __init__(
         self,
-        target: Target,
         *,
-        preemption_bound: int | None = 2,
-        max_executions: int | None = None,
-        time_limit: float | None = None,
+        preemptions: int | None = None,
         depth: int | None = None,
-        state_digest: Any = None,
-        stop_on_failure: bool = True,
-        failure_filter: Any = None,
+        state_digest: Callable[[Any], Hashable] | None = None,
     ):
-        self.target = target
-        self.bound = preemption_bound
-        self.max_executions = max_executions
-        self.time_limit = time_limit
+        super().__init__()
+        self.bound_ = self.default_preemptions if preemptions is None else preemptions
         self.depth = depth
         self.digest = state_digest
-        self.stop_on_failure = stop_on_failure
-        self.failure_filter = failure_filter
         self.visited: set = set()
         self.nodes: list[_Node] = []
-        self.coverage = Coverage()
-        self.progress: Any = None  # called with the coverage every 50 executions
-        self.failures: list[tuple[Any, tuple[int, ...]]] = []
+        self._replay_len = 0
 
-    def run(self) -> CheckResult:
-        t0 = time.monotonic()
-        cov = self.coverage
-        failure, schedule = None, ()
-        replay_len = 0
-        while True:
-            result = self.target.execute(_DfsEngine(self, replay_len))
-            cov.add_execution(len(result.schedule), result.stopped)
-            if self.progress is not None and cov.executions % 50 == 0:
-                self.progress(cov)
-            f = result.failure
-            if f is not None and (self.failure_filter is None or self.failure_filter(f)):
-                self.failures.append((f, result.schedule))
-                if failure is None:
-                    failure, schedule = f, result.schedule
-                if self.stop_on_failure:
-                    break
-            nxt = self._next_branch()
-            if nxt is None:
-                cov.complete = True
-                break
-            replay_len = nxt
-            if cov.out_of_budget(self.max_executions, self.time_limit, t0):
-                break
-        cov.elapsed = time.monotonic() - t0
-        name = "dfs" if self.bound is None else "bounded"
-        return CheckResult(
-            name,
-            self.target.describe(),
-            cov,
-            failure,
-            schedule,
-            bound={"preemptions": self.bound, "depth": self.depth},
-        )
+    @classmethod
+    def from_options(cls, o: Options) -> Bounded:
+        return cls(preemptions=o.preemptions, depth=o.depth)
+
+    def begin(self, target: Target, coverage: Coverage) -> None:
+        super().begin(target, coverage)
+        self.visited = set()
+        self.nodes = []
+        self._replay_len = 0
+
+    def next_engine(self) -> Engine:
+        return _DfsEngine(self, self._replay_len)
+
+    def observe(self, execution: Execution) -> None:
+        nxt = self._next_branch()
+        if nxt is None:
+            self.done = True
+        else:
+            self._replay_len = nxt
+
+    def bound(self) -> dict[str, Any]:
+        return {"preemptions": self.bound_, "depth": self.depth}
 
     def _next_branch(self) -> int | None:
         nodes = self.nodes
@@ -144,7 +129,7 @@ class BoundedDfs:
                 p = nd.untried.pop(0)
                 prev = nodes[k - 1].chosen if k else -1
                 cost = int(k > 0 and p != prev and prev in nd.enabled)
-                if self.bound is not None and nd.preemptions + cost > self.bound:
+                if self.bound_ is not None and nd.preemptions + cost > self.bound_:
                     self.coverage.pruned += 1
                     continue
                 nd.chosen = p
