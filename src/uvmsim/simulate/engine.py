@@ -4,29 +4,25 @@ Each CPU has a clock.  The runnable CPU with the smallest clock performs its pen
 operation next (ties: lowest CPU number) and is charged the operation's cost from the cost
 table; a CPU whose clock is still the smallest runs on without a switch.
 
-Spin mutexes follow OpenBSD's: a CPU that finds the mutex held (or handed to someone else)
-spins, its clock standing still while its spin time accrues; when the owner releases at time
-T, one spinner gets the mutex at max(T, its arrival) + c*k/2 cycles, k being the CPUs then
-waiting (Boyd-Wickizer et al. 2012), chosen at random among them (`cas`, the default:
-unfair, as a CAS loop) or the longest waiting (`fifo`, a ticket lock).  An uncontended
-acquisition of a line last held by another CPU costs c/2.  Nobody barges in while a hand-off
-is in flight.  Rwlocks and sleeps sleep: the CPU is idle until the release or wakeup, plus the
-wakeup latency.
-
-Statistics (simulate.stats) are streamed: per lock class and per acquisition site, and the
-user/system/spin/idle split of every CPU.
+The parts, one module each: this one keeps the clocks (who runs next) and charges each
+operation its cost; `simulate.spin` decides spin-mutex hand-offs (a CPU finding a mutex held
+spins, its clock standing, until a release hands it over after c*k/2 cycles); an uncontended
+acquisition of a line last held by another CPU costs c/2.  Rwlocks and sleeps sleep: the CPU
+is idle until the release or wakeup, plus the wakeup latency.  `simulate.stats` streams the
+statistics (per lock class and acquisition site, and the user/system/spin/idle split of every
+CPU); `simulate.profile` records the optional folded stacks and trace spans.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-import sys
 from typing import Any
 
 from uvmsim.machine import Engine
 from uvmsim.machine.core import (
     ATOMIC,
+    CPU,
     MTX_ENTER,
     MTX_LEAVE,
     MTX_TRY,
@@ -39,41 +35,17 @@ from uvmsim.machine.core import (
     WAKEUP,
     WORK,
     WRITE,
+    Machine,
 )
 from uvmsim.machine.engines import StopExecution
-from uvmsim.machine.failure import InputError
-from uvmsim.machine.sites import format_site, model_stack
+from uvmsim.machine.sites import format_site
 from uvmsim.simulate.costs import CostTable
+from uvmsim.simulate.profile import Profile
+from uvmsim.simulate.spin import MutexState, SpinMutexes
 from uvmsim.simulate.stats import CpuTime, SimStats
 
 # Operations with nothing to do after them and no lock decision before them.
 _PLAIN = frozenset({READ, WRITE, ATOMIC, WORK})
-
-
-class _MutexState:
-    """The engine's view of one spin mutex: its spinners and an in-flight hand-off."""
-
-    __slots__ = (
-        "acq_time",
-        "holder",
-        "last_holder",
-        "mutex",
-        "queue",
-        "ready",
-        "reserved",
-        "site",
-    )
-
-    def __init__(self, mutex: Any) -> None:
-        # Holding the mutex keeps its id() from being reused by another mutex of this run.
-        self.mutex = mutex
-        self.queue: list[tuple[int, float]] = []  # (cpu, arrival time), arrival order
-        self.reserved = -1  # the CPU a hand-off is in flight to
-        self.ready = 0.0  # when that hand-off lands
-        self.holder = -1
-        self.last_holder = -1
-        self.acq_time = 0.0
-        self.site = ""
 
 
 class TimedEngine(Engine):
@@ -97,20 +69,17 @@ class TimedEngine(Engine):
         trace: bool = False,
         trace_limit: int = 200_000,
     ):
-        if discipline not in ("cas", "fifo"):
-            raise InputError(f"discipline {discipline!r} is unknown; accepted: cas, fifo")
         self.costs = costs
-        self.discipline = discipline
         self.rng = random.Random(seed)
+        self.mutexes = SpinMutexes(discipline, costs.handoff, self.rng, self._push_index)
         self.max_ops = max_ops
         self.max_cycles = max_cycles
         self.max_visible = max_visible
         self.ops_done = 0
         self.stats = SimStats()
-        self.folded: dict[str, float] | None = {} if folded else None
-        self.trace: list[dict] | None = [] if trace else None
-        self.trace_limit = trace_limit
-        self._mutex: dict[int, _MutexState] = {}
+        self.profile = Profile(folded, trace, trace_limit)
+        self._fold = self.profile.fold if folded else None
+        self._span = self.profile.span
         self._epoch = object()  # tags per-object cache-line state as this run's
         self._rw_acq: dict[tuple[int, int], tuple[float, str, str]] = {}
         self._site_names: dict[tuple, str] = {}
@@ -122,7 +91,15 @@ class TimedEngine(Engine):
         self._prev_gap = 0.0  # how long the CPU last chosen waited before its operation
 
     # ---- the Engine interface -----------------------------------------------------------
-    def begin(self, machine: Any) -> None:
+    @property
+    def folded(self) -> dict[str, float] | None:
+        return self.profile.folded
+
+    @property
+    def trace(self) -> list[dict] | None:
+        return self.profile.trace
+
+    def begin(self, machine: Machine) -> None:
         n = len(machine.cpus)
         self.stats.cpus = [CpuTime() for _ in range(n)]
         self._token = [0] * n
@@ -134,7 +111,7 @@ class TimedEngine(Engine):
         """The workload finished `n` operations (faults, exits, flushes...)."""
         self.ops_done += n
 
-    def choose(self, machine: Any, current: Any) -> Any:
+    def choose(self, machine: Machine, current: CPU | None) -> CPU | None:
         prev = self._prev
         if self.max_ops is not None and self.ops_done >= self.max_ops:
             raise StopExecution
@@ -167,14 +144,14 @@ class TimedEngine(Engine):
             if not c.runnable:
                 # It became blocked after it was queued: someone took its lock first.
                 if c.op[0] is MTX_ENTER:
-                    self._spin(self._mutex_state(c.op[1]), c, t)
+                    self._spin(self.mutexes.state(c.op[1]), c, t)
                 continue  # it sleeps until a release or wakeup pushes it again
             if self.max_cycles is not None and t >= self.max_cycles:
                 raise StopExecution
             op = c.op
             kind = op[0]
             if kind is MTX_ENTER or kind is MTX_TRY:
-                st = self._mutex_state(op[1])
+                st = self.mutexes.state(op[1])
                 if st.reserved >= 0 and st.reserved != idx:
                     if kind is MTX_TRY:  # try again once the hand-off has landed
                         self._push(c, max(t, st.ready) + 1)
@@ -191,24 +168,22 @@ class TimedEngine(Engine):
         return None  # nobody can run: the machine reports the deadlock
 
     # ---- scheduling helpers -------------------------------------------------------------
-    def _push(self, c: Any, t: float, prio: int = 1) -> None:
+    def _push(self, c: CPU, t: float, prio: int = 1) -> None:
         self._token[c.index] += 1
         heapq.heappush(self._heap, (t, prio, c.index, self._token[c.index]))
 
-    def _mutex_state(self, m: Any) -> _MutexState:
-        st = self._mutex.get(id(m))
-        if st is None:
-            st = self._mutex[id(m)] = _MutexState(m)
-        return st
+    def _push_index(self, idx: int, t: float, prio: int) -> None:
+        self._token[idx] += 1
+        heapq.heappush(self._heap, (t, prio, idx, self._token[idx]))
 
-    def _spin(self, st: _MutexState, c: Any, t: float) -> None:
+    def _spin(self, st: MutexState, c: CPU, t: float) -> None:
         """`c` finds the mutex held or promised: it spins, queued, clock standing."""
         if t > c.clock:
             c.clock = t
         st.queue.append((c.index, t))
         self._token[c.index] += 1  # not in the heap until handed the mutex
 
-    def _arrive(self, c: Any) -> None:
+    def _arrive(self, c: CPU) -> None:
         """`c` posted its next operation: put it in the heap, queue it as a spinner, or note
         that it sleeps (rwlock, wakeup)."""
         # The machine's lock state is in execution order, not time order: an owner whose
@@ -217,7 +192,7 @@ class TimedEngine(Engine):
         if c.runnable or c.op[0] is MTX_ENTER:
             self._push(c, c.clock)
 
-    def _charge(self, c: Any, op: tuple, t: float) -> None:
+    def _charge(self, c: CPU, op: tuple, t: float) -> None:
         """`c` performs `op` starting at time t: account the gap, then the cost."""
         idx = c.index
         kind = op[0]
@@ -226,10 +201,12 @@ class TimedEngine(Engine):
         if gap > 0:
             if kind is MTX_ENTER or kind is MTX_TRY:
                 times.spin += gap
-                self._fold(c, gap, "spin " + op[1].lock_class)
+                if self._fold is not None:
+                    self._fold(c, gap, "spin " + op[1].lock_class)
             else:
                 times.idle += gap
-                self._fold(c, gap, None)
+                if self._fold is not None:
+                    self._fold(c, gap, None)
             c.clock = t
         self._prev_start = t
         self._prev_gap = gap if gap > 0 else 0.0
@@ -238,10 +215,11 @@ class TimedEngine(Engine):
             times.user += cost
         else:
             times.system += cost
-        self._fold(c, cost, op)
+        if self._fold is not None:
+            self._fold(c, cost, op)
         c.clock = t + cost
 
-    def _cost(self, c: Any, op: tuple) -> float:
+    def _cost(self, c: CPU, op: tuple) -> float:
         costs = self.costs
         kind, obj, field, _site = op
         if kind is READ or kind is WRITE or kind is ATOMIC:
@@ -264,7 +242,7 @@ class TimedEngine(Engine):
             cycles = c.local.pop("cycles", None)
             return costs.work(field) if cycles is None else cycles
         if kind is MTX_ENTER or kind is MTX_TRY:
-            st = self._mutex_state(obj)
+            st = self.mutexes.state(obj)
             extra = 0.0
             if st.reserved != c.index and st.last_holder >= 0:
                 # Uncontended: the line comes from the last holder's cache, k = 1 (a
@@ -292,13 +270,13 @@ class TimedEngine(Engine):
             name = self._site_names[site] = format_site(site)
         return name
 
-    def _after(self, machine: Any, c: Any, op: tuple) -> None:
+    def _after(self, machine: Machine, c: CPU, op: tuple) -> None:
         kind, obj, field, site = op
         now = c.clock
         start = self._prev_start
         if kind is MTX_ENTER or kind is MTX_TRY:
             if obj.owner is c:  # acquired (a try may have failed)
-                st = self._mutex_state(obj)
+                st = self.mutexes.state(obj)
                 wait = self._prev_gap  # it spun from its arrival until `start`
                 ls, ss = self.stats.lock(obj.lock_class, self._site(site))
                 handoff = st.last_holder >= 0 and st.last_holder != c.index
@@ -311,7 +289,7 @@ class TimedEngine(Engine):
                 if wait > 0:
                     self._span(c.index, "wait " + obj.lock_class, start - wait, wait)
         elif kind is MTX_LEAVE:
-            st = self._mutex_state(obj)
+            st = self.mutexes.state(obj)
             hold = now - st.acq_time
             ls, ss = self.stats.lock(obj.lock_class, st.site)
             ls.released(hold)
@@ -319,7 +297,7 @@ class TimedEngine(Engine):
             self._span(c.index, obj.lock_class, st.acq_time, hold)
             st.last_holder = c.index
             st.holder = -1
-            self._hand_off(machine, st, now)
+            self.mutexes.hand_off(st, now)
         elif kind is RW_ENTER or kind is RW_TRY:
             if obj.writer is c or c in obj.readers:
                 wait = self._prev_gap  # it slept from its request until `start`
@@ -340,68 +318,20 @@ class TimedEngine(Engine):
                 if field.is_rwlock:
                     self._wake(machine, field.waiters, now)
                 else:
-                    st = self._mutex_state(field)
+                    st = self.mutexes.state(field)
                     st.last_holder = c.index
-                    self._hand_off(machine, st, now)
+                    self.mutexes.hand_off(st, now)
         elif kind is WAKEUP:
             for cpu in machine.cpus:
                 if not cpu.done and cpu.op[0] is RESUME and cpu.runnable:
                     self._wake(machine, [cpu], now)
 
-    def _hand_off(self, machine: Any, st: _MutexState, now: float) -> None:
-        """The mutex is free at `now`: give it to one spinner after the hand-off delay."""
-        q = st.queue
-        if not q:
-            return
-        # FIFO: the longest waiting (a ticket lock); CAS: whoever wins the race, at random.
-        pos = 0 if self.discipline == "fifo" or len(q) == 1 else self.rng.randrange(len(q))
-        # k = the CPUs in the lock's system when the holder left: the waiters and itself.
-        k = len(q) + 1
-        idx, arrival = q.pop(pos)
-        ready = max(now, arrival) + self.costs.handoff * k / 2
-        st.reserved = idx
-        st.ready = ready
-        self._push(machine.cpus[idx], ready, prio=0)
-
-    def _wake(self, machine: Any, waiters: list, now: float) -> None:
+    def _wake(self, machine: Machine, waiters: list[CPU], now: float) -> None:
         lat = self.costs.wakeup_latency
         for w in list(waiters):
             if w.runnable and not w.done:
                 # Released before it got there in time: it never slept.
                 self._push(w, w.clock if now <= w.clock else now + lat)
 
-    # ---- optional outputs ----------------------------------------------------------------------
-    def _fold(self, c: Any, cycles: float, what: Any) -> None:
-        folded = self.folded
-        if folded is None or cycles <= 0:
-            return
-        g = c.greenlet
-        frame = sys._getframe() if g.gr_frame is None else g.gr_frame  # None: running now
-        stack = ";".join(model_stack(frame)) or "idle"
-        if what is None:
-            leaf = "idle"
-        elif isinstance(what, str):
-            leaf = what
-        else:
-            leaf = f"{what[0]}" if what[0] is not WORK else f"work:{what[2]}"
-        key = f"cpu{c.index};{stack};{leaf}"
-        folded[key] = folded.get(key, 0) + cycles
-
-    def _span(self, cpu: int, name: str, start: float, dur: float) -> None:
-        trace = self.trace
-        if trace is None or len(trace) >= self.trace_limit:
-            return
-        trace.append(
-            {
-                "name": name,
-                "ph": "X",
-                "pid": 0,
-                "tid": cpu,
-                "ts": start / 3000.0,
-                "dur": dur / 3000.0,
-                "cat": "wait" if name.startswith("wait") else "hold",
-            }
-        )
-
-    def end(self, machine: Any) -> None:
+    def end(self, machine: Machine) -> None:
         """Nothing to flush: statistics were streamed."""
