@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from uvmsim.machine import Analyses, Machine
+from uvmsim.machine.core import running
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.simulate.costs import CPU_HZ, CostTable, cost_table
@@ -32,6 +34,42 @@ def get_workload(name: str) -> Any:
     if name not in table:
         raise InputError(f"workload {name!r} is unknown; accepted: {', '.join(table)}")
     return table[name]
+
+
+Progress = Callable[[int, float | None], None]
+"""`progress(ops_done, fraction)`: workload operations so far and the fraction of the run
+done (None when the run has no --ops or --cycles bound to measure it against)."""
+
+
+class _ReportingEngine(TimedEngine):
+    """A TimedEngine that calls `progress` every `every` workload operations.
+
+    It only observes: the schedule, the statistics and so the results are the same as
+    without it (tests/simulate/test_progress.py checks it).
+    """
+
+    def __init__(self, *args: Any, progress: Progress, every: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+        self._every = every
+        self._since = 0
+
+    def op_done(self, n: int = 1) -> None:
+        super().op_done(n)
+        self._since += n
+        if self._since >= self._every:
+            self._since = 0
+            self._progress(self.ops_done, self.fraction())
+
+    def fraction(self) -> float | None:
+        """How far the run is towards its --ops or --cycles bound, whichever is nearer."""
+        parts = []
+        if self.max_ops:
+            parts.append(self.ops_done / self.max_ops)
+        m = running()
+        if self.max_cycles and m is not None and m.current is not None:
+            parts.append(m.current.clock / self.max_cycles)
+        return min(1.0, max(parts)) if parts else None
 
 
 @dataclass
@@ -91,8 +129,13 @@ def simulate(
     trace: bool = False,
     analyses: Analyses | None = None,
     visible: int | None = None,
+    progress: Progress | None = None,
 ) -> SimResult:
-    """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles."""
+    """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles.
+
+    `progress`, if given, is called as the run goes (see `Progress`), last with fraction 1.0:
+    the command line draws its progress bar from it.
+    """
     if cpus < 1:
         raise InputError(f"--cpus must be a positive integer, got {cpus}")
     if ops is not None and ops < 1:
@@ -109,8 +152,7 @@ def simulate(
         table = cost_table()
     if ops is None and cycles is None and visible is None and not opts.get("iterations"):
         ops = 10_000
-    engine = TimedEngine(
-        table,
+    bounds: dict[str, Any] = dict(
         discipline=discipline,
         seed=seed,
         max_ops=ops,
@@ -119,6 +161,11 @@ def simulate(
         folded=folded,
         trace=trace,
     )
+    if progress is None:
+        engine = TimedEngine(table, **bounds)
+    else:
+        every = max(1, ops // 200) if ops else 10
+        engine = _ReportingEngine(table, progress=progress, every=every, **bounds)
     ctx = SimpleNamespace(options=opts, cpus=cpus, seed=seed, engine=engine, protocol=protocol)
     program = wl.build(ctx)
     m = Machine(engine, analyses=analyses or QUIET, max_steps=10**12)
@@ -133,6 +180,8 @@ def simulate(
     if wl.uses_uvm:
         counters.update(_uvm_counters())
     done = engine.ops_done
+    if progress is not None:
+        progress(done, 1.0)
     return SimResult(
         protocol=protocol.name,
         workload=workload,
