@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol, get_protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
@@ -56,10 +57,35 @@ def hunks_json() -> list[dict]:
     return rows
 
 
-def _fits(con: Console, table: Table) -> bool:
-    """Whether `table` can be drawn at the console's width with every word whole."""
-    needed = Measurement.get(con, con.options.update_width(100_000), table).minimum
-    return needed <= con.width
+def table_fits(con: Console, table: Table) -> bool:
+    """Whether `table` can be drawn at the console's width with every word whole; if so,
+    size its columns so that it is.
+
+    rich shrinks a table that is too wide by narrowing its widest columns first, without
+    regard to their words, and cuts them with an ellipsis (or, given minimum widths, overflows
+    the console).  So when the table fits only with some columns wrapped, each column gets its
+    longest word (header included) plus a share of the room left, in proportion to how much
+    more its longest line needs.
+    """
+    lows, highs = [], []
+    for column in table.columns:
+        texts = [column.header, *column.cells]
+        plain = [Text.from_markup(t).plain if isinstance(t, str) else "" for t in texts]
+        lows.append(max((len(w) for t in plain for w in t.split()), default=1))
+        highs.append(max((len(line) for t in plain for line in t.splitlines()), default=1))
+    overhead = Measurement.get(con, con.options.update_width(100_000), table).minimum
+    overhead -= sum(max(lo, c.min_width or 0) for lo, c in zip(lows, table.columns, strict=True))
+    room = con.width - overhead
+    if sum(lows) > room:
+        return False
+    if sum(highs) <= room:
+        return True
+    spare = room - sum(lows)
+    wants = [hi - lo for lo, hi in zip(lows, highs, strict=True)]
+    shares = [spare * w // sum(wants) for w in wants]
+    for column, lo, share in zip(table.columns, lows, shares, strict=True):
+        column.width = lo + share
+    return True
 
 
 def _wrapped(text: str, width: int, indent: str = "    ") -> str:
@@ -105,14 +131,14 @@ def print_protocols(doc: dict, con: Console) -> None:
     """
     protos = doc["protocols"]
     full = _protocol_table(doc, [p["name"] for p in protos])
-    if _fits(con, full):
+    if table_fits(con, full):
         con.print(full)
         for p in protos:
             click.echo(_wrapped(f"{p['name']}: {p['description']}", con.width))
         return
     keys = [str(i) for i in range(1, len(protos) + 1)]
     keyed = _protocol_table(doc, keys)
-    if _fits(con, keyed):
+    if table_fits(con, keyed):
         con.print(keyed)
         for key, p in zip(keys, protos, strict=True):
             click.echo(_wrapped(f"{key} = {p['name']}: {p['description']}", con.width))
@@ -145,7 +171,7 @@ def print_hunks(rows: list[dict], con: Console) -> None:
             ", ".join(r["switches"]),
             ", ".join(r["model_functions"]),
         )
-    if _fits(con, t):
+    if table_fits(con, t):
         con.print(t)
         return
     blocks = [
@@ -235,7 +261,7 @@ def scenarios_cmd(as_json: bool) -> None:
             escape(r["summary"]),
             escape(expect),
         )
-    if _fits(con, t):
+    if table_fits(con, t):
         con.print(t)
         return
     blocks = [

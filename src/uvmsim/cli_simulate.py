@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from uvmsim.cli_catalog import table_fits
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import save_figure, write_atomically
 from uvmsim.protocols import get_protocol
@@ -145,7 +147,10 @@ def progress_bar(enabled: bool, runs: int) -> Iterator[Callable[..., Any] | None
 
 
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140)
+    """The terminal's width, or $COLUMNS; piped without $COLUMNS, 140 (the lock tables'
+    natural width, so that a file of results has them whole)."""
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(width=None if wide else 140)
 
 
 def render_run(r: SimResult) -> None:
@@ -454,20 +459,46 @@ def scale_cmd(
             json.dumps({"workload": workload, "runs": [r["result"] for r in rows]}, indent=2)
         )
         return
-    t = Table(title=f"{escape(workload)}: scaling")
+    print_scale(rows, names, nlist, workload, _console())
+
+
+def print_scale(
+    rows: list[dict], names: list[str], cpus: list[int], workload: str, con: Console
+) -> None:
+    """CPUs down, a column per protocol and figure; where that does not fit, a row per
+    CPU count and protocol (never a cut protocol name)."""
+    by = {(r["cpus"], r["protocol"]): r for r in rows}
+    title = f"{escape(workload)}: scaling"
+    wide = Table(title=title)
     for col in (
         "CPUs",
         *[f"{p}: sys/op" for p in names],
         *[f"{p}: spin" for p in names],
         *[f"{p}: ops/s" for p in names],
     ):
-        t.add_column(escape(col), justify="right", overflow="fold")
-    for n in nlist:
-        by = {r["protocol"]: r for r in rows if r["cpus"] == n}
-        t.add_row(
+        wide.add_column(escape(col), justify="right")
+    for n in cpus:
+        wide.add_row(
             str(n),
-            *[f"{by[p]['system_per_op']:,.0f}" for p in names],
-            *[f"{100 * by[p]['spin_share']:.1f}%" for p in names],
-            *[f"{by[p]['throughput']:,.0f}" for p in names],
+            *[f"{by[n, p]['system_per_op']:,.0f}" for p in names],
+            *[f"{100 * by[n, p]['spin_share']:.1f}%" for p in names],
+            *[f"{by[n, p]['throughput']:,.0f}" for p in names],
         )
-    _console().print(t)
+    if table_fits(con, wide):
+        con.print(wide)
+        return
+    long = Table(title=title)
+    for col in ("CPUs", "protocol", "sys/op", "spin", "ops/s"):
+        long.add_column(col, justify="left" if col == "protocol" else "right", overflow="fold")
+    for n in cpus:
+        for i, p in enumerate(names):
+            r = by[n, p]
+            long.add_row(
+                str(n) if i == 0 else "",
+                escape(p),
+                f"{r['system_per_op']:,.0f}",
+                f"{100 * r['spin_share']:.1f}%",
+                f"{r['throughput']:,.0f}",
+                end_section=i == len(names) - 1,
+            )
+    con.print(long)

@@ -228,3 +228,13 @@ def test_cost_table_rejects_a_missing_or_unknown_entry():
         cost_table(warp=3)
     with pytest.raises(InputError, match="cost table: no entry for work 'defrag'"):
         CostTable().work("defrag")
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+def test_scale_table_never_cuts_a_protocol_name(columns):
+    args = ["scale", "-p", "openbsd-2024-nocache,openbsd-pre", "-w", "spinlock", "-n", "2,4"]
+    r = CliRunner().invoke(main, [*args, "--ops", "200"], env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output
+    assert all(len(line) <= int(columns) for line in r.output.splitlines())
+    assert "openbsd-2024-nocache" in r.output and "openbsd-pre" in r.output
