@@ -150,23 +150,41 @@ def explain(target: Target, schedule: tuple[int, ...]) -> Explanation:
 _SITE = re.compile(r"([A-Za-z_]\w*) \(([^()\s]+:\d+)\)")
 _CPU = re.compile(r"\bcpu(\d+)\b")
 _WRITES = ("write", "atomic")
+_LOCKS = frozenset({"mtx_enter", "mtx_enter_try", "rw_enter", "rw_enter_try"})
+# What a site's words say its operation was: a step at the same line doing something else
+# (a read on the line of a lock call) is not it.
+_SITE_KINDS = (
+    (" read at ", frozenset({"read"})),
+    (" write at ", frozenset({"write"})),
+    ("atomic update at ", frozenset({"atomic"})),
+    ("acquired at ", _LOCKS),
+    ("again at ", _LOCKS),
+    ("held from ", _LOCKS),
+)
 
 
 def _site_steps(failure: Failure, steps: list[Step]) -> list[int]:
     """The steps the failure's sites name: the last step at each site, on the site's CPU.
 
-    A site reads `cpu1 read at uvm_pageclean (uvm_page.py:477)` (a race), `again at
-    uvm_pagefree (uvm_page.py:512)` (a recursion: the failing CPU's) or `KASSERT's function
-    (file:line)` (no step is at a KASSERT's own line, so it names none).
+    A site reads `cpu1 read at uvm_pageclean (uvm_page.py:477)` (a race), `first acquired
+    at uvn_flush (uvm_vnode.py:127)` (a recursion: the failing CPU's) or `function
+    (file:line)` for a KASSERT, whose own line is no visible step.  An acquisition that
+    failed (`again at`, a lock-order reversal's second lock) never ran, so it names none.
     """
     found: list[int] = []
     upto = failure.step or len(steps)
     for site in failure.sites:
         m = _CPU.search(site)
         cpu = int(m.group(1)) if m else failure.cpu
+        kinds = next((k for words, k in _SITE_KINDS if words in site), None)
         for function, where in _SITE.findall(site):
             for s in reversed(steps[:upto]):
-                if s.function == function and s.where == where and cpu in (None, s.cpu):
+                if (
+                    s.function == function
+                    and s.where == where
+                    and cpu in (None, s.cpu)
+                    and (kinds is None or s.kind in kinds)
+                ):
                     if s.n not in found:
                         found.append(s.n)
                     break
@@ -221,9 +239,15 @@ def mark_steps(failure: Failure | None, steps: list[Step]) -> tuple[tuple[int, .
         return tuple(marks), "the last step of each CPU that cannot run"
     marks = _site_steps(failure, steps)
     if marks and failure.kind == fk.DATA_RACE:
-        return tuple(marks), "the two racing accesses"
+        return tuple(marks), "the two racing accesses" if len(marks) == 2 else "the racing access"
     if marks:
-        return tuple(marks), "the operations the failure names"
+        # The operation that failed (a second acquisition, a reversed lock) never ran: the
+        # failing CPU's last step shows where it was.
+        last = [s.n for s in steps if s.cpu == failure.cpu][-1:]
+        legend = "the operations the failure names"
+        if last and last[0] not in marks:
+            legend += f", and the last step of cpu{failure.cpu} before it failed"
+        return tuple(sorted({*marks, *last})), legend
     marks = _reads_from(failure, steps)
     if len(marks) > 1:
         return tuple(marks), (
