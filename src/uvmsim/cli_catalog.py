@@ -1,12 +1,22 @@
-"""`uvmsim protocols` and `uvmsim scenarios`: what can be checked, as tables or JSON."""
+"""`uvmsim protocols` and `uvmsim scenarios`: what can be checked, as tables or JSON.
+
+Tables are laid out for the terminal's width, or $COLUMNS, or 80 columns when piped.  A name
+is never cut: when a table cannot show every name whole at that width it changes layout
+(protocol columns keyed by number, then one block per row).  User text (a protocol's name or
+description from its own file) is escaped before rich sees it, so `[/F1]` prints as written.
+"""
 
 from __future__ import annotations
 
 import json
+import textwrap
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol, get_protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
@@ -47,6 +57,136 @@ def hunks_json() -> list[dict]:
     return rows
 
 
+def table_fits(con: Console, table: Table) -> bool:
+    """Whether `table` can be drawn at the console's width with every word whole; if so,
+    size its columns so that it is.
+
+    rich shrinks a table that is too wide by narrowing its widest columns first, without
+    regard to their words, and cuts them with an ellipsis (or, given minimum widths, overflows
+    the console).  So when the table fits only with some columns wrapped, each column gets its
+    longest word (header included) plus a share of the room left, in proportion to how much
+    more its longest line needs.
+    """
+    lows, highs = [], []
+    for column in table.columns:
+        texts = [column.header, *column.cells]
+        plain = [Text.from_markup(t).plain if isinstance(t, str) else "" for t in texts]
+        lows.append(max((len(w) for t in plain for w in t.split()), default=1))
+        highs.append(max((len(line) for t in plain for line in t.splitlines()), default=1))
+    overhead = Measurement.get(con, con.options.update_width(100_000), table).minimum
+    overhead -= sum(max(lo, c.min_width or 0) for lo, c in zip(lows, table.columns, strict=True))
+    room = con.width - overhead
+    if sum(lows) > room:
+        return False
+    if sum(highs) <= room:
+        return True
+    spare = room - sum(lows)
+    wants = [hi - lo for lo, hi in zip(lows, highs, strict=True)]
+    shares = [spare * w // sum(wants) for w in wants]
+    for column, lo, share in zip(table.columns, lows, shares, strict=True):
+        column.width = lo + share
+    return True
+
+
+def _wrapped(text: str, width: int, indent: str = "    ") -> str:
+    return "\n".join(
+        textwrap.wrap(
+            text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        )
+    )
+
+
+def _print_blocks(
+    con: Console, title: str, blocks: list[tuple[str, list[tuple[str, str]]]]
+) -> None:
+    """The narrow layout of a table: a heading line per row, then `label: value` lines."""
+    click.echo(_wrapped(title, con.width, "  "))
+    for head, fields in blocks:
+        click.echo("")
+        click.echo(_wrapped(head, con.width, "  "))
+        for label, value in fields:
+            click.echo(_wrapped(f"  {label}: {value}", con.width))
+
+
+def _protocol_table(doc: dict, headers: list[str]) -> Table:
+    t = Table(title="Protocols (1 = as in the seed diff)")
+    t.add_column("switch")
+    t.add_column("hunks")
+    for h in headers:
+        t.add_column(escape(h), justify="center")
+    for s in doc["switches"]:
+        t.add_row(
+            s["name"],
+            ", ".join(map(str, s["hunks"])) or "-",
+            *("1" if p["switches"][s["name"]] else "." for p in doc["protocols"]),
+        )
+    return t
+
+
+def print_protocols(doc: dict, con: Console) -> None:
+    """The switch x protocol matrix, in the widest layout that keeps every name whole.
+
+    Protocol names as column headers; else numbered columns with the names in the legend
+    below; else, one block per switch listing the protocols that have it as in the diff.
+    """
+    protos = doc["protocols"]
+    full = _protocol_table(doc, [p["name"] for p in protos])
+    if table_fits(con, full):
+        con.print(full)
+        for p in protos:
+            click.echo(_wrapped(f"{p['name']}: {p['description']}", con.width))
+        return
+    keys = [str(i) for i in range(1, len(protos) + 1)]
+    keyed = _protocol_table(doc, keys)
+    if table_fits(con, keyed):
+        con.print(keyed)
+        for key, p in zip(keys, protos, strict=True):
+            click.echo(_wrapped(f"{key} = {p['name']}: {p['description']}", con.width))
+        return
+    blocks = []
+    for s in doc["switches"]:
+        on = [p["name"] for p in protos if p["switches"][s["name"]]]
+        hunks = ", ".join(map(str, s["hunks"])) or "-"
+        blocks.append((s["name"], [("hunks", hunks), ("as in the diff in", ", ".join(on) or "-")]))
+    _print_blocks(
+        con, "Protocols: each switch, and the protocols that have it as in the diff", blocks
+    )
+    click.echo("")
+    for p in protos:
+        click.echo(_wrapped(f"{p['name']}: {p['description']}", con.width))
+
+
+def print_hunks(rows: list[dict], con: Console) -> None:
+    """The hunk -> switch -> model function table, or one block per hunk when too narrow."""
+    title = f"The {len(rows)} hunks of the seed diff"
+    t = Table(title=title)
+    for col in ("#", "file", "hunk", "function", "switch", "model function(s)"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            str(r["hunk"]),
+            escape(r["file"]),
+            escape(r["header"]),
+            escape(r["function"]),
+            ", ".join(r["switches"]),
+            ", ".join(r["model_functions"]),
+        )
+    if table_fits(con, t):
+        con.print(t)
+        return
+    blocks = [
+        (
+            f"hunk {r['hunk']}: {r['file']} {r['header']} {r['function']}",
+            [
+                ("switch", ", ".join(r["switches"]) or "-"),
+                ("model function(s)", ", ".join(r["model_functions"]) or "-"),
+            ],
+        )
+        for r in rows
+    ]
+    _print_blocks(con, title, blocks)
+
+
 @click.command("protocols")
 @click.option("--hunks", is_flag=True, help="Show the table hunk -> switch -> model function(s).")
 @click.option(
@@ -64,47 +204,22 @@ def protocols_cmd(hunks: bool, extra: tuple[str, ...], as_json: bool) -> None:
     Examples:
       uvmsim protocols
       uvmsim protocols --hunks
-      uvmsim protocols --protocol examples/my_diff.py:SEED_ATOMIC_QUEUES --json
+      uvmsim protocols --protocol examples/my_diff.py:PRE_ATOMIC_WIRED --json
     """
     user = [get_protocol(spec) for spec in extra]
+    con = Console()
     if hunks:
         rows = hunks_json()
         if as_json:
             click.echo(json.dumps({"hunks": rows}, indent=2))
             return
-        t = Table(title="The 26 hunks of the seed diff")
-        for col in ("#", "file", "hunk", "function", "switch", "model function(s)"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(
-                str(r["hunk"]),
-                r["file"],
-                r["header"],
-                r["function"],
-                ", ".join(r["switches"]),
-                ", ".join(r["model_functions"]),
-            )
-        Console().print(t)
+        print_hunks(rows, con)
         return
     doc = protocols_json(user)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    protos = doc["protocols"]
-    t = Table(title="Protocols (1 = as in the seed diff)")
-    t.add_column("switch")
-    t.add_column("hunks")
-    for p in protos:
-        t.add_column(p["name"], justify="center")
-    for s in doc["switches"]:
-        t.add_row(
-            s["name"],
-            ",".join(map(str, s["hunks"])) or "-",
-            *("1" if p["switches"][s["name"]] else "." for p in protos),
-        )
-    Console().print(t)
-    for p in protos:
-        click.echo(f"{p['name']}: {p['description']}")
+    print_protocols(doc, con)
 
 
 @click.command("scenarios")
@@ -132,16 +247,33 @@ def scenarios_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"scenarios": rows}, indent=2))
         return
+    con = Console()
     t = Table(title="Scenarios")
     for col in ("name", "CPUs", "pages", "review", "what it exercises", "expected"):
         t.add_column(col, overflow="fold")
-    for r in rows:
+    expected = [", ".join(f"{k}: {v}" for k, v in r["expect"].items()) for r in rows]
+    for r, expect in zip(rows, expected, strict=True):
         t.add_row(
-            r["name"],
+            escape(r["name"]),
             str(r["cpus"]),
             str(r["pages"]),
-            ",".join(r["questions"]),
-            r["summary"],
-            ", ".join(f"{k}: {v}" for k, v in r["expect"].items()),
+            ", ".join(r["questions"]),
+            escape(r["summary"]),
+            escape(expect),
         )
-    Console().print(t)
+    if table_fits(con, t):
+        con.print(t)
+        return
+    blocks = [
+        (
+            r["name"],
+            [
+                ("CPUs, pages", f"{r['cpus']}, {r['pages']}"),
+                ("review", ", ".join(r["questions"]) or "-"),
+                ("what it exercises", r["summary"]),
+                ("expected", expect or "-"),
+            ],
+        )
+        for r, expect in zip(rows, expected, strict=True)
+    ]
+    _print_blocks(con, "Scenarios", blocks)

@@ -1,4 +1,9 @@
-"""`uvmsim check` and `uvmsim replay`: exit 0 nothing found, 1 failure found, 2 bad input."""
+"""`uvmsim check` and `uvmsim replay`: exit 0 nothing found, 1 failure found, 2 bad input.
+
+The report is plain text laid out by uvmsim for the terminal's width ($COLUMNS, 80 when piped)
+and written with click.echo, never through rich: no user text is taken for markup and the
+replay token, alone on its line, is never wrapped (check/report.py).
+"""
 
 from __future__ import annotations
 
@@ -158,7 +163,9 @@ def check_cmd(
         reduce=reduce,
         minimize=not no_minimize,
     )
-    progress = _Progress(enabled=not as_json and sys.stdout.isatty())
+    # The status line goes to stderr: whether stderr is a terminal decides, so that a
+    # redirected stderr never collects carriage-return noise.
+    progress = _Progress(enabled=not as_json and sys.stderr.isatty())
     res = run_check(spec, progress)
     progress.done()
     cx = counterexample(spec, res) if res.failure is not None else None

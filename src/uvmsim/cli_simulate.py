@@ -1,22 +1,68 @@
-"""`uvmsim simulate` and `uvmsim scale`: the timed simulator from the command line."""
+"""`uvmsim simulate` and `uvmsim scale`: the timed simulator from the command line.
+
+Bad numbers are refused before anything runs (one line, exit 2): `--cycles` must be finite
+and positive, CPU counts between 1 and `MAX_CPUS`.  On a terminal a progress bar runs on
+stderr (a simulation takes seconds); `--json` or a stderr that is not a terminal turns it off.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from uvmsim.cli_catalog import table_fits
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import save_figure, write_atomically
 from uvmsim.protocols import get_protocol
 from uvmsim.simulate.costs import CPU_HZ
-from uvmsim.simulate.run import SimResult, get_workload, simulate
+from uvmsim.simulate.outputs import chrome_trace_text, folded_text
+from uvmsim.simulate.run import (
+    MAX_CPUS,
+    SimResult,
+    check_cpus,
+    check_cycles,
+    get_workload,
+    simulate,
+    workloads,
+)
 
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+class WorkloadHelp(click.Command):
+    """A command whose --help ends with every workload's options and their defaults.
+
+    Generated from the workload classes when help is asked for, so it never drifts from
+    what `--name value` accepts (and importing the workloads costs nothing otherwise).
+    """
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Workload options (--name value, after the command's own)"):
+            for i, wl in enumerate(workloads().values()):
+                if i:
+                    formatter.write_paragraph()
+                formatter.write_text(f"{wl.name}: {wl.summary}")
+                with formatter.indentation():
+                    formatter.write_dl([_option_help(o) for o in wl.options] or [("none", "")])
+
+
+def _option_help(o: Any) -> tuple[str, str]:
+    kind = "|".join(o.choices) if o.choices else o.type.__name__.upper()
+    text = f"{o.help} (default {o.default}"
+    if o.minimum is not None and not o.choices:
+        text += f"; >= {o.minimum}"
+    return f"--{o.name} {kind}", text + ")"
 
 
 def workload_options(workload: str, args: list[str]) -> dict[str, Any]:
@@ -36,12 +82,59 @@ def workload_options(workload: str, args: list[str]) -> dict[str, Any]:
             i += 1
         out[name.replace("-", "_")] = value
         i += 1
-    wl.parse(out)  # validate now: one clear line for an unknown or bad option
+    wl.parse(out)  # validate now: one clear line for an unknown, ill-typed or non-finite option
     return out
 
 
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(enabled: bool, runs: int) -> Iterator[Callable[..., Any] | None]:
+    """A rich progress bar on stderr over `runs` simulations; yields `start(label)`.
+
+    `start(label)` begins the next run and returns the `progress` callback to give
+    `simulate()`; the bar advances by the fraction each run reports.  Yields None when
+    disabled (`--json`, or stderr not a terminal): the output is then exactly the same.
+    """
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, force_terminal=True),
+        transient=True,
+    )
+    task = bar.add_task("simulating", total=runs)
+    done = 0
+
+    def start(label: str) -> Callable[[int, float | None], None]:
+        nonlocal done
+        base = done
+        done += 1
+        bar.update(task, description=escape(label), completed=base)
+
+        def progress(ops: int, fraction: float | None) -> None:
+            if fraction is None:
+                bar.update(task, description=escape(f"{label}: {ops:,} operations"))
+            else:
+                bar.update(task, completed=base + fraction)
+
+        return progress
+
+    with bar:
+        yield start
+
+
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140)
+    """The terminal's width, or $COLUMNS; piped without $COLUMNS, 140 (the lock tables'
+    natural width, so that a file of results has them whole)."""
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(width=None if wide else 140)
 
 
 def render_run(r: SimResult) -> None:
@@ -49,7 +142,8 @@ def render_run(r: SimResult) -> None:
     ct = r.cpu_time
     total = sum(ct.values()) or 1
     con.print(
-        f"[bold]{r.workload}[/] on [bold]{r.protocol}[/], {r.cpus} CPUs, seed {r.seed}: "
+        f"[bold]{escape(r.workload)}[/] on [bold]{escape(r.protocol)}[/], {r.cpus} CPUs, "
+        f"seed {r.seed}: "
         f"{r.ops} operations in {r.cycles / CPU_HZ * 1e3:.2f} ms simulated, "
         f"{r.throughput:,.0f} ops/s"
     )
@@ -66,11 +160,11 @@ def render_run(r: SimResult) -> None:
         "hold max",
         "handoffs",
     ):
-        t.add_column(col, justify="right" if col != "lock" else "left")
+        t.add_column(col, justify="right" if col != "lock" else "left", overflow="fold")
     rows = sorted(r.locks.items(), key=lambda kv: -kv[1]["wait_cycles"])
     for name, s in rows[:10]:
         t.add_row(
-            name,
+            escape(name),
             f"{s['acquisitions']:,}",
             f"{s['contended']:,}",
             f"{s['wait_cycles']:,}",
@@ -85,12 +179,12 @@ def render_run(r: SimResult) -> None:
     sites.sort(key=lambda x: -x[2]["wait_cycles"])
     t2 = Table(title="contended call sites (by total wait)")
     for col in ("lock", "site", "acq", "contended", "wait total", "hold avg"):
-        t2.add_column(col)
+        t2.add_column(col, overflow="fold")
     for lock, site, s in sites[:10]:
         if s["contended"]:
             t2.add_row(
-                lock,
-                site,
+                escape(lock),
+                escape(site),
                 f"{s['acquisitions']:,}",
                 f"{s['contended']:,}",
                 f"{s['wait_cycles']:,}",
@@ -99,15 +193,22 @@ def render_run(r: SimResult) -> None:
     con.print(t2)
     counters = ", ".join(f"{k} {v}" for k, v in r.counters.items())
     if counters:
-        con.print(f"counters: {counters}")
+        con.print(f"counters: {counters}", markup=False, highlight=False)
 
 
-@click.command("simulate", context_settings=_EXTRA)
+@click.command("simulate", cls=WorkloadHelp, context_settings=_EXTRA)
 @click.option("--protocol", "-p", required=True, metavar="NAME|FILE.py:NAME")
-@click.option("--workload", "-w", required=True, help="build, flush, pressure or spinlock.")
-@click.option("--cpus", "-n", type=int, required=True, help="Number of CPUs.")
+@click.option(
+    "--workload",
+    "-w",
+    required=True,
+    help="build, flush, pressure or spinlock (their options: below).",
+)
+@click.option("--cpus", "-n", type=int, required=True, help=f"Number of CPUs, 1..{MAX_CPUS}.")
 @click.option("--ops", type=int, default=None, help="Stop after N workload operations.")
-@click.option("--cycles", type=float, default=None, help="Stop after N simulated cycles.")
+@click.option(
+    "--cycles", type=float, default=None, help="Stop after N simulated cycles (finite, > 0)."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--discipline",
@@ -145,8 +246,9 @@ def simulate_cmd(
 ) -> None:
     """Run a workload on N simulated CPUs; report lockstat-style contention.
 
-    Workload options follow as --name value (uvmsim simulate -w W --help lists none;
-    see docs/simulator.md): e.g. --think 9000 --hold 1000 --handoff 300 for spinlock.
+    Workload options follow as --name value (listed with their defaults at the end of this
+    help): e.g. --think 9000 --hold 1000 --handoff 300 for spinlock.  On a terminal a
+    progress bar runs on stderr (not with --json).
 
     \b
     Examples:
@@ -155,25 +257,28 @@ def simulate_cmd(
       uvmsim simulate -p seed -w spinlock -n 16 --think 9000 --hold 1000 --discipline fifo
       uvmsim simulate -p seed -w build -n 16 --folded out.folded --trace out.json
     """
+    check_cpus(cpus)
+    check_cycles(cycles)
     opts = workload_options(workload, list(ctx.args))
     proto = get_protocol(protocol)
-    r = simulate(
-        workload,
-        proto,
-        cpus,
-        ops=ops,
-        cycles=cycles,
-        seed=seed,
-        options=opts,
-        discipline=discipline,
-        folded=folded is not None,
-        trace=trace is not None,
-    )
+    with progress_bar(not as_json and _stderr_is_tty(), 1) as start:
+        r = simulate(
+            workload,
+            proto,
+            cpus,
+            ops=ops,
+            cycles=cycles,
+            seed=seed,
+            options=opts,
+            discipline=discipline,
+            folded=folded is not None,
+            trace=trace is not None,
+            progress=start(f"{workload} on {proto.name}, {cpus} CPUs") if start else None,
+        )
     if folded:
-        lines = [f"{k} {round(v)}" for k, v in sorted(r.folded.items()) if round(v) > 0]
-        write_atomically(folded, "\n".join(lines) + "\n")
+        write_atomically(folded, folded_text(r))
     if trace:
-        write_atomically(trace, json.dumps({"traceEvents": r.trace, "displayTimeUnit": "ns"}))
+        write_atomically(trace, chrome_trace_text(r))
     if as_json:
         click.echo(json.dumps(r.to_json(), indent=2))
     else:
@@ -203,13 +308,22 @@ def scale_rows(
     seed: int,
     opts: dict,
     discipline: str = "cas",
+    start: Callable[..., Any] | None = None,
 ) -> list[dict]:
+    """One simulation per protocol x CPU count; `start(label)` (progress_bar) if given."""
     rows = []
     for p in protocols:
         proto = get_protocol(p)
         for n in cpus:
             r = simulate(
-                workload, proto, n, ops=ops, seed=seed, options=opts, discipline=discipline
+                workload,
+                proto,
+                n,
+                ops=ops,
+                seed=seed,
+                options=opts,
+                discipline=discipline,
+                progress=start(f"{proto.name}, {n} CPUs") if start else None,
             )
             ct = r.cpu_time
             total = sum(ct.values()) or 1
@@ -262,10 +376,19 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
         plt.close(fig)
 
 
-@click.command("scale", context_settings=_EXTRA)
+@click.command("scale", cls=WorkloadHelp, context_settings=_EXTRA)
 @click.option("--protocol", "-p", "protocols", required=True, metavar="P1,P2,...")
-@click.option("--workload", "-w", required=True)
-@click.option("--cpus", "-n", "cpus", default="8,16,32,64", show_default=True)
+@click.option(
+    "--workload", "-w", required=True, help="build, flush, pressure or spinlock (options: below)."
+)
+@click.option(
+    "--cpus",
+    "-n",
+    "cpus",
+    default="8,16,32,64",
+    show_default=True,
+    help=f"CPU counts, each 1..{MAX_CPUS}.",
+)
 @click.option(
     "--ops", type=int, default=5000, show_default=True, help="Workload operations per run."
 )
@@ -292,6 +415,9 @@ def scale_cmd(
 ) -> None:
     """Run a workload at several CPU counts for one or more protocols, side by side.
 
+    Workload options follow as --name value (listed at the end of this help).  On a
+    terminal a progress bar runs on stderr (not with --json).
+
     \b
     Examples:
       uvmsim scale -p openbsd-pre,seed -w build -n 8,16,32,64 --plot scale.png
@@ -299,34 +425,64 @@ def scale_cmd(
     """
     plist = parse_list(protocols, "--protocol")
     nlist = parse_list(cpus, "--cpus", int)
-    if any(n < 1 for n in nlist):
-        raise InputError(f"--cpus: every CPU count must be a positive integer, got {cpus}")
+    for n in nlist:
+        check_cpus(n)
     if ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
+    if plot and not plot.endswith((".png", ".svg")):
+        # Said before the runs, not after them.
+        raise InputError(f"--plot: {plot!r} must end in .png or .svg")
     opts = workload_options(workload, list(ctx.args))
-    rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline)
+    with progress_bar(not as_json and _stderr_is_tty(), len(plist) * len(nlist)) as start:
+        rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline, start)
+    names = list(dict.fromkeys(r["protocol"] for r in rows))  # the protocols' own names
     if plot:
-        plot_scale(rows, plot, f"{workload}: " + " vs ".join(plist))
+        plot_scale(rows, plot, f"{workload}: " + " vs ".join(names))
     if as_json:
         click.echo(
             json.dumps({"workload": workload, "runs": [r["result"] for r in rows]}, indent=2)
         )
         return
-    t = Table(title=f"{workload}: scaling")
+    print_scale(rows, names, nlist, workload, _console())
+
+
+def print_scale(
+    rows: list[dict], names: list[str], cpus: list[int], workload: str, con: Console
+) -> None:
+    """CPUs down, a column per protocol and figure; where that does not fit, a row per
+    CPU count and protocol (never a cut protocol name)."""
+    by = {(r["cpus"], r["protocol"]): r for r in rows}
+    title = f"{escape(workload)}: scaling"
+    wide = Table(title=title)
     for col in (
         "CPUs",
-        *[f"{p}: sys/op" for p in plist],
-        *[f"{p}: spin" for p in plist],
-        *[f"{p}: ops/s" for p in plist],
+        *[f"{p}: sys/op" for p in names],
+        *[f"{p}: spin" for p in names],
+        *[f"{p}: ops/s" for p in names],
     ):
-        t.add_column(col, justify="right")
-    for n in nlist:
-        by = {r["protocol"]: r for r in rows if r["cpus"] == n}
-        names = [get_protocol(p).name for p in plist]
-        t.add_row(
+        wide.add_column(escape(col), justify="right")
+    for n in cpus:
+        wide.add_row(
             str(n),
-            *[f"{by[p]['system_per_op']:,.0f}" for p in names],
-            *[f"{100 * by[p]['spin_share']:.1f}%" for p in names],
-            *[f"{by[p]['throughput']:,.0f}" for p in names],
+            *[f"{by[n, p]['system_per_op']:,.0f}" for p in names],
+            *[f"{100 * by[n, p]['spin_share']:.1f}%" for p in names],
+            *[f"{by[n, p]['throughput']:,.0f}" for p in names],
         )
-    _console().print(t)
+    if table_fits(con, wide):
+        con.print(wide)
+        return
+    long = Table(title=title)
+    for col in ("CPUs", "protocol", "sys/op", "spin", "ops/s"):
+        long.add_column(col, justify="left" if col == "protocol" else "right", overflow="fold")
+    for n in cpus:
+        for i, p in enumerate(names):
+            r = by[n, p]
+            long.add_row(
+                str(n) if i == 0 else "",
+                escape(p),
+                f"{r['system_per_op']:,.0f}",
+                f"{100 * r['spin_share']:.1f}%",
+                f"{r['throughput']:,.0f}",
+                end_section=i == len(names) - 1,
+            )
+    con.print(long)

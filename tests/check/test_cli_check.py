@@ -1,18 +1,23 @@
 """`uvmsim check` / `uvmsim replay`: exit codes, replay byte for byte, bad input."""
 
 import json
+import re
 
 from click.testing import CliRunner
 
 from uvmsim.cli import main
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, list(args))
+def invoke(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env)
 
 
 def token_of(output: str) -> str:
-    return next(line.split()[-1] for line in output.splitlines() if line.startswith("replay:"))
+    """The token: alone on the line after `replay: uvmsim replay \\`."""
+    lines = output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("replay:"))
+    assert lines[at] == "replay: uvmsim replay \\"
+    return lines[at + 1]
 
 
 def test_failure_replays_byte_for_byte():
@@ -130,3 +135,68 @@ def test_token_from_another_version_or_protocol_is_refused(monkeypatch):
     edited = token[:-10] + ("A" if token[-10] != "A" else "B") + token[-9:]
     r3 = invoke("replay", edited)
     assert r3.exit_code == 2 and "checksum mismatch" in r3.output
+
+
+def _interleaving_rows(output: str) -> list[str]:
+    block = output[output.index("interleaving:") : output.index("model stacks at the failure:")]
+    return block.splitlines()
+
+
+def test_counterexample_at_80_columns_piped_wraps_never_cuts_and_marks_the_race():
+    r = invoke("check", "-p", "seed-plain-wired", "-s", "wired-counter", env={"COLUMNS": "80"})
+    assert r.exit_code == 1
+    out = r.output
+    assert "…" not in out
+    rows = _interleaving_rows(out)
+    # Every line of the view fits 80 columns, and the full names are there (36-character
+    # cells cut `uvmfault_anonget: read vm_anon#0.an_lock` to `... vm_anon#0.an…`).
+    assert all(len(line) <= 80 for line in rows), [x for x in rows if len(x) > 80]
+    assert "uvmfault_anonget: read vm_anon#0.an_lock" in out
+    assert "uvm_pageunwire: write uvmexp.wired" in out
+    # The two racing accesses are marked, with a legend naming them.
+    legend = " ".join(rows[1:3])
+    assert "> marks the two racing accesses" in legend
+    marked = [line for line in rows if re.match(r"^ *\d+ >", line)]
+    assert len(marked) == 2
+    assert "write uvmexp.wired" in marked[0] and "cpu0" in marked[0]
+    assert "read uvmexp.wired" in marked[1] and "cpu1" in marked[1]
+    # Both racing CPUs have a stack: cpu0 (the writer) had finished by the failure.
+    stacks = out[out.index("model stacks at the marked steps:") :]
+    assert "cpu0 (write uvmexp.wired): " in stacks and "uvm_pageunwire" in stacks
+    assert "cpu1 (read uvmexp.wired): " in stacks and "uvm_pageclean" in stacks
+
+
+def test_a_wide_terminal_gets_a_column_per_cpu():
+    r = invoke("check", "-p", "seed-plain-wired", "-s", "wired-counter", env={"COLUMNS": "200"})
+    header = next(line for line in _interleaving_rows(r.output) if line.startswith(" step"))
+    assert re.search(r"cpu0 +cpu1 +cpu2 +locks held when it ran", header)
+    assert "…" not in r.output
+
+
+def test_a_kassert_marks_the_write_its_failing_function_read():
+    # F1: the pagedaemon's uvmpd_trylockowner reads pg6.uobject that cpu1's
+    # uvm_pageremove has cleared: the write, the read and the failing step are marked.
+    r = invoke("check", "-p", "seed", "-s", "pageclean-race", "--no-races", env={"COLUMNS": "80"})
+    assert r.exit_code == 1
+    marked = [line for line in _interleaving_rows(r.output) if re.match(r"^ *\d+ >", line)]
+    assert any("uvm_pageremove: write pg6.uobject" in line for line in marked)
+    assert any("uvmpd_trylockowner: read pg6.uobject" in line for line in marked)
+
+
+def test_json_marks_steps_and_gives_their_stacks():
+    r = invoke("check", "-p", "seed-plain-wired", "-s", "wired-counter", "--json")
+    doc = json.loads(r.output)
+    assert [s["step"] for s in doc["interleaving"] if s["marked"]] == [
+        s["step"] for s in doc["marked"]["steps"]
+    ]
+    assert doc["marked"]["legend"] == "the two racing accesses"
+    assert all(s["stack"] for s in doc["marked"]["steps"])
+
+
+def test_the_token_is_alone_and_whole_on_its_line_at_80_columns():
+    r = invoke("check", "-p", "seed-plain-wired", "-s", "wired-counter", env={"COLUMNS": "80"})
+    token = token_of(r.output)
+    assert re.fullmatch(r"uvm1\.[A-Za-z0-9_=-]+\.[0-9a-f]{8}", token), token
+    assert len(token) > 80  # so rich or a wrapper would have broken it
+    again = invoke("replay", token, env={"COLUMNS": "80"})
+    assert again.exit_code == 1 and token_of(again.output) == token

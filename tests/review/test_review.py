@@ -1,12 +1,14 @@
 """The whole review: JSON shape, failures first, mutation score, the HTML report."""
 
+import dataclasses
+import re
 import shutil
 import subprocess
 
 import pytest
 
 from uvmsim.review.questions import Bounds
-from uvmsim.review.render import to_json, write_html
+from uvmsim.review.render import distinct_counterexamples, render_text, to_json, write_html
 from uvmsim.review.run import run_review
 
 SMALL = Bounds(
@@ -73,3 +75,52 @@ def test_html_report_renders_in_headless_chromium(review, tmp_path):
     )
     assert 'data-verdicts-visible="yes"' in out.stdout, out.stderr[-2000:]
     assert "R1" in out.stdout and "mutation analysis" in out.stdout
+
+
+def test_html_shows_each_counterexample_once_and_links_it_from_the_verdicts(review, tmp_path):
+    with open(write_html(review, str(tmp_path / "report"))) as fh:
+        page = fh.read()
+    distinct = distinct_counterexamples(review)
+    assert distinct
+    # Before: the F1 counterexample three times (the failures, then R2's and R9's).
+    assert page.count("<pre class='token'>") == len(distinct)
+    for n, cx in enumerate(distinct, start=1):
+        assert page.count(f"uvmsim replay {cx.token}") == 1
+        assert page.count(f"id='cx{n}'") == 1
+    failing = [v for v in review.verdicts if v.id in review.question_examples]
+    assert failing
+    assert page.count("<a href='#cx") == len(failing)
+    # Cells are wrapped by the browser, never cut by uvmsim: no ellipsis, full names.
+    assert "…" not in page
+    assert "uvmpd_trylockowner: read pg6.uobject" in page
+    # The steps the failure depends on are highlighted.
+    assert re.search(r"<mark> *\d+ &gt;", page)
+
+
+def _text(review, monkeypatch, capsys, columns: int = 80) -> str:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    render_text(review, timing=False)
+    return capsys.readouterr().out
+
+
+def test_text_at_80_columns_prints_each_token_whole_on_its_own_line(review, monkeypatch, capsys):
+    out = _text(review, monkeypatch, capsys)
+    lines = out.splitlines()
+    for cx in distinct_counterexamples(review):
+        assert lines.count(cx.token) == 1, "the token must be alone on one line, unwrapped"
+        assert lines[lines.index(cx.token) - 1] == "replay: uvmsim replay \\"
+    assert "…" not in out
+    # Printed once, and referred to by number from the failing verdicts.
+    assert out.count("counterexample #1:") == 1
+    assert "(counterexample #1 above:" in out
+    # The interleaving fits 80 columns.
+    start = out.index("counterexample #1:")
+    view = out[start : out.index("model stacks at the failure:", start)]
+    assert all(len(line) <= 80 for line in view.splitlines()[3:] if not line.startswith("panic"))
+
+
+def test_user_text_with_square_brackets_is_printed_as_written(review, monkeypatch, capsys):
+    odd = dataclasses.replace(review, protocol="[/x]", description="a diff [/F1] [bold]")
+    out = _text(odd, monkeypatch, capsys, columns=120)
+    assert "protocol [/x] (a diff [/F1] [bold])" in out
+    assert "Failures found in [/x] itself" in out

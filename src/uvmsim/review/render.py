@@ -5,15 +5,64 @@ from __future__ import annotations
 import html
 import json
 import os
-import sys
+import re
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from uvmsim.check import report as cxr
+from uvmsim.findings import FINDINGS
 from uvmsim.output_files import publish_directory
-from uvmsim.review.run import Review
+from uvmsim.review.run import Counterexample, Review
 
 MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured"}
+
+HTML_WIDTH = 200
+"""The width the counterexamples are laid out for in the HTML page (a <pre> that scrolls)."""
+
+
+def distinct_counterexamples(rv: Review) -> list[Counterexample]:
+    """Each counterexample once: the protocol's own failures first, then the verdicts' others.
+
+    A failing verdict usually points at one of the protocol's own failures (the same token):
+    printing it again under the verdict repeated an 85-step interleaving three times.
+    """
+    seen: dict[str, Counterexample] = {}
+    for cx in [*rv.counterexamples, *rv.question_examples.values()]:
+        seen.setdefault(cx.token, cx)
+    return list(seen.values())
+
+
+def _number(rv: Review) -> dict[str, int]:
+    """Token -> the counterexample's number (#1, #2...), as printed and linked."""
+    return {cx.token: i for i, cx in enumerate(distinct_counterexamples(rv), start=1)}
+
+
+def counterexample_lines(cx: Counterexample, width: int) -> list[str]:
+    """One counterexample laid out for `width` columns, without its replay token.
+
+    The token is printed by the caller on a line of its own, where nothing may wrap it.
+    """
+    lines = [cx.failure.message]
+    if cx.finding:
+        title = next(f.title for f in FINDINGS if f.id == cx.finding)
+        lines.extend(
+            cxr.wrap_prose(f"  finding {cx.finding} (docs/findings.md): {title}", width, "    ")
+        )
+    lines.extend(f"  at {s}" for s in cx.failure.sites)
+    lines.append(
+        f"  scenario {cx.scenario}: {cx.steps} steps, {cx.preemptions} preemptions (minimized)"
+    )
+    if cx.also_seen:
+        lines.extend(cxr.wrap_prose("  also seen in: " + "; ".join(cx.also_seen), width, "    "))
+    lines.append("")
+    lines.extend(cxr.render_interleaving(cx.explanation, width))
+    if cx.explanation.page_changes:
+        lines.append("page state changes:")
+        lines.extend(cxr.render_page_changes(cx.explanation, limit=20, width=width))
+    lines.extend(cxr.render_stacks(cx.explanation, cx.failure, width))
+    return lines
 
 
 def to_json(rv: Review) -> dict:
@@ -70,34 +119,54 @@ def to_json(rv: Review) -> dict:
     }
 
 
-def render_text(rv: Review, timing: bool = True) -> None:
-    con = Console(width=None if sys.stdout.isatty() else 150)
+def render_text(rv: Review, timing: bool = True, width: int | None = None) -> None:
+    """The review for a terminal or a pipe: $COLUMNS or the terminal's width, 80 when piped.
+
+    Every piece of text that is not uvmsim's own (protocol names and descriptions, failure
+    messages, evidence) is escaped before rich sees it: a description with `[/F1]` in it is
+    printed as written.  Counterexamples are laid out by uvmsim and printed without rich's
+    wrapping, each replay token alone on its line so that it copies whole.
+    """
+    con = Console(width=width) if width else Console()
+    width = con.width
+    numbers = _number(rv)
     con.print(
-        f"[bold]uvmsim review[/]: protocol [bold]{rv.protocol}[/] ({rv.description}); "
-        f"baseline {rv.baseline}; {'thorough' if rv.thorough else 'default'} bounds"
+        f"[bold]uvmsim review[/]: protocol [bold]{escape(rv.protocol)}[/] "
+        f"({escape(rv.description)}); baseline {escape(rv.baseline)}; "
+        f"{'thorough' if rv.thorough else 'default'} bounds"
     )
+    own = {cx.token for cx in rv.counterexamples}
+    others = [cx for cx in distinct_counterexamples(rv) if cx.token not in own]
     if rv.counterexamples:
         con.print()
         con.print(
-            f"[bold red]Failures found in {rv.protocol} itself[/] ({len(rv.counterexamples)}):"
+            f"[bold red]Failures found in {escape(rv.protocol)} itself[/] "
+            f"({len(rv.counterexamples)}):"
         )
         for cx in rv.counterexamples:
-            con.print()
-            con.print(cx.text(), markup=False, highlight=False)
+            _print_counterexample(con, cx, numbers[cx.token], width)
+    if others:
+        con.print()
+        con.print("[bold]Counterexamples of the failing verdicts[/]:")
+        for cx in others:
+            _print_counterexample(con, cx, numbers[cx.token], width)
     con.print()
     t = Table(title="Verdicts", show_lines=True)
+    # Words wrap; a word wider than its column folds onto the next line (rich's default,
+    # "ellipsis", would cut it).
     t.add_column("", no_wrap=True)
-    t.add_column("question", max_width=38)
+    t.add_column("question", ratio=2, overflow="fold")
     t.add_column("verdict", no_wrap=True)
-    t.add_column("evidence")
+    t.add_column("evidence", ratio=3, overflow="fold")
     if timing:
         t.add_column("time", justify="right", no_wrap=True)
     for v in rv.verdicts:
         color = {"holds": "green", "fails": "red", "measured": "cyan"}[v.verdict]
-        evidence = v.summary
+        evidence = escape(v.summary)
         if v.id in rv.question_examples:
-            evidence += f"\n(counterexample above: {rv.question_examples[v.id].scenario})"
-        row = [v.id, v.question, f"[{color}]{MARK[v.verdict]}[/]", evidence]
+            cx = rv.question_examples[v.id]
+            evidence += f"\n(counterexample #{numbers[cx.token]} above: {escape(cx.scenario)})"
+        row = [v.id, escape(v.question), f"[{color}]{MARK[v.verdict]}[/]", evidence]
         if timing:
             row.append(f"{v.seconds:.1f} s")
         t.add_row(*row)
@@ -109,14 +178,25 @@ def render_text(rv: Review, timing: bool = True) -> None:
                 con.print(f"  {line}", markup=False, highlight=False)
     killed, total = rv.score
     m = Table(title=f"R7 mutation analysis: score {killed}/{total}")
-    m.add_column("switch (flipped alone)")
-    m.add_column("status", no_wrap=True)
-    m.add_column("how / why")
+    longest = max((len(mu.switch) for mu in rv.mutants), default=0)
+    m.add_column("switch (flipped alone)", min_width=min(longest, width // 3), overflow="fold")
+    m.add_column("status", overflow="fold")
+    m.add_column("how / why", overflow="fold")
     for mu in rv.mutants:
-        m.add_row(mu.switch, mu.status, mu.how)
+        m.add_row(escape(mu.switch), escape(mu.status), escape(mu.how))
     con.print(m)
     if timing:
         con.print(f"review took {rv.seconds:.0f} s")
+
+
+def _print_counterexample(con: Console, cx: Counterexample, number: int, width: int) -> None:
+    con.print()
+    con.print(f"counterexample #{number}:", markup=False, highlight=False)
+    for line in counterexample_lines(cx, width):
+        con.print(line, markup=False, highlight=False, soft_wrap=True)
+    # Alone on its line and never wrapped: a token copied from here replays.
+    for line in cxr.replay_lines(cx.token):
+        con.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 # ---- HTML ---------------------------------------------------------------------------------
@@ -127,7 +207,10 @@ table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #bbb; padding: 4px 8px; vertical-align: top; text-align: left; }
 .holds { color: #186a18; font-weight: bold; } .fails { color: #b00; font-weight: bold; }
 .measured { color: #06a; font-weight: bold; }
+td { overflow-wrap: break-word; }
 pre { background: #f5f5f5; padding: 8px; overflow-x: auto; font-size: 12px; }
+pre mark { background: #ffe08a; }
+pre.token { white-space: pre-wrap; word-break: break-all; user-select: all; }
 """
 
 VISIBILITY_PROBE = """
@@ -180,9 +263,31 @@ def write_html(rv: Review, directory: str) -> str:
     return os.path.join(directory, "index.html")
 
 
+_MARKED_ROW = re.compile(r"^ *\d+ " + re.escape(cxr.MARK))
+
+
+def _counterexample_html(cx: Counterexample, number: int) -> str:
+    """One counterexample as a <pre>, the marked steps highlighted, and its replay command.
+
+    The token is in a <pre> of its own that the browser may wrap visually (`word-break`) but
+    that copies as one unbroken string.
+    """
+    e = html.escape
+    rows = []
+    for line in counterexample_lines(cx, HTML_WIDTH):
+        rows.append(f"<mark>{e(line)}</mark>" if _MARKED_ROW.match(line) else e(line))
+    head = e(cx.finding or cx.failure.kind)
+    return (
+        f"<h3 id='cx{number}'>counterexample #{number}: {head} in {e(cx.scenario)}</h3>"
+        f"<pre>{chr(10).join(rows)}</pre>"
+        f"<p>replay:</p><pre class='token'>uvmsim replay {e(cx.token)}</pre>"
+    )
+
+
 def _fill_html(rv: Review, tmp: str) -> None:
     e = html.escape
     has_plot = _plot_r8(rv, os.path.join(tmp, "r8.png"))
+    numbers = _number(rv)
     out = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>uvmsim review: "
         f"{e(rv.protocol)}</title><style>{CSS}</style>{VISIBILITY_PROBE}</head><body>",
@@ -190,28 +295,31 @@ def _fill_html(rv: Review, tmp: str) -> None:
         f"<p>{e(rv.description)}. Baseline: {e(rv.baseline)}. "
         f"{'Thorough' if rv.thorough else 'Default'} bounds; {rv.seconds:.0f} s.</p>",
     ]
+    own = {cx.token for cx in rv.counterexamples}
     if rv.counterexamples:
         out.append(f"<h2>Failures found in {e(rv.protocol)} itself</h2>")
         for cx in rv.counterexamples:
-            out.append(f"<h3>{e(cx.finding or cx.failure.kind)}: {e(cx.failure.message)}</h3>")
-            out.append(f"<pre>{e(cx.text())}</pre>")
+            out.append(_counterexample_html(cx, numbers[cx.token]))
     out.append(
         "<h2>Verdicts</h2><table id='verdicts'><tr><th></th><th>question</th>"
         "<th>verdict</th><th>evidence</th><th>time</th></tr>"
     )
     for v in rv.verdicts:
         ev = "<br>".join(e(x) for x in [v.summary, *v.evidence])
+        if v.id in rv.question_examples:
+            cx = rv.question_examples[v.id]
+            n = numbers[cx.token]
+            ev += f"<br><a href='#cx{n}'>counterexample #{n} ({e(cx.scenario)})</a>"
         out.append(
             f"<tr><td>{v.id}</td><td>{e(v.question)}</td><td class='{v.verdict}'>"
             f"{MARK[v.verdict]}</td><td>{ev}</td><td>{v.seconds:.1f} s</td></tr>"
         )
     out.append("</table>")
-    for v in rv.verdicts:
-        if v.id in rv.question_examples:
-            cx = rv.question_examples[v.id]
-            out.append(
-                f"<h3>{v.id} counterexample ({e(cx.scenario)})</h3><pre>{e(cx.text())}</pre>"
-            )
+    others = [cx for cx in distinct_counterexamples(rv) if cx.token not in own]
+    if others:
+        out.append("<h2>Counterexamples of the failing verdicts</h2>")
+        for cx in others:
+            out.append(_counterexample_html(cx, numbers[cx.token]))
     killed, total = rv.score
     out.append(
         f"<h2>R7 mutation analysis: score {killed}/{total}</h2><table id='mutants'>"

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from uvmsim.machine import Analyses, Machine
+from uvmsim.machine.core import running
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.simulate.costs import CPU_HZ, CostTable, cost_table
 from uvmsim.simulate.engine import TimedEngine
 
-# The largest simulated machine: beyond it a run would take hours and the model's one
-# pageqlock per machine stops meaning anything (the kernel's MAXCPUS is 255 on amd64).
 MAX_CPUS = 1024
+"""The most CPUs a run may have (docs/simulator.md): building a machine of 100,000 CPUs takes
+minutes before the first simulated cycle, which looked like a hang; the kernel's own MAXCPUS
+is 255 on amd64."""
+
+
+def check_cpus(n: int, option: str = "--cpus") -> None:
+    """Refuse a CPU count outside 1..MAX_CPUS with one line naming the option and range."""
+    if not 1 <= n <= MAX_CPUS:
+        raise InputError(f"{option} {n}: accepted range is 1..{MAX_CPUS} CPUs")
+
+
+def check_cycles(cycles: float | None) -> None:
+    """Refuse `--cycles` nan, inf, zero or negative: nan and inf never stop the run."""
+    if cycles is not None and not (math.isfinite(cycles) and cycles > 0):
+        raise InputError(f"--cycles {cycles}: accepted values are finite numbers > 0")
+
 
 # Analyses cost time and measure nothing: the simulator runs with them off by default.
 QUIET = Analyses(
@@ -37,6 +53,42 @@ def get_workload(name: str) -> Any:
     if name not in table:
         raise InputError(f"workload {name!r} is unknown; accepted: {', '.join(table)}")
     return table[name]
+
+
+Progress = Callable[[int, float | None], None]
+"""`progress(ops_done, fraction)`: workload operations so far and the fraction of the run
+done (None when the run has no --ops or --cycles bound to measure it against)."""
+
+
+class _ReportingEngine(TimedEngine):
+    """A TimedEngine that calls `progress` every `every` workload operations.
+
+    It only observes: the schedule, the statistics and so the results are the same as
+    without it (tests/simulate/test_progress.py checks it).
+    """
+
+    def __init__(self, *args: Any, progress: Progress, every: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+        self._every = every
+        self._since = 0
+
+    def op_done(self, n: int = 1) -> None:
+        super().op_done(n)
+        self._since += n
+        if self._since >= self._every:
+            self._since = 0
+            self._progress(self.ops_done, self.fraction())
+
+    def fraction(self) -> float | None:
+        """How far the run is towards its --ops or --cycles bound, whichever is nearer."""
+        parts = []
+        if self.max_ops:
+            parts.append(self.ops_done / self.max_ops)
+        m = running()
+        if self.max_cycles and m is not None and m.current is not None:
+            parts.append(m.current.clock / self.max_cycles)
+        return min(1.0, max(parts)) if parts else None
 
 
 @dataclass
@@ -96,14 +148,17 @@ def simulate(
     trace: bool = False,
     analyses: Analyses | None = None,
     visible: int | None = None,
+    progress: Progress | None = None,
 ) -> SimResult:
-    """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles."""
-    if not 1 <= cpus <= MAX_CPUS:
-        raise InputError(f"--cpus must be between 1 and {MAX_CPUS}, got {cpus}")
+    """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles.
+
+    `progress`, if given, is called as the run goes (see `Progress`), last with fraction 1.0:
+    the command line draws its progress bar from it.
+    """
+    check_cpus(cpus)
     if ops is not None and ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
-    if cycles is not None and not (math.isfinite(cycles) and cycles > 0):
-        raise InputError(f"--cycles must be a positive, finite number, got {cycles}")
+    check_cycles(cycles)
     wl = get_workload(workload)
     opts = wl.parse(options or {})
     if costs is not None:
@@ -114,8 +169,7 @@ def simulate(
         table = cost_table()
     if ops is None and cycles is None and visible is None and not opts.get("iterations"):
         ops = 10_000
-    engine = TimedEngine(
-        table,
+    bounds: dict[str, Any] = dict(
         discipline=discipline,
         seed=seed,
         max_ops=ops,
@@ -124,6 +178,11 @@ def simulate(
         folded=folded,
         trace=trace,
     )
+    if progress is None:
+        engine = TimedEngine(table, **bounds)
+    else:
+        every = max(1, ops // 200) if ops else 10
+        engine = _ReportingEngine(table, progress=progress, every=every, **bounds)
     ctx = SimpleNamespace(options=opts, cpus=cpus, seed=seed, engine=engine, protocol=protocol)
     program = wl.build(ctx)
     m = Machine(engine, analyses=analyses or QUIET, max_steps=10**12)
@@ -138,6 +197,8 @@ def simulate(
     if wl.uses_uvm:
         counters.update(_uvm_counters())
     done = engine.ops_done
+    if progress is not None:
+        progress(done, 1.0)
     return SimResult(
         protocol=protocol.name,
         workload=workload,
