@@ -100,3 +100,19 @@ def readonly_dir(tmp_path):
     d.chmod(0o555)
     yield str(d)
     d.chmod(0o755)
+
+
+@pytest.fixture
+def quick_locks(monkeypatch):
+    """Give up on another process's lock after half a second instead of LOCK_TIMEOUT."""
+    from uvmsim.sweep import store
+
+    monkeypatch.setattr(store, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(store, "BUSY_TIMEOUT", 0.1)
+
+
+def hold_write_lock(path) -> sqlite3.Connection:
+    """Another process's view: a connection holding the store's write lock until closed."""
+    con = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    con.execute("BEGIN IMMEDIATE")
+    return con

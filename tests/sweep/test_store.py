@@ -20,7 +20,7 @@ from uvmsim.sweep import store as store_mod
 from uvmsim.sweep.spec import parse_spec
 from uvmsim.sweep.store import Store
 
-from .conftest import SMALL
+from .conftest import SMALL, hold_write_lock
 
 
 def _digest(path) -> str:
@@ -130,20 +130,6 @@ def test_reading_a_missing_store_is_an_error(tmp_path):
 # -- WAL, locks, paths -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def quick_locks(monkeypatch):
-    """Give up on another process's lock after half a second instead of LOCK_TIMEOUT."""
-    monkeypatch.setattr(store_mod, "LOCK_TIMEOUT", 0.5)
-    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT", 0.1)
-
-
-def _hold_write_lock(path) -> sqlite3.Connection:
-    """Another process's view: a connection holding the store's write lock."""
-    con = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
-    con.execute("BEGIN IMMEDIATE")
-    return con
-
-
 def test_a_store_is_in_wal_mode_and_leaves_no_side_files(tmp_path):
     path = tmp_path / "s.sqlite"
     run = parse_spec(SMALL).runs[0]
@@ -171,7 +157,7 @@ def test_an_empty_path_is_refused_and_memory_is_a_file_name(tmp_path, monkeypatc
 def test_a_store_being_written_is_reported_locked_not_damaged(tmp_path, quick_locks):
     path = tmp_path / "s.sqlite"
     Store.open(str(path)).close()
-    holder = _hold_write_lock(path)
+    holder = hold_write_lock(path)
     try:
         assert Store.check(str(path)) is True  # WAL: the check reads alongside the writer
         with pytest.raises(InputError, match="locked by another process") as exc:
@@ -205,7 +191,7 @@ def test_record_waits_out_a_brief_lock(tmp_path):
     path = tmp_path / "s.sqlite"
     run = parse_spec(SMALL).runs[0]
     with Store.open(str(path)) as s:
-        holder = _hold_write_lock(path)
+        holder = hold_write_lock(path)
         release = threading.Timer(0.3, holder.close)
         release.start()
         t0 = time.monotonic()
@@ -219,7 +205,7 @@ def test_record_gives_up_on_a_long_lock_with_one_line(tmp_path, quick_locks):
     path = tmp_path / "s.sqlite"
     run = parse_spec(SMALL).runs[0]
     with Store.open(str(path)) as s:
-        holder = _hold_write_lock(path)
+        holder = hold_write_lock(path)
         try:
             with pytest.raises(InputError, match="locked by another process"):
                 s.record(run, _row(run), "t")
