@@ -44,9 +44,9 @@ from uvmsim.sweep.report import (
     write_html,
 )
 from uvmsim.sweep.spec import SweepSpec, load_spec
-from uvmsim.sweep.store import Store, StoreError
+from uvmsim.sweep.store import DEFAULT_NAME, Store, StoreError
 
-DEFAULT_STORE = "uvmsim-results.sqlite"
+DEFAULT_STORE = DEFAULT_NAME
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 

@@ -132,7 +132,11 @@ class LocalPool:
         )
         # Start the workers now, from this (the main) thread and before a progress display
         # starts its own thread: PR_SET_PDEATHSIG follows the thread that forked a worker.
-        self.pool.submit(int).result()
+        try:
+            self.pool.submit(int).result()
+        except BaseException:
+            self.close()
+            raise
 
     def run(self, runs: Iterable[RunSpec]) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
         todo = iter(enumerate(runs))
@@ -143,7 +147,12 @@ class LocalPool:
                 item = next(todo, None)
                 if item is None:
                     return
-                pending[self.pool.submit(execute_run, item[1])] = item
+                try:
+                    pending[self.pool.submit(execute_run, item[1])] = item
+                except BrokenProcessPool:
+                    raise ExecutorLost(
+                        "a local worker process died (killed, or out of memory?)"
+                    ) from None
 
         refill()
         while pending:
@@ -330,6 +339,11 @@ class DaskCluster:
                 f"uvmsim {__version__}; install the same version on every worker"
             )
 
+    def _why(self) -> str:
+        """Why no worker is seen, when it is the scheduler that is gone."""
+        status = self.client.status
+        return "" if status == "running" else f" (the client lost the scheduler: {status})"
+
     def _live_workers(self) -> int:
         """Workers the scheduler knows now; 0 when the scheduler itself is unreachable."""
         if self.client.status != "running":
@@ -371,14 +385,14 @@ class DaskCluster:
                 elif alone_since is None:
                     alone_since = now
                     self.warn(
-                        f"no live Dask worker at {self.address}; waiting up to "
+                        f"no live Dask worker at {self.address}{self._why()}; waiting up to "
                         f"{self.worker_timeout:g} s for one (--worker-timeout)"
                     )
                 elif now - alone_since > self.worker_timeout:
                     raise ExecutorLost(
                         f"--cluster {self.address}: no live worker for "
-                        f"{self.worker_timeout:g} s, {len(futures)} runs not done; start "
-                        "workers and run the same command again to resume"
+                        f"{self.worker_timeout:g} s{self._why()}, {len(futures)} runs not done; "
+                        "start workers and run the same command again to resume"
                     )
         finally:
             for fut in futures:
@@ -430,4 +444,11 @@ def make_executor(
     n = jobs if jobs is not None else min(os.cpu_count() or 1, MAX_JOBS)
     if not 1 <= n <= MAX_JOBS:
         raise InputError(f"--jobs must be between 1 and {MAX_JOBS}, got {n}")
-    return InProcess() if n == 1 else LocalPool(n)
+    if n == 1:
+        return InProcess()
+    try:
+        return LocalPool(n)
+    except (OSError, BrokenProcessPool) as exc:  # fork refused: too many processes, memory
+        raise InputError(
+            f"--jobs {n}: cannot start {n} worker processes ({exc}); use fewer --jobs"
+        ) from None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from collections import defaultdict
 from statistics import mean
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from uvmsim import __version__
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import publish_directory, save_figure
-from uvmsim.sweep.store import SCHEMA_VERSION, Store
+from uvmsim.sweep.store import SCHEMA_VERSION, Store, check_writable_directory
 
 REPORT_MARKER = ".uvmsim-report"
 """The file that marks a directory as written by uvmsim (uvmsim.output_files writes it): only
@@ -268,19 +267,6 @@ def build_report(path: str) -> dict[str, Any]:
     }
 
 
-def _writable_directory(directory: str, option: str, path: str) -> None:
-    """Refuse a directory this process cannot create a file in (tried, not guessed)."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-probe-")
-    except OSError as exc:
-        raise InputError(
-            f"{option} {path}: cannot create files in {directory} ({exc.strerror}); "
-            "choose a writable location"
-        ) from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
 def check_plot_path(path: str) -> None:
     """Refuse a --plot path that could not be written, before any work is done."""
     if not path.endswith((".png", ".svg")):
@@ -290,7 +276,7 @@ def check_plot_path(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(f"--plot {path}: directory {parent} does not exist")
-    _writable_directory(parent, "--plot", path)  # the plot is written beside, then renamed
+    check_writable_directory(parent, "--plot", path)  # the plot is written beside, then renamed
 
 
 def check_html_dir(directory: str) -> None:
@@ -316,7 +302,7 @@ def check_html_dir(directory: str) -> None:
         if os.path.lexists(parent):
             raise InputError(f"--html {directory}: {parent} is not a directory")
         parent = os.path.dirname(parent)
-    _writable_directory(parent, "--html", directory)
+    check_writable_directory(parent, "--html", directory)
 
 
 def plot_scaling(report: dict[str, Any], path: str) -> bool:

@@ -40,6 +40,8 @@ APPLICATION_ID = 0x75766D73  # "uvms"
 FORMAT = "uvmsim-sweep-store"
 SCHEMA_VERSION = 1
 SQLITE_MAGIC = b"SQLite format 3\x00"
+DEFAULT_NAME = "uvmsim-results.sqlite"
+"""The store `uvmsim sweep run` writes when no --store is given."""
 
 BUSY_TIMEOUT = 5.0
 """Seconds SQLite's busy handler waits for a lock within one statement."""
@@ -193,8 +195,12 @@ def _connect_ro(path: str) -> sqlite3.Connection:
     raise AssertionError("unreachable")
 
 
-def _probe_directory(directory: str, option: str, path: str) -> None:
-    """Refuse a directory this process cannot create files in (SQLite's -wal, -journal)."""
+def check_writable_directory(directory: str, option: str, path: str) -> None:
+    """Refuse a directory this process cannot create files in (tried, not guessed).
+
+    Used for the store (SQLite keeps its -wal/-journal next to it) and for report outputs.
+    `os.access` would be wrong for root, ACLs and read-only mounts; creating a file is not.
+    """
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-probe-")
     except OSError as exc:
@@ -302,7 +308,7 @@ class Store:
             parent = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(parent):
                 raise StoreError(f"--store {path}: directory {parent} does not exist")
-            _probe_directory(parent, option, path)
+            check_writable_directory(parent, option, path)
             return False
         if os.path.isdir(path):
             raise StoreError(f"{option} {path}: is a directory, expected a file")
@@ -314,7 +320,7 @@ class Store:
                 raise StoreError(
                     f"--store {path}: not writable ({exc.strerror}); choose a writable location"
                 ) from None
-            _probe_directory(os.path.dirname(os.path.abspath(path)), option, path)
+            check_writable_directory(os.path.dirname(os.path.abspath(path)), option, path)
         if os.path.getsize(path) == 0:
             if must_exist:
                 raise StoreError(f"store {path}: empty file, not a uvmsim result store")
@@ -459,9 +465,6 @@ class Store:
 
     def meta(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self._read("SELECT key, value FROM meta")}
-
-
-DEFAULT_NAME = "uvmsim-results.sqlite"
 
 
 def _prepare(con: sqlite3.Connection, path: str) -> None:
