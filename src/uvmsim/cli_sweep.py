@@ -1,10 +1,23 @@
-"""`uvmsim sweep run` and `uvmsim report`: many runs into a store, and what the store says."""
+"""`uvmsim sweep run` and `uvmsim report`: many runs into a store, and what the store says.
+
+Both commands check everything they were given (spec, store, output paths, cluster address)
+before any work, and report a problem as one line: exit 2 for what the user can fix before
+starting, 3 when a sweep that started could not finish (a run raised, the workers or the
+store were lost; the finished runs stay stored), 130 on Ctrl-C and 143 on SIGTERM, both after
+the local workers are stopped and with every finished run stored.  Text from users (spec
+names, protocol and workload names, store paths) is escaped before rich renders it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -19,19 +32,53 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from uvmsim.machine.failure import InputError
 from uvmsim.sweep.driver import SweepProgress, run_sweep
-from uvmsim.sweep.executors import RunCrashed, make_executor
+from uvmsim.sweep.executors import WORKER_TIMEOUT, ExecutorLost, RunCrashed, make_executor
 from uvmsim.sweep.report import (
     build_report,
     campaign_extent,
+    check_html_dir,
     check_plot_path,
     plot_scaling,
     write_html,
 )
-from uvmsim.sweep.spec import load_spec
-from uvmsim.sweep.store import Store
+from uvmsim.sweep.spec import SweepSpec, load_spec
+from uvmsim.sweep.store import DEFAULT_NAME, Store, StoreError
 
-DEFAULT_STORE = "uvmsim-results.sqlite"
+DEFAULT_STORE = DEFAULT_NAME
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (stop the workers, close the store) as for an interrupt."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the sweep runs, SIGTERM raises `Terminated` instead of ending the process.
+
+    Python's default for SIGTERM ends the process at once, without closing the pool; the
+    workers would then only go when they notice their parent is gone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> NoReturn:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(message: str, status: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(status)
 
 
 @click.group("sweep")
@@ -57,16 +104,31 @@ def sweep_cmd() -> None:
     metavar="tcp://HOST:PORT",
     help="Run on the Dask cluster whose scheduler is at this address instead.",
 )
+@click.option(
+    "--worker-timeout",
+    type=float,
+    default=WORKER_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --cluster: how long to wait while no Dask worker is alive before giving up.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final counts as JSON.")
 def sweep_run_cmd(
-    spec_path: str, store_path: str, jobs: int | None, cluster: str | None, as_json: bool
+    spec_path: str,
+    store_path: str,
+    jobs: int | None,
+    cluster: str | None,
+    worker_timeout: float,
+    as_json: bool,
 ) -> None:
     """Run every run of SPEC.toml that the store does not hold yet.
 
-    The spec is validated completely before anything runs.  Each finished run is committed to
-    the store on its own, so an interrupted sweep (Ctrl-C, a crash, SIGKILL) is resumed by
-    running the same command again: finished runs are skipped, none is duplicated.  The
-    spec format and the store schema are in docs/sweeps.md.
+    The spec, the store and the cluster are checked before anything runs.  Each finished run
+    is committed to the store on its own, so an interrupted sweep (Ctrl-C, a crash, SIGKILL)
+    is resumed by running the same command again: finished runs are skipped, none is
+    duplicated.  Two sweeps may share a store at the same time.  Exit status: 0 done, 2 bad
+    input (nothing ran), 3 the sweep could not finish, 130 interrupted, 143 terminated.  The
+    spec format, its limits and the store schema are in docs/sweeps.md.
 
     \b
     Examples:
@@ -75,24 +137,39 @@ def sweep_run_cmd(
       uvmsim sweep run examples/sweep-scaling.toml --cluster tcp://10.0.0.5:8786
     """
     spec = load_spec(spec_path)
-    Store.check(store_path)  # refuse a foreign or damaged store before connecting anywhere
-    executor = make_executor(jobs, cluster)
+    # refuse a foreign, damaged, locked or unwritable store before connecting anywhere
+    Store.check(store_path)
+    executor = make_executor(jobs, cluster, worker_timeout)
     t0 = time.monotonic()
     err = Console(stderr=True)
+    started = False
+    resume = f"finished runs are in {store_path}; run the same command to resume"
     try:
-        with Store.open(store_path) as store:
+        with _sigterm_unwinds(), Store.open(store_path) as store:
+            started = True
             state = _run_with_progress(spec, store, executor, err)
     except KeyboardInterrupt:
-        err.print(f"interrupted: finished runs are in {store_path}; run the same command to resume")
-        sys.exit(130)
+        executor.close()
+        _stop(f"uvmsim: interrupted: {resume}", EXIT_INTERRUPTED)
+    except Terminated:
+        executor.close()
+        _stop(f"uvmsim: terminated (SIGTERM): {resume}", EXIT_TERMINATED)
     except RunCrashed as exc:
         # not a finding of the model: Python code raised
-        click.echo(
+        executor.close()
+        _stop(
             f"uvmsim: error: {exc} (a bug in uvmsim or in the protocol's module); finished "
             f"runs are in {store_path}",
-            err=True,
+            3,
         )
-        sys.exit(3)
+    except ExecutorLost as exc:
+        executor.close()
+        _stop(f"uvmsim: error: {exc}; {resume}", 3)
+    except StoreError as exc:
+        executor.close()
+        if not started:
+            raise  # the store could not be opened: bad input, nothing ran (exit 2)
+        _stop(f"uvmsim: error: {exc}; run the same command to resume", 3)
     finally:
         executor.close()
     seconds = time.monotonic() - t0
@@ -123,7 +200,9 @@ def sweep_run_cmd(
     click.echo(f"results: {store_path} (uvmsim report {store_path})")
 
 
-def _run_with_progress(spec, store, executor, console: Console) -> SweepProgress:
+def _run_with_progress(
+    spec: SweepSpec, store: Store, executor: Any, console: Console
+) -> SweepProgress:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -136,11 +215,15 @@ def _run_with_progress(spec, store, executor, console: Console) -> SweepProgress
         disable=not console.is_terminal,
     )
     task = None
+    if hasattr(executor, "warn"):  # above the progress bar, escaped
+        executor.warn = lambda text: console.print(
+            f"uvmsim: warning: {escape(text)}", highlight=False, soft_wrap=True
+        )
 
     def update(state: SweepProgress) -> None:
         nonlocal task
         if task is None:
-            task = progress.add_task(spec.name, total=state.total, failed=0)
+            task = progress.add_task(escape(spec.name), total=state.total, failed=0)
             # runs already stored do not count towards the rate the ETA is computed from
             progress.update(task, completed=state.skipped)
             progress.reset(task, start=True, completed=state.skipped)
@@ -155,32 +238,46 @@ def _run_with_progress(spec, store, executor, console: Console) -> SweepProgress
 @click.option(
     "--html",
     "html_dir",
-    type=click.Path(file_okay=False),
     default=None,
-    help="Also write a static HTML report (with the plot) into DIR.",
+    metavar="DIR",
+    help="Also write a static HTML report (with the plot) into DIR, a new directory (or one "
+    "an earlier report wrote).",
 )
 @click.option(
-    "--plot",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the scaling curves (.png or .svg).",
+    "--plot", default=None, metavar="FILE", help="Write the scaling curves (.png or .svg)."
 )
 @click.option("--json", "as_json", is_flag=True, help="The whole report as one JSON document.")
 def report_cmd(store_path: str, html_dir: str | None, plot: str | None, as_json: bool) -> None:
     """Scaling per protocol, lock tables, campaign totals and failures (with tokens) of a store.
+
+    Reads stores of this and of older uvmsim versions (a store of a newer schema is refused,
+    naming both versions).  Output locations are checked before the store is read; --html
+    never replaces a directory that uvmsim did not write.
 
     \b
     Examples:
       uvmsim report uvmsim-results.sqlite
       uvmsim report uvmsim-results.sqlite --plot scaling.png --html out/sweep
     """
-    if plot:
+    if html_dir is not None:
+        check_html_dir(html_dir)
+    if plot is not None:
         check_plot_path(plot)
     report = build_report(store_path)
-    if plot and not plot_scaling(report, plot):
-        click.echo("no simulation runs in the store: no plot written", err=True)
-    if html_dir:
-        index = write_html(report, html_dir)
+    if plot is not None:
+        try:
+            drawn = plot_scaling(report, plot)
+        except OSError as exc:
+            raise InputError(f"--plot {plot}: cannot write it ({exc.strerror or exc})") from None
+        if not drawn:
+            click.echo("no simulation runs in the store: no plot written", err=True)
+    if html_dir is not None:
+        try:
+            index = write_html(report, html_dir)
+        except OSError as exc:
+            raise InputError(
+                f"--html {html_dir}: cannot write it ({exc.strerror or exc}); nothing was replaced"
+            ) from None
         click.echo(f"wrote {index}", err=True)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -188,15 +285,21 @@ def report_cmd(store_path: str, html_dir: str | None, plot: str | None, as_json:
     render_report(report)
 
 
+def _row(*cells: object) -> list[str]:
+    """Table cells as rich markup: user text (names, labels) escaped."""
+    return [escape(str(c)) for c in cells]
+
+
 def render_report(report: dict) -> None:
     con = Console(width=None if sys.stdout.isatty() else 140)
+    e = escape
     con.print(
-        f"[bold]{report['store']}[/]: {report['runs']['simulate']} simulation runs, "
-        f"{report['runs']['explore']} exploration runs (uvmsim {report['uvmsim_version']}; "
-        f"sweeps: {', '.join(report['sweeps']) or 'none'})"
+        f"[bold]{e(report['store'])}[/]: {report['runs']['simulate']} simulation runs, "
+        f"{report['runs']['explore']} exploration runs (uvmsim {e(str(report['uvmsim_version']))}; "
+        f"sweeps: {e(', '.join(report['sweeps'])) or 'none'})"
     )
     for note in report["notes"]:
-        con.print(f"[yellow]note:[/] {note}")
+        con.print(f"[yellow]note:[/] {e(note)}")
     if report["scaling"]:
         t = Table(title="Scaling: mean over seeds (min..max)")
         for col in (
@@ -212,14 +315,16 @@ def render_report(report: dict) -> None:
             t.add_column(col, justify="left" if col in ("workload", "protocol") else "right")
         for s in report["scaling"]:
             t.add_row(
-                s["workload"],
-                s["protocol"],
-                str(s["cpus"]),
-                str(s["seeds"]),
-                f"{s['throughput']:,.0f}",
-                f"{s['throughput_min']:,.0f}..{s['throughput_max']:,.0f}",
-                f"{100 * s['spin_share']:.1f}%",
-                f"{s['system_per_op']:,.0f}",
+                *_row(
+                    s["workload"],
+                    s["protocol"],
+                    s["cpus"],
+                    s["seeds"],
+                    f"{s['throughput']:,.0f}",
+                    f"{s['throughput_min']:,.0f}..{s['throughput_max']:,.0f}",
+                    f"{100 * s['spin_share']:.1f}%",
+                    f"{s['system_per_op']:,.0f}",
+                )
             )
         con.print(t)
         # the lock table at each workload's largest CPU count: where contention shows
@@ -245,15 +350,17 @@ def render_report(report: dict) -> None:
             if x["cpus"] != top[x["workload"]]:
                 continue
             t.add_row(
-                x["workload"],
-                x["protocol"],
-                str(x["cpus"]),
-                x["lock"],
-                f"{x['acquisitions_per_op']:.2f}",
-                f"{x['contended_pct']:.1f}%",
-                f"{x['wait_cycles_per_op']:,.0f}",
-                f"{x['wait_max']:,}",
-                f"{x['hold_avg']:,.0f}",
+                *_row(
+                    x["workload"],
+                    x["protocol"],
+                    x["cpus"],
+                    x["lock"],
+                    f"{x['acquisitions_per_op']:.2f}",
+                    f"{x['contended_pct']:.1f}%",
+                    f"{x['wait_cycles_per_op']:,.0f}",
+                    f"{x['wait_max']:,}",
+                    f"{x['hold_avg']:,.0f}",
+                )
             )
         con.print(t)
     if report["campaigns"]:
@@ -274,15 +381,17 @@ def render_report(report: dict) -> None:
             )
         for c in report["campaigns"]:
             t.add_row(
-                c["protocol"],
-                c["scenario"],
-                c["strategy"],
-                str(c["runs"]),
-                campaign_extent(c),
-                f"{c['executions']:,}",
-                f"{c['failing_executions']:,}",
-                str(c["distinct_failures"]),
-                f"{c['seconds']:.1f}",
+                *_row(
+                    c["protocol"],
+                    c["scenario"],
+                    c["strategy"],
+                    c["runs"],
+                    campaign_extent(c),
+                    f"{c['executions']:,}",
+                    f"{c['failing_executions']:,}",
+                    c["distinct_failures"],
+                    f"{c['seconds']:.1f}",
+                )
             )
         con.print(t)
     if report["failures"]:
@@ -290,12 +399,13 @@ def render_report(report: dict) -> None:
         for f in report["failures"]:
             where = f"{f['target']} {f['strategy'] or ''}".strip()
             seed = "" if f["first_seed"] is None else f", first at engine seed {f['first_seed']}"
-            finding = f" [bold]{f['finding']}[/]" if f["finding"] else ""
+            finding = f" [bold]{e(f['finding'])}[/]" if f["finding"] else ""
             con.print(
-                f"[red]{escape(f['protocol'])}[/] ({f['digest']}) {escape(where)}:{finding} "
-                f"{f['kind']}: {escape(f['message'])} \\[{f['executions']:,} executions{seed}]"
+                f"[red]{e(f['protocol'])}[/] ({e(f['digest'])}) {e(where)}:{finding} "
+                f"{e(str(f['kind']))}: {e(str(f['message']))} "
+                f"\\[{f['executions']:,} executions{seed}]"
             )
             if f["token"]:
-                con.print(f"  token: {f['token']}", soft_wrap=True)
+                con.print(f"  token: {e(f['token'])}", soft_wrap=True, highlight=False)
     else:
         con.print("no failures stored")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from click.testing import CliRunner
 
 from uvmsim.cli import main
@@ -20,16 +19,6 @@ from .conftest import SMALL, count_keys, stored
 
 def sweep(*args):
     return CliRunner().invoke(main, ["sweep", "run", *args])
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """SMALL run in this process, one run after the other: what every executor must store."""
-    d = tmp_path_factory.mktemp("ref")
-    (d / "small.toml").write_text(SMALL)
-    r = sweep(str(d / "small.toml"), "--store", str(d / "ref.sqlite"), "--jobs", "1")
-    assert r.exit_code == 0, r.output
-    return d / "ref.sqlite"
 
 
 def test_sweep_stores_every_run_with_versions_and_failures(reference):
@@ -176,7 +165,7 @@ def test_bad_cluster_address_exits_2_before_creating_the_store(small_spec, tmp_p
     assert "--cluster '10.0.0.1:8786': expected a scheduler address like tcp://" in r.stderr
     assert not store.exists()
     r = CliRunner().invoke(main, ["sweep", "run", small_spec, "--store", str(store), "--jobs", "0"])
-    assert r.exit_code == 2 and "--jobs must be at least 1" in r.stderr
+    assert r.exit_code == 2 and "--jobs must be between 1 and 256, got 0" in r.stderr
     assert not store.exists()
 
 

@@ -1,12 +1,17 @@
-"""Driving a sweep: skip what the store already holds, run the rest, store each as it ends."""
+"""Driving a sweep: skip what the store already holds, run the rest, store each as it ends.
+
+Another sweep may be writing to the same store at the same time (two specs sharing runs).
+Runs are therefore looked up in the store again just before each is handed to a worker, and
+storing is idempotent: a run both sweeps finished is computed twice at worst, stored once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvmsim.sweep.spec import SweepSpec
+from uvmsim.sweep.spec import RunSpec, SweepSpec
 from uvmsim.sweep.store import Store
 
 
@@ -15,7 +20,7 @@ class SweepProgress:
     """What a progress display needs: counts so far (runs and failing runs)."""
 
     total: int
-    skipped: int = 0  # already in the store when the sweep started
+    skipped: int = 0  # already in the store (when the sweep started, or stored by another)
     done: int = 0  # finished by this invocation
     failed: int = 0  # runs (stored or new) with a failure
     executions: int = 0  # checker executions finished by this invocation
@@ -37,14 +42,22 @@ def run_sweep(
     todo = [r for r in spec.runs if r.key not in finished]
     state = SweepProgress(total=len(spec.runs), skipped=len(spec.runs) - len(todo))
     keys = {r.key for r in spec.runs}
-    state.failed = sum(
-        1
-        for (key,) in store.con.execute("SELECT run_key FROM runs WHERE failure IS NOT NULL")
-        if key in keys
-    )
+    state.failed = len(store.failed_keys() & keys)
     if progress:
         progress(state)
-    for run, row in executor.run(todo):
+
+    def not_stored_yet() -> Iterator[RunSpec]:
+        # Executors take runs lazily (a local pool a few at a time): a run another sweep on
+        # the same store has finished meanwhile is skipped here rather than run again.
+        for run in todo:
+            if store.has(run.key):
+                state.skipped += 1
+                if progress:
+                    progress(state)
+                continue
+            yield run
+
+    for run, row in executor.run(not_stored_yet()):
         store.record(run, row, spec.name)
         state.done += 1
         if run.kind == "explore":

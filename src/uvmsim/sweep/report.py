@@ -3,6 +3,12 @@
 `build_report` reads a store into one JSON-shaped document; the CLI renders it as tables,
 `plot_scaling` draws the curves and `write_html` a static page.  Figures over several seeds
 are means with the minimum and maximum kept, so a reader sees the spread as well.
+
+A store written by an older uvmsim is read as it is (see `store.Store.open_readonly`); a row
+that lacks a figure this report needs is left out with a note saying how many and why, rather
+than failing the whole report.  `check_plot_path` and `check_html_dir` validate the output
+locations before the store is read, so a bad location costs nothing; `--html` never replaces a
+directory uvmsim did not write (its `.uvmsim-report` marker, see `uvmsim.output_files`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,26 @@ from collections import defaultdict
 from statistics import mean
 from typing import Any
 
+from uvmsim import __version__
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import publish_directory, save_figure
-from uvmsim.sweep.store import Store
+from uvmsim.sweep.store import SCHEMA_VERSION, Store, check_writable_directory
+
+REPORT_MARKER = ".uvmsim-report"
+"""The file that marks a directory as written by uvmsim (uvmsim.output_files writes it): only
+such a directory may be replaced by `--html`."""
+
+# What the report reads of each kind of row: a row without one of these is left out.
+_NEEDED = {
+    "simulate": {
+        "params": ("options", "ops", "cycles", "discipline"),
+        "metrics": ("throughput", "cpu_time", "ops", "locks"),
+    },
+    "explore": {
+        "params": (),
+        "metrics": ("executions", "failing_executions", "failures", "complete"),
+    },
+}
 
 
 def _config_label(row: dict[str, Any]) -> str:
@@ -168,16 +191,63 @@ def campaign_extent(c: dict[str, Any]) -> str:
     return "exhaustive" if c["complete"] else "budget reached"
 
 
+def _missing(row: dict[str, Any]) -> str | None:
+    """The first figure the report needs that `row` lacks (a row of an older uvmsim), or None."""
+    needed = _NEEDED[row["kind"]]
+    for part in ("params", "metrics"):
+        for key in needed[part]:
+            if key not in row[part]:
+                return f"{part}.{key}"
+    if row["kind"] == "simulate":
+        cpu_time = row["metrics"]["cpu_time"]
+        if not isinstance(cpu_time, dict) or not {"spin", "system"} <= cpu_time.keys():
+            return "metrics.cpu_time"
+        if not isinstance(row["params"]["options"], str):
+            return "params.options"
+    elif not isinstance(row["metrics"]["failures"], dict):
+        return "metrics.failures"
+    return None
+
+
+def _readable(rows: list[dict], notes: list[str]) -> list[dict]:
+    """The rows the report can use; a note for those it leaves out."""
+    out, skipped = [], defaultdict(list)
+    for r in rows:
+        what = _missing(r)
+        if what is None:
+            out.append(r)
+        else:
+            skipped[(r["uvmsim_version"], what)].append(r)
+    for (version, what), rs in sorted(skipped.items()):
+        notes.append(
+            f"{len(rs)} {rs[0]['kind']} runs written by uvmsim {version} lack {what}: "
+            "left out of this report"
+        )
+    return out
+
+
 def build_report(path: str) -> dict[str, Any]:
     """Everything `uvmsim report` shows, as one JSON-shaped document."""
     with Store.open_readonly(path) as store:
         meta = store.meta()
         sims = list(store.rows("simulate"))
         explores = list(store.rows("explore"))
+        unreadable = store.unreadable
+    notes = []
+    written_by = meta.get("uvmsim_version")
+    if written_by != __version__:
+        notes.append(
+            f"store written by uvmsim {written_by} (schema version "
+            f"{meta.get('schema_version')}); read by uvmsim {__version__} (schema version "
+            f"{SCHEMA_VERSION})"
+        )
+    if unreadable:
+        notes.append(f"{unreadable} runs with undecodable params or metrics: left out")
+    sims, explores = _readable(sims, notes), _readable(explores, notes)
     digests: dict[str, set[str]] = defaultdict(set)
     for r in sims + explores:
         digests[r["protocol_name"]].add(r["protocol_digest"])
-    notes = [
+    notes += [
         f"protocol {p} appears with {len(d)} different definitions (digests "
         f"{', '.join(sorted(d))}): its rows are shown separately"
         for p, d in sorted(digests.items())
@@ -198,11 +268,41 @@ def build_report(path: str) -> dict[str, Any]:
 
 
 def check_plot_path(path: str) -> None:
+    """Refuse a --plot path that could not be written, before any work is done."""
     if not path.endswith((".png", ".svg")):
         raise InputError(f"--plot: {path!r} must end in .png or .svg")
+    if os.path.isdir(path):
+        raise InputError(f"--plot {path}: is a directory; give a file name ending in .png or .svg")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise InputError(f"--plot: directory {parent} does not exist")
+        raise InputError(f"--plot {path}: directory {parent} does not exist")
+    check_writable_directory(parent, "--plot", path)  # the plot is written beside, then renamed
+
+
+def check_html_dir(directory: str) -> None:
+    """Refuse an --html directory uvmsim may not replace or cannot write, before any work.
+
+    An existing directory is replaced only when uvmsim wrote it (it holds REPORT_MARKER):
+    `--html .` in a directory holding a store must never put that store at risk.
+    """
+    if not directory:
+        raise InputError("--html: the path is empty; give a new directory such as out/report")
+    if os.path.lexists(directory):
+        if not os.path.isdir(directory) or os.path.islink(directory):
+            raise InputError(
+                f"--html {directory}: exists and is not a directory; choose a new directory"
+            )
+        if not os.path.isfile(os.path.join(directory, REPORT_MARKER)):
+            raise InputError(
+                f"--html {directory}: {directory} exists and was not written by uvmsim; "
+                "choose a new directory"
+            )
+    parent = os.path.dirname(os.path.abspath(directory))
+    while not os.path.isdir(parent):  # created on the way, inside the first existing one
+        if os.path.lexists(parent):
+            raise InputError(f"--html {directory}: {parent} is not a directory")
+        parent = os.path.dirname(parent)
+    check_writable_directory(parent, "--html", directory)
 
 
 def plot_scaling(report: dict[str, Any], path: str) -> bool:

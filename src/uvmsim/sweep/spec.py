@@ -4,15 +4,22 @@ A spec is validated completely before anything runs or anything is written: ever
 one line naming the spec file, the table, the field and what it accepts.  Expansion is
 deterministic, so the same spec always gives the same runs with the same keys.  See
 docs/sweeps.md for the format.
+
+Every number has an upper bound (the `MAX_*` constants, documented in docs/sweeps.md), and the
+size of the grid is computed before it is expanded: a typo such as `seeds = "0..999999999999"`
+or `cycles = inf` is a one-line error at once, never a sweep that cannot finish or a parser
+that runs out of memory.  Nothing but `InputError` leaves `parse_spec` for any text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from uvmsim.check.runner import STRATEGIES
@@ -27,10 +34,35 @@ KINDS = ("simulate", "explore")
 TOP_LEVEL = ("name", *KINDS)
 DISCIPLINES = ("cas", "fifo")
 
+# Bounds (docs/sweeps.md, "Limits").  They are far above anything a sweep needs and low enough
+# that a spec within them can be expanded, stored and run: their job is to turn a typo into an
+# error message instead of a sweep that never ends.
+MAX_CPUS = 1024
+"""CPU counts of a simulation: 1..MAX_CPUS (the simulated machine, not this one)."""
+MAX_RUNS = 100_000
+"""Runs (rows of the store) per spec, all tables together; split a bigger sweep in several
+specs sharing one store."""
+MAX_SEED = 2**63 - 1
+"""Largest seed: what an SQLite INTEGER holds."""
+MAX_SEED_RANGE = 100_000_000
+"""Engine seeds (executions) in one explore range `A..B` or `executions = N`."""
+MAX_OPS = 10**9
+"""Workload operations per simulation run."""
+MAX_CYCLES = 1e15
+"""Simulated cycles per simulation run (about five days of a 2.4 GHz CPU)."""
+MAX_STEPS = 10**7
+"""`max_steps`: visible operations per checker execution."""
+MAX_PREEMPTIONS = 1000
+"""`preemptions`: a bound this high is the same as no bound for any scenario."""
+MAX_NAME = 200
+"""Characters of a sweep's `name` (one line: it is shown in progress bars and reports)."""
+MAX_SPEC_BYTES = 1_000_000
+"""Size of a spec file (a spec is a few hundred bytes; this refuses `sweep run big.sqlite`)."""
+
 SIMULATE_FIELDS = {
     "protocols": "list of protocol names (uvmsim protocols)",
     "workloads": "list of workload names",
-    "cpus": "list of positive CPU counts",
+    "cpus": f"list of CPU counts 1..{MAX_CPUS}",
     "seeds": "list of integers or a range 'A..B'",
     "ops": "positive integer: workload operations per run",
     "cycles": "positive number: simulated cycles per run",
@@ -53,6 +85,9 @@ EXPLORE_FIELDS = {
 }
 
 
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One row of the store: everything that determines the run's result."""
@@ -68,9 +103,14 @@ class RunSpec:
     seed_last: int | None  # last engine seed of a chunk (sampled explore only)
     params: tuple[tuple[str, Any], ...] = field(default=())
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """A digest of every input: equal keys mean the same run (and the same result)."""
+        """A digest of every input: equal keys mean the same run (and the same result).
+
+        Stored keys must never change: the text digested is exactly `json.dumps(doc,
+        sort_keys=True, separators=(",", ":"))`, from one reused encoder (a spec may expand to
+        MAX_RUNS runs).
+        """
         doc = {
             "kind": self.kind,
             "protocol": self.protocol,
@@ -82,8 +122,7 @@ class RunSpec:
             "seed_last": self.seed_last,
             "params": dict(self.params),
         }
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return hashlib.sha256(_KEY_JSON.encode(doc).encode()).hexdigest()[:32]
 
     @property
     def param(self) -> dict[str, Any]:
@@ -114,6 +153,22 @@ class _Where:
     def error(self, name: str, text: str) -> InputError:
         return InputError(f"{self.path}: {self.table}.{name}: {text}")
 
+    def table_error(self, text: str) -> InputError:
+        return InputError(f"{self.path}: {self.table}: {text}")
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters: an error message stays one readable line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+        text = f"<an integer of about {value.bit_length() * 0.30103:.0f} digits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def _list(where: _Where, table: dict, name: str, accepted: str) -> list:
     if name not in table:
@@ -122,52 +177,74 @@ def _list(where: _Where, table: dict, name: str, accepted: str) -> list:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise where.error(name, f"expected a non-empty {accepted}, got {value!r}")
+        raise where.error(name, f"expected a non-empty {accepted}, got {show(value)}")
     if len(set(map(repr, value))) != len(value):
-        raise where.error(name, f"lists a value twice: {value!r}")
+        raise where.error(name, f"lists a value twice: {show(value)}")
     return value
 
 
-def _int(where: _Where, table: dict, name: str, default: Any, lo: int, hi: int | None = None):
+def _names(where: _Where, table: dict, name: str, accepted: str) -> list[str]:
+    """A non-empty list of strings (a single string is a list of one)."""
+    value = _list(where, table, name, accepted)
+    for v in value:
+        if not isinstance(v, str):
+            raise where.error(name, f"expected {accepted}, got {show(v)}")
+    return value
+
+
+def _int(where: _Where, table: dict, name: str, default: Any, lo: int, hi: int) -> int | None:
     value = table.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise where.error(name, f"expected an integer, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-        raise where.error(name, f"must be {bound}, got {value}")
+    if not _is_int(value):
+        raise where.error(name, f"expected an integer {lo}..{hi:,}, got {show(value)}")
+    if not lo <= value <= hi:
+        raise where.error(name, f"must be between {lo} and {hi:,}, got {show(value)}")
     return value
 
 
-_RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+_RANGE = re.compile(r"^\s*(-?[0-9]+)\s*\.\.\s*(-?[0-9]+)\s*$")
 
 
-def _seed_range(where: _Where, value: Any) -> tuple[int, int]:
+def _seed_range(where: _Where, value: Any, longest: int, unit: str) -> tuple[int, int]:
+    """`"A..B"` as (A, B), refusing a range of more than `longest` seeds before it is used."""
     m = _RANGE.match(value) if isinstance(value, str) else None
     if not m:
-        raise where.error("seeds", f"expected a range 'A..B' with A <= B, got {value!r}")
+        raise where.error("seeds", f"expected a range 'A..B' with A <= B, got {show(value)}")
+    if max(len(m.group(1)), len(m.group(2))) > 20:  # past 2**63 already: do not convert
+        raise where.error(
+            "seeds", f"a seed must be at most {MAX_SEED:,} (2**63-1), got {show(value)}"
+        )
     a, b = int(m.group(1)), int(m.group(2))
     if a < 0 or b < a:
-        raise where.error("seeds", f"expected a range 'A..B' with 0 <= A <= B, got {value!r}")
+        raise where.error("seeds", f"expected a range 'A..B' with 0 <= A <= B, got {show(value)}")
+    if b > MAX_SEED:
+        raise where.error("seeds", f"a seed must be at most {MAX_SEED:,} (2**63-1), got {b:,}")
+    if b - a + 1 > longest:
+        raise where.error(
+            "seeds",
+            f"the range {value.strip()!r} has {b - a + 1:,} seeds; accepted: at most "
+            f"{longest:,} {unit}",
+        )
     return a, b
 
 
 def _sim_seeds(where: _Where, table: dict) -> list[int]:
     value = table.get("seeds", [0])
     if isinstance(value, str):
-        a, b = _seed_range(where, value)
+        a, b = _seed_range(where, value, MAX_RUNS, "(runs per spec)")
         return list(range(a, b + 1))
     if (
         not isinstance(value, list)
         or not value
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        or not all(_is_int(s) and 0 <= s <= MAX_SEED for s in value)
     ):
         raise where.error(
-            "seeds", f"expected a list of integers >= 0 or a range 'A..B', got {value!r}"
+            "seeds",
+            f"expected a list of integers 0..{MAX_SEED:,} or a range 'A..B', got {show(value)}",
         )
     if len(set(value)) != len(value):
-        raise where.error("seeds", f"lists a seed twice: {value!r}")
+        raise where.error("seeds", f"lists a seed twice: {show(value)}")
     return value
 
 
@@ -175,7 +252,7 @@ def _protocols(where: _Where, table: dict) -> list[tuple[str, Any]]:
     out = []
     for name in _list(where, table, "protocols", SIMULATE_FIELDS["protocols"]):
         if not isinstance(name, str):
-            raise where.error("protocols", f"expected protocol names, got {name!r}")
+            raise where.error("protocols", f"expected protocol names, got {show(name)}")
         try:
             out.append((name, get_protocol(name)))
         except InputError as exc:
@@ -186,42 +263,91 @@ def _protocols(where: _Where, table: dict) -> list[tuple[str, Any]]:
 def _unknown_fields(where: _Where, table: dict, known: dict[str, str]) -> None:
     for key in table:
         if key not in known:
-            raise where.error(key, f"unknown field; accepted: {', '.join(known)}")
+            name = key if len(key) <= 40 and key.isprintable() else show(key, 40)
+            raise where.error(name, f"unknown field; accepted: {', '.join(known)}")
 
 
-def _simulate_runs(where: _Where, table: dict) -> list[RunSpec]:
-    _unknown_fields(where, table, SIMULATE_FIELDS)
-    protocols = _protocols(where, table)
-    workloads = _list(where, table, "workloads", SIMULATE_FIELDS["workloads"])
+def _finite(where: _Where, name: str, value: Any) -> None:
+    """Refuse nan and inf anywhere in `value`: a run bounded by them never ends."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise where.error(name, f"must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(where, f"{name}.{k}", v)
+    elif isinstance(value, list):
+        for v in value:
+            _finite(where, name, v)
+
+
+def _options(where: _Where, table: dict, workloads: list[str]) -> dict:
     options = table.get("options", {})
     if not isinstance(options, dict):
-        raise where.error("options", f"expected a table of workload options, got {options!r}")
+        raise where.error("options", f"expected a table of workload options, got {show(options)}")
+    _finite(where, "options", options)
     for w in workloads:
         try:
             wl = get_workload(w)
         except InputError as exc:
             raise where.error("workloads", str(exc)) from None
         try:
-            wl.parse(options)
+            parsed = wl.parse(options)
         except InputError as exc:
             raise where.error("options", str(exc)) from None
-    cpus = _list(where, table, "cpus", SIMULATE_FIELDS["cpus"])
-    if not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1024 for n in cpus):
-        raise where.error("cpus", f"expected CPU counts between 1 and 1024, got {cpus!r}")
-    seeds = _sim_seeds(where, table)
-    ops = _int(where, table, "ops", None, 1)
+        except (OverflowError, ValueError, TypeError) as exc:  # a conversion parse let through
+            raise where.error("options", f"workload {w}: {exc}") from None
+        # a string such as "inf" converted by a float option
+        _finite(where, "options", parsed)
+    return options
+
+
+def _cycles(where: _Where, table: dict) -> float | int | None:
     cycles = table.get("cycles")
-    if cycles is not None and (
-        isinstance(cycles, bool) or not isinstance(cycles, int | float) or cycles <= 0
-    ):
-        raise where.error("cycles", f"expected a positive number, got {cycles!r}")
+    if cycles is None:
+        return None
+    accepted = f"a finite number > 0 and <= {MAX_CYCLES:g}"
+    if isinstance(cycles, bool) or not isinstance(cycles, int | float):
+        raise where.error("cycles", f"expected {accepted}, got {show(cycles)}")
+    if not (math.isfinite(cycles) and 0 < cycles <= MAX_CYCLES):
+        raise where.error("cycles", f"must be {accepted}, got {show(cycles)}")
+    return cycles
+
+
+def _check_total(where: _Where, total: int, count: int, factors: str) -> None:
+    """Refuse a table that would take the spec past MAX_RUNS, before expanding it."""
+    if total + count > MAX_RUNS:
+        raise where.table_error(
+            f"{count:,} runs ({factors}) make the spec {total + count:,} runs; accepted: at "
+            f"most {MAX_RUNS:,} runs per spec (split it into several specs sharing one store)",
+        )
+
+
+def _simulate_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
+    _unknown_fields(where, table, SIMULATE_FIELDS)
+    protocols = _protocols(where, table)
+    workloads = _names(where, table, "workloads", SIMULATE_FIELDS["workloads"])
+    options = _options(where, table, workloads)
+    cpus = _list(where, table, "cpus", SIMULATE_FIELDS["cpus"])
+    for n in cpus:
+        if not (_is_int(n) and 1 <= n <= MAX_CPUS):
+            raise where.error("cpus", f"CPU counts must be integers 1..{MAX_CPUS}, got {show(n)}")
+    seeds = _sim_seeds(where, table)
+    ops = _int(where, table, "ops", None, 1, MAX_OPS)
+    cycles = _cycles(where, table)
     if ops is None and cycles is None:
         ops = 2000
     discipline = table.get("discipline", "cas")
-    if discipline not in DISCIPLINES:
+    if not isinstance(discipline, str) or discipline not in DISCIPLINES:
         raise where.error(
-            "discipline", f"expected one of {', '.join(DISCIPLINES)}, got {discipline!r}"
+            "discipline", f"expected one of {', '.join(DISCIPLINES)}, got {show(discipline)}"
         )
+    count = len(protocols) * len(workloads) * len(cpus) * len(seeds)
+    _check_total(
+        where,
+        total,
+        count,
+        f"{len(protocols)} protocols x {len(workloads)} workloads x {len(cpus)} CPU counts x "
+        f"{len(seeds):,} seeds",
+    )
     params = (
         ("cycles", cycles),
         ("discipline", discipline),
@@ -240,22 +366,23 @@ def _simulate_runs(where: _Where, table: dict) -> list[RunSpec]:
     return runs
 
 
-def _explore_runs(where: _Where, table: dict) -> list[RunSpec]:
+def _explore_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
     _unknown_fields(where, table, EXPLORE_FIELDS)
     protocols = _protocols(where, table)
-    scenarios = _list(where, table, "scenarios", EXPLORE_FIELDS["scenarios"])
+    scenarios = _names(where, table, "scenarios", EXPLORE_FIELDS["scenarios"])
     if scenarios == ["all"]:
         scenarios = sorted(SCENARIOS)
     for s in scenarios:
         if s not in SCENARIOS:
             raise where.error(
-                "scenarios", f"scenario {s!r} is unknown; accepted: all, {', '.join(SCENARIOS)}"
+                "scenarios",
+                f"scenario {show(s)} is unknown; accepted: all, {', '.join(SCENARIOS)}",
             )
-    strategies = _list(where, table, "strategies", EXPLORE_FIELDS["strategies"])
+    strategies = _names(where, table, "strategies", EXPLORE_FIELDS["strategies"])
     for s in strategies:
         if s not in STRATEGIES:
             raise where.error(
-                "strategies", f"strategy {s!r} is unknown; accepted: {', '.join(STRATEGIES)}"
+                "strategies", f"strategy {show(s)} is unknown; accepted: {', '.join(STRATEGIES)}"
             )
     # `seeds` fixes both the first seed and the count of sampled strategies
     if (
@@ -268,25 +395,39 @@ def _explore_runs(where: _Where, table: dict) -> list[RunSpec]:
             "random/pct take either seeds = 'A..B' or seed + executions, not both "
             "(for a dpor budget next to seeds, use a separate [[explore]] table)",
         )
-    executions = _int(where, table, "executions", None, 1)
-    per_run = _int(where, table, "per_run", 1000, 1)
+    executions = _int(where, table, "executions", None, 1, MAX_SEED_RANGE)
+    per_run = _int(where, table, "per_run", 1000, 1, MAX_SEED_RANGE)
+    assert per_run is not None
     pct_depth = _int(where, table, "pct_depth", 2, 1, 10)
-    preemptions = _int(where, table, "preemptions", None, 0)
-    max_steps = _int(where, table, "max_steps", 20_000, 1)
+    preemptions = _int(where, table, "preemptions", None, 0, MAX_PREEMPTIONS)
+    max_steps = _int(where, table, "max_steps", 20_000, 1, MAX_STEPS)
     minimize = table.get("minimize", True)
     if not isinstance(minimize, bool):
-        raise where.error("minimize", f"expected true or false, got {minimize!r}")
+        raise where.error("minimize", f"expected true or false, got {show(minimize)}")
     sampled = [s for s in strategies if s in SAMPLED]
+    first = last = 0
     if sampled:
         if "seeds" in table:
-            first, last = _seed_range(where, table["seeds"])
+            first, last = _seed_range(where, table["seeds"], MAX_SEED_RANGE, "executions")
         elif executions is not None:
-            first = _int(where, table, "seed", 0, 0)
+            first = _int(where, table, "seed", 0, 0, MAX_SEED - executions + 1)
+            assert first is not None
             last = first + executions - 1
         else:
             raise where.error(
                 "seeds", f"missing: {', '.join(sampled)} need seeds = 'A..B' or executions = N"
             )
+    chunks = -(-(last - first + 1) // per_run) if sampled else 0
+    count = (
+        len(protocols) * len(scenarios) * (len(sampled) * chunks + len(strategies) - len(sampled))
+    )
+    _check_total(
+        where,
+        total,
+        count,
+        f"{len(protocols)} protocols x {len(scenarios)} scenarios x {len(strategies)} strategies"
+        + (f", {chunks:,} rows of per_run = {per_run:,} seeds each" if sampled else ""),
+    )
     runs = []
     for pname, proto in protocols:
         digest = switches_digest(proto)
@@ -332,19 +473,35 @@ def _explore_runs(where: _Where, table: dict) -> list[RunSpec]:
 
 
 def parse_spec(text: str, path: str = "spec") -> SweepSpec:
-    """Validate a spec and expand it into runs (in spec order, duplicates dropped)."""
+    """Validate a spec and expand it into runs (in spec order, duplicates dropped).
+
+    Raises `InputError`, and nothing else, for any `text`.
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     for key in doc:
         if key not in TOP_LEVEL:
             raise InputError(
-                f"{path}: unknown top-level key {key!r}; accepted: name, [[simulate]], [[explore]]"
+                f"{path}: unknown top-level key {show(key, 40)}; accepted: name, [[simulate]], "
+                "[[explore]]"
             )
     name = doc.get("name", "sweep")
-    if not isinstance(name, str) or not name:
-        raise InputError(f"{path}: name: expected a non-empty string, got {name!r}")
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > MAX_NAME
+        or not name.isprintable()
+    ):
+        raise InputError(
+            f"{path}: name: expected a one-line string of 1..{MAX_NAME} printable characters, "
+            f"got {show(name)}"
+        )
     runs: list[RunSpec] = []
     for kind in KINDS:
         tables = doc.get(kind, [])
@@ -355,7 +512,9 @@ def parse_spec(text: str, path: str = "spec") -> SweepSpec:
         for i, table in enumerate(tables, start=1):
             where = _Where(path, f"{kind}[{i}]")
             runs += (
-                _simulate_runs(where, table) if kind == "simulate" else _explore_runs(where, table)
+                _simulate_runs(where, table, len(runs))
+                if kind == "simulate"
+                else _explore_runs(where, table, len(runs))
             )
     if not runs:
         raise InputError(f"{path}: no runs: add a [[simulate]] or an [[explore]] table")
@@ -366,9 +525,11 @@ def parse_spec(text: str, path: str = "spec") -> SweepSpec:
 def load_spec(path: str) -> SweepSpec:
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the sweep spec: {exc.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise InputError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes: not a sweep spec")
     try:
         text = raw.decode()
     except UnicodeDecodeError:
