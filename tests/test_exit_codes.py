@@ -45,7 +45,9 @@ def test_review_with_an_unwritable_html_path_fails_before_any_work():
     r = CliRunner().invoke(main, ["review", "--html", "/proc/uvmsim-report"])
     assert time.monotonic() - t0 < 1.0
     assert r.exit_code == 2
-    assert r.output.startswith("uvmsim: error: --html: cannot write into /proc")
+    assert r.output.startswith(
+        "uvmsim: error: --html /proc/uvmsim-report: cannot create files in /proc"
+    )
 
 
 def test_review_exits_one_when_a_verdict_fails(monkeypatch):
@@ -98,3 +100,17 @@ def test_an_interrupt_exits_130_without_aborted_or_traceback(sig):
     assert p.returncode == 130, (out, err)
     assert "Aborted!" not in out + err and "Traceback" not in out + err
     assert err.strip() == "uvmsim: interrupted"
+
+
+def test_a_reader_that_goes_away_is_exit_141_and_silent():
+    # `uvmsim scenarios | head -0`: the reader is gone before the first write (the read end
+    # is closed while the interpreter is still starting)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "uvmsim.cli", "scenarios"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 141
+    assert err == b""

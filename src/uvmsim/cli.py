@@ -3,13 +3,15 @@
 Exit statuses, for every command: 0 nothing found (or the work done); 1 a check, replay or
 review found a failure (a failing verdict is a result); 2 bad input (one line on stderr naming
 the option or field and what it accepts); 3 an internal error (one line; UVMSIM_DEBUG=1 adds
-the traceback); 130 interrupted (Ctrl-C or SIGTERM).  No command prints a Python traceback.
+the traceback); 130 interrupted (Ctrl-C or SIGTERM); 141 the reader of a pipe went away
+(`| head`).  No command prints a Python traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import traceback
@@ -24,6 +26,7 @@ EXIT_FOUND = 1  # a check or review found a failure: a result, not an error
 EXIT_INPUT = 2  # the user's input (options, files, tokens, specs) is wrong
 EXIT_INTERNAL = 3  # uvmsim itself failed
 EXIT_INTERRUPT = 130  # Ctrl-C or SIGTERM, as a shell reports SIGINT
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as a shell reports SIGPIPE
 
 
 def _internal_error(exc: BaseException) -> None:
@@ -47,6 +50,14 @@ class UvmsimGroup(click.Group):
     "failure found" for `check`; every outcome is mapped here instead.
     """
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns a broken pipe into a silent exit 1 ("failure found" for check); carry
+        # it past click as an exception of our own instead.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _ReaderGone from None
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         previous = signal.getsignal(signal.SIGTERM)
@@ -68,11 +79,12 @@ class UvmsimGroup(click.Group):
             sys.exit(EXIT_INTERRUPT)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            # `uvmsim ... | head`: the reader left; say nothing and do not traceback on exit.
+        except _ReaderGone:
+            # `uvmsim ... | head`: the reader left.  Say nothing, keep the interpreter from
+            # complaining when it flushes stdout at exit, and exit as SIGPIPE would.
             with contextlib.suppress(OSError):
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            sys.exit(0)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except SystemExit:
             raise
         except Exception as exc:
@@ -81,6 +93,10 @@ class UvmsimGroup(click.Group):
         if isinstance(rv, int):
             sys.exit(rv)
         sys.exit(0)
+
+
+class _ReaderGone(Exception):
+    """The reader of stdout went away (a broken pipe), past click's own handling of it."""
 
 
 def _sigterm(signum: int, frame: Any) -> None:
@@ -154,14 +170,18 @@ def review(
     tty = sys.stderr.isatty() and not as_json
     t0 = time.monotonic()
 
+    # A status line overwritten in place: it must fit the terminal's width, or every update
+    # would scroll a new line.
+    width = shutil.get_terminal_size((100, 24)).columns - 12
+
     def progress(text: str) -> None:
         if tty:
-            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:90]:<90}")
+            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:width]:<{width}}")
             sys.stderr.flush()
 
     rv = run_review(protocol, baseline, thorough, progress)
     if tty:
-        sys.stderr.write("\r" + " " * 110 + "\r")
+        sys.stderr.write("\r" + " " * (width + 12) + "\r")
     if html_dir:
         path = write_html(rv, html_dir)
         if not as_json:

@@ -18,6 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from uvmsim.console import console
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol, get_protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
 
@@ -207,7 +208,7 @@ def protocols_cmd(hunks: bool, extra: tuple[str, ...], as_json: bool) -> None:
       uvmsim protocols --protocol examples/my_diff.py:PRE_ATOMIC_WIRED --json
     """
     user = [get_protocol(spec) for spec in extra]
-    con = Console()
+    con = console()
     if hunks:
         rows = hunks_json()
         if as_json:
@@ -247,7 +248,7 @@ def scenarios_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"scenarios": rows}, indent=2))
         return
-    con = Console()
+    con = console()
     t = Table(title="Scenarios")
     for col in ("name", "CPUs", "pages", "review", "what it exercises", "expected"):
         t.add_column(col, overflow="fold")

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from uvmsim.cli_catalog import table_fits
+from uvmsim.console import console
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import save_figure, write_atomically
 from uvmsim.protocols import get_protocol
@@ -106,7 +107,7 @@ def progress_bar(enabled: bool, runs: int) -> Iterator[Callable[..., Any] | None
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True, force_terminal=True),
+        console=console(stderr=True, force_terminal=True),
         transient=True,
     )
     task = bar.add_task("simulating", total=runs)
@@ -134,7 +135,7 @@ def _console() -> Console:
     """The terminal's width, or $COLUMNS; piped without $COLUMNS, 140 (the lock tables'
     natural width, so that a file of results has them whole)."""
     wide = sys.stdout.isatty() or "COLUMNS" in os.environ
-    return Console(width=None if wide else 140)
+    return console(width=None if wide else 140)
 
 
 def render_run(r: SimResult) -> None:

@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from uvmsim.console import console
 from uvmsim.machine.failure import InputError
 from uvmsim.sweep.driver import SweepProgress, run_sweep
 from uvmsim.sweep.executors import WORKER_TIMEOUT, ExecutorLost, RunCrashed, make_executor
@@ -141,7 +142,7 @@ def sweep_run_cmd(
     Store.check(store_path)
     executor = make_executor(jobs, cluster, worker_timeout)
     t0 = time.monotonic()
-    err = Console(stderr=True)
+    err = console(stderr=True)
     started = False
     resume = f"finished runs are in {store_path}; run the same command to resume"
     try:
@@ -291,7 +292,7 @@ def _row(*cells: object) -> list[str]:
 
 
 def render_report(report: dict) -> None:
-    con = Console(width=None if sys.stdout.isatty() else 140)
+    con = console(width=None if sys.stdout.isatty() else 140)
     e = escape
     con.print(
         f"[bold]{e(report['store'])}[/]: {report['runs']['simulate']} simulation runs, "

@@ -31,14 +31,14 @@ def umask_mode(base: int = 0o666) -> int:
     return base & ~mask
 
 
-def _probe_directory(directory: str, what: str) -> None:
+def probe_directory(directory: str, what: str) -> None:
     """Create and remove a temporary file in `directory`: the only test of writability that
     also holds for root, read-only mounts and full disks (os.access does not)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-probe-")
     except OSError as exc:
         raise InputError(
-            f"{what}: cannot write into {directory} ({exc.strerror or exc}); "
+            f"{what}: cannot create files in {directory} ({exc.strerror or exc}); "
             "choose a writable location"
         ) from None
     os.close(fd)
@@ -49,13 +49,13 @@ def check_output_file(path: str, what: str) -> None:
     """Raise InputError now unless `path` can be written later (its directory exists and is
     writable, and it is not a directory).  `what` names the option, e.g. "--trace"."""
     if not path:
-        raise InputError(f"{what}: an empty path; give a file name")
+        raise InputError(f"{what}: the path is empty; give a file name")
     if os.path.isdir(path):
-        raise InputError(f"{what}: {path} is a directory; give a file name")
+        raise InputError(f"{what} {path}: is a directory; give a file name")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise InputError(f"{what}: directory {parent} does not exist")
-    _probe_directory(parent, what)
+        raise InputError(f"{what} {path}: directory {parent} does not exist")
+    probe_directory(parent, f"{what} {path}")
 
 
 def _written_by_uvmsim(directory: str) -> bool:
@@ -67,28 +67,25 @@ def check_output_dir(directory: str, what: str) -> None:
     not exist (its parent must then be writable, created if missing), or it is an empty
     directory, or a directory uvmsim wrote before (it carries `MARKER`)."""
     if not directory:
-        raise InputError(f"{what}: an empty path; give a directory name")
+        raise InputError(f"{what}: the path is empty; give a new directory such as out/report")
+    where = f"{what} {directory}"
     full = os.path.abspath(directory)
     cwd = os.getcwd()
     if full == cwd or cwd.startswith(full.rstrip(os.sep) + os.sep):
-        raise InputError(
-            f"{what}: {directory} is the current directory or holds it; choose a new directory"
-        )
-    if os.path.exists(full):
-        if not os.path.isdir(full):
-            raise InputError(f"{what}: {directory} exists and is not a directory")
+        raise InputError(f"{where}: is the current directory or holds it; choose a new directory")
+    if os.path.lexists(full):
+        if not os.path.isdir(full) or os.path.islink(full):
+            raise InputError(f"{where}: exists and is not a directory; choose a new directory")
         if os.listdir(full) and not _written_by_uvmsim(full):
             raise InputError(
-                f"{what}: {directory} exists and was not written by uvmsim (no {MARKER} in "
-                "it); uvmsim replaces only its own report directories: choose a new directory"
+                f"{where}: {directory} exists and was not written by uvmsim; choose a new directory"
             )
-    parent = os.path.dirname(full)
-    existing = parent
-    while not os.path.isdir(existing):
-        if os.path.exists(existing):
-            raise InputError(f"{what}: {existing} is not a directory")
+    existing = os.path.dirname(full)
+    while not os.path.isdir(existing):  # created on the way, inside the first existing one
+        if os.path.lexists(existing):
+            raise InputError(f"{where}: {existing} is not a directory")
         existing = os.path.dirname(existing)
-    _probe_directory(existing, what)
+    probe_directory(existing, where)
 
 
 def write_atomically(path: str, text: str) -> None:

@@ -138,7 +138,10 @@ CAMPAIGN = '[[explore]]\nprotocols = ["seed"]\nscenarios = ["all"]\nstrategies =
         (BASE + "cycles = -inf", "got -inf"),
         (BASE + "cycles = 1e999", "simulate[1].cycles: must be a finite number"),
         (BASE + "options = { think = nan }", "simulate[1].options.think: must be a finite number"),
-        (BASE + 'options = { think = "inf" }', "simulate[1].options.think: must be a finite"),
+        (
+            BASE + 'options = { think = "inf" }',
+            "simulate[1].options: workload build: option think must be a finite",
+        ),
         (BASE + "options = { kernel_other = inf }", "options.kernel_other: must be a finite"),
         (BASE.replace("[2]", "[2, 1025]"), "simulate[1].cpus: CPU counts must be integers 1..1024"),
         (BASE + "ops = 1000000001", "simulate[1].ops: must be between 1 and 1,000,000,000"),

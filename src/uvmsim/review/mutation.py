@@ -50,7 +50,7 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
                     switch,
                     value,
                     "killed by check",
-                    f"{scenario}: {f.message[:100]} ({mine.executions} executions)",
+                    f"{scenario}: {f.message} ({mine.executions} executions)",
                     time.monotonic() - t0,
                 )
             if gone:
@@ -59,8 +59,7 @@ def mutate(protocol: Protocol, switch: str, executions: int, sim_ops: int) -> Mu
                     switch,
                     value,
                     "killed by check",
-                    f"{scenario}: no longer fails with {f.message[:90]} "
-                    f"({mine.executions} executions)",
+                    f"{scenario}: no longer fails with {f.message} ({mine.executions} executions)",
                     time.monotonic() - t0,
                 )
     workload = row.measured_on

@@ -117,7 +117,7 @@ def _check_question(
             others = _others(ex, test)
             if others:
                 verdict.evidence.append(
-                    "  other failures there (reported above): " + "; ".join(o[:110] for o in others)
+                    "  other failures there (reported above): " + "; ".join(others)
                 )
             if not found and not ex.complete:
                 verdict.evidence.append("  (bounded: raise the bounds with --thorough)")
@@ -135,7 +135,7 @@ def _check_question(
         verdict.evidence.append(
             f"control: {what} ({proto.name}) on {sc}: "
             + (
-                f"the check finds it ({hits[0][0].message[:80]}) in {ex.executions} executions"
+                f"the check finds it ({hits[0][0].message}) in {ex.executions} executions"
                 if hits
                 else f"NOT found in {ex.executions} executions: this check is weak"
             )
@@ -385,7 +385,7 @@ def r9(ctx: Context) -> Verdict:
         v.evidence.append(
             f"{strategy} on {name}: failed after {n} executions: "
             + (f"{tag}: " if tag else "")
-            + f.message[:100]
+            + f.message
         )
     if found:
         name, strategy, n, f, s = found[0]

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from uvmsim.check import report as cxr
+from uvmsim.console import console
 from uvmsim.findings import FINDINGS
 from uvmsim.output_files import publish_directory
 from uvmsim.review.run import Counterexample, Review
@@ -127,7 +128,7 @@ def render_text(rv: Review, timing: bool = True, width: int | None = None) -> No
     printed as written.  Counterexamples are laid out by uvmsim and printed without rich's
     wrapping, each replay token alone on its line so that it copies whole.
     """
-    con = Console(width=width) if width else Console()
+    con = console(width=width) if width else console()
     width = con.width
     numbers = _number(rv)
     con.print(

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uvmsim.check.minimize import minimize
-from uvmsim.check.report import Explanation, explain, render_interleaving, render_page_changes
+from uvmsim.check.report import Explanation, explain
 from uvmsim.check.runner import CheckSpec, make_target, make_token
-from uvmsim.findings import FINDINGS, classify
+from uvmsim.findings import classify
 from uvmsim.machine import Failure
 from uvmsim.protocols import get_protocol
 from uvmsim.review.mutation import Mutant, mutation_analysis
@@ -27,29 +27,6 @@ class Counterexample:
     steps: int
     preemptions: int
     also_seen: list[str] = field(default_factory=list)
-
-    def text(self) -> str:
-        lines = [self.failure.message]
-        if self.finding:
-            title = next(f.title for f in FINDINGS if f.id == self.finding)
-            lines.append(f"  finding {self.finding} (docs/findings.md): {title}")
-        lines.extend(f"  at {s}" for s in self.failure.sites)
-        lines.append(
-            f"  scenario {self.scenario}: {self.steps} steps, {self.preemptions} "
-            "preemptions (minimized)"
-        )
-        if self.also_seen:
-            lines.append("  also seen in: " + "; ".join(self.also_seen))
-        lines.append("")
-        lines.extend(render_interleaving(self.explanation))
-        if self.explanation.page_changes:
-            lines.append("page state changes:")
-            lines.extend(render_page_changes(self.explanation, limit=20))
-        lines.append("model stacks at the failure:")
-        for cpu, stack in self.failure.stacks:
-            lines.append(f"  cpu{cpu}: " + (" > ".join(stack) if stack else "(finished)"))
-        lines.append(f"replay: uvmsim replay {self.token}")
-        return "\n".join(lines)
 
 
 @dataclass

@@ -22,10 +22,14 @@ from typing import Any
 
 from uvmsim import __version__
 from uvmsim.machine.failure import InputError
-from uvmsim.output_files import publish_directory, save_figure
-from uvmsim.sweep.store import SCHEMA_VERSION, Store, check_writable_directory
+from uvmsim.output_files import (
+    check_output_dir,
+    check_output_file,
+    publish_directory,
+    save_figure,
+)
+from uvmsim.sweep.store import SCHEMA_VERSION, Store
 
-REPORT_MARKER = ".uvmsim-report"
 """The file that marks a directory as written by uvmsim (uvmsim.output_files writes it): only
 such a directory may be replaced by `--html`."""
 
@@ -271,38 +275,13 @@ def check_plot_path(path: str) -> None:
     """Refuse a --plot path that could not be written, before any work is done."""
     if not path.endswith((".png", ".svg")):
         raise InputError(f"--plot: {path!r} must end in .png or .svg")
-    if os.path.isdir(path):
-        raise InputError(f"--plot {path}: is a directory; give a file name ending in .png or .svg")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise InputError(f"--plot {path}: directory {parent} does not exist")
-    check_writable_directory(parent, "--plot", path)  # the plot is written beside, then renamed
+    check_output_file(path, "--plot")
 
 
 def check_html_dir(directory: str) -> None:
-    """Refuse an --html directory uvmsim may not replace or cannot write, before any work.
-
-    An existing directory is replaced only when uvmsim wrote it (it holds REPORT_MARKER):
-    `--html .` in a directory holding a store must never put that store at risk.
-    """
-    if not directory:
-        raise InputError("--html: the path is empty; give a new directory such as out/report")
-    if os.path.lexists(directory):
-        if not os.path.isdir(directory) or os.path.islink(directory):
-            raise InputError(
-                f"--html {directory}: exists and is not a directory; choose a new directory"
-            )
-        if not os.path.isfile(os.path.join(directory, REPORT_MARKER)):
-            raise InputError(
-                f"--html {directory}: {directory} exists and was not written by uvmsim; "
-                "choose a new directory"
-            )
-    parent = os.path.dirname(os.path.abspath(directory))
-    while not os.path.isdir(parent):  # created on the way, inside the first existing one
-        if os.path.lexists(parent):
-            raise InputError(f"--html {directory}: {parent} is not a directory")
-        parent = os.path.dirname(parent)
-    check_writable_directory(parent, "--html", directory)
+    """Refuse an --html directory uvmsim may not replace or cannot write, before any work:
+    `--html .` in a directory holding a store must never put that store at risk."""
+    check_output_dir(directory, "--html")
 
 
 def plot_scaling(report: dict[str, Any], path: str) -> bool:

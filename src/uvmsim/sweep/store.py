@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from typing import Any, TypeVar
 
 from uvmsim import __version__
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import probe_directory
 from uvmsim.sweep.spec import RunSpec
 
 APPLICATION_ID = 0x75766D73  # "uvms"
@@ -196,20 +196,12 @@ def _connect_ro(path: str) -> sqlite3.Connection:
 
 
 def check_writable_directory(directory: str, option: str, path: str) -> None:
-    """Refuse a directory this process cannot create files in (tried, not guessed).
-
-    Used for the store (SQLite keeps its -wal/-journal next to it) and for report outputs.
-    `os.access` would be wrong for root, ACLs and read-only mounts; creating a file is not.
-    """
+    """Refuse a directory the store cannot create files in (SQLite keeps its -wal/-journal
+    next to the store): output_files.probe_directory, as a StoreError."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".uvmsim-probe-")
-    except OSError as exc:
-        raise StoreError(
-            f"{option} {path}: cannot create files in {directory} ({exc.strerror}); "
-            "choose a writable location"
-        ) from None
-    os.close(fd)
-    os.unlink(tmp)
+        probe_directory(directory, f"{option} {path}")
+    except InputError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _validate_meta(path: str, meta: dict[str, str], tables: set[str], writing: bool) -> None:

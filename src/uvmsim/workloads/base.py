@@ -43,7 +43,7 @@ class Workload(ABC):
                 )
             try:
                 v = opt.type(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise InputError(
                     f"workload {self.name}: option {key} must be {opt.type.__name__}, got {value!r}"
                 ) from None
