@@ -194,25 +194,39 @@ def check_cmd(
 
 
 @click.command("replay")
-@click.argument("token")
+@click.argument("token", nargs=-1, required=True)
+@click.option(
+    "--protocol",
+    "-p",
+    default=None,
+    metavar="FILE.py:NAME",
+    help="The protocol file the token names: uvmsim never imports (runs) a file because a "
+    "token names it, only when you name it here too.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
-def replay_cmd(token: str, as_json: bool) -> None:
+def replay_cmd(token: tuple[str, ...], protocol: str | None, as_json: bool) -> None:
     """Re-run the counterexample a replay token encodes and print it again.
 
+    The token may be pasted with line breaks or spaces in it (quoted or not): whitespace is
+    ignored, and `-` reads it from standard input.
+
     \b
-    Example:
+    Examples:
       uvmsim replay uvm1.eNqr....1a2b3c4d
+      uvmsim replay -p examples/my_diff.py:SEED_MISSED_ANFREE uvm1.eNqr....1a2b3c4d
 
     Exit status: 1 if the failure reproduces, 0 if the run passes, 2 for a bad token.
     """
-    _spec, res, ex, same = replay(token)
+    text = sys.stdin.read() if token == ("-",) else "".join(token)
+    _spec, res, ex, same = replay(text, protocol)
+    whole = "".join(text.split())
     if not same:
         res.notes.append(
             "warning: this replay did not reproduce the failure the token "
             "recorded (the model changed since?)"
         )
     if as_json:
-        click.echo(json.dumps(to_json(res, ex, token), indent=2))
+        click.echo(json.dumps(to_json(res, ex, whole), indent=2))
     else:
-        click.echo(render(res, ex, token))
+        click.echo(render(res, ex, whole))
     sys.exit(1 if res.failure is not None else 0)

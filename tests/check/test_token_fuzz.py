@@ -145,3 +145,23 @@ def test_the_command_line_maps_every_mutant_to_0_1_or_2():
             assert "Traceback" not in r.output
     r = runner.invoke(main, ["replay", _seal(dict(DOC, uvmsim="0.0"))])
     assert r.exit_code == 2 and f"this is uvmsim {__version__}" in r.output
+
+
+def test_a_token_of_a_protocol_file_replays_when_the_file_is_named_again():
+    user = "examples/my_diff.py:SEED_MISSED_ANFREE"
+    r = CliRunner().invoke(main, ["check", "-p", user, "-s", "pageclean-race", "--json"])
+    token = json.loads(r.output)["replay_token"]
+    refused = CliRunner().invoke(main, ["replay", token])
+    assert refused.exit_code == 2 and f"--protocol {user}" in refused.output
+    again = CliRunner().invoke(main, ["replay", "--protocol", user, token])
+    assert again.exit_code == 1, again.output
+    other = CliRunner().invoke(main, ["replay", "--protocol", "seed", token])
+    assert other.exit_code == 2 and "not 'seed'" in other.output
+
+
+def test_a_token_in_pieces_or_on_stdin_replays():
+    half = len(TOKEN) // 2
+    r = CliRunner().invoke(main, ["replay", TOKEN[:half], TOKEN[half:]])
+    assert r.exit_code == 1, r.output
+    r = CliRunner().invoke(main, ["replay", "-"], input=TOKEN[:half] + "\n" + TOKEN[half:] + "\n")
+    assert r.exit_code == 1, r.output
