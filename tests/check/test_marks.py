@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from uvmsim.check.dpor import DporExplorer
-
 from uvmsim.check.report import Explanation, explain, render_interleaving
+from uvmsim.check.strategies import Dpor
+from uvmsim.check.strategy import explore
 from uvmsim.check.target import ProgramTarget
 from uvmsim.machine import KASSERT, Analyses, Mutex, mtx_enter, mtx_leave
 
@@ -13,7 +13,7 @@ from .programs import cells
 
 def first_failure(build, analyses: Analyses) -> Explanation:
     target = ProgramTarget(build, analyses=analyses)
-    res = DporExplorer(target).run()
+    res = explore(target, Dpor())
     assert res.failure is not None
     return explain(target, res.schedule)
 
