@@ -15,8 +15,8 @@ import time
 
 from uvmsim.check.strategies import Dfs, Dpor
 from uvmsim.check.strategy import explore
-from uvmsim.check.target import ScenarioTarget
 from uvmsim.protocols import PROTOCOLS
+from uvmsim.runs.target import ScenarioTarget
 from uvmsim.scenarios import SCENARIOS
 
 CASES = [("fault-vs-free", "seed"), ("pageclean-race", "openbsd-pre"), ("wired-counter", "seed")]

@@ -13,12 +13,12 @@ import sys
 import time
 
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.simulate import simulate
 
 CHILD = """
 import resource, sys
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.simulate import simulate
 r = simulate("build", PROTOCOLS["seed"], 128, visible=int(sys.argv[1]), seed=1)
 print(r.steps, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -18,7 +18,7 @@ import time
 import simpy
 
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.simulate import simulate
 
 
 def simpy_spinlock(

@@ -54,9 +54,9 @@ def test_every_name_in_a_help_example_exists(monkeypatch):
 
     `protocols --help` once named SEED_ATOMIC_QUEUES, which examples/my_diff.py never defined.
     """
-    from uvmsim.protocols import get_protocol
+    from uvmsim.runs.names import get_protocol
     from uvmsim.scenarios import SCENARIOS
-    from uvmsim.simulate.run import workloads
+    from uvmsim.workloads import WORKLOADS
 
     monkeypatch.chdir(ROOT)  # examples/my_diff.py is named relative to a checkout
     seen = {"protocol": 0, "scenario": 0, "workload": 0}
@@ -74,6 +74,6 @@ def test_every_name_in_a_help_example_exists(monkeypatch):
                     assert value in SCENARIOS, (where, line)
                     seen["scenario"] += 1
                 elif flag in ("-w", "--workload"):
-                    assert value in workloads(), (where, line)
+                    assert value in WORKLOADS, (where, line)
                     seen["workload"] += 1
     assert all(seen.values()), seen  # the examples were found and checked

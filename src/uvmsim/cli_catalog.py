@@ -19,8 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from uvmsim.console import console
-from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol, get_protocol
+from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
+from uvmsim.runs.names import get_protocol
 
 
 def protocols_json(extra: list[Protocol]) -> dict:

@@ -15,7 +15,8 @@ import click
 
 from uvmsim.check.report import render, to_json
 from uvmsim.check.result import Coverage
-from uvmsim.check.runner import STRATEGIES, CheckSpec, counterexample, replay, run_check
+from uvmsim.check.strategies import STRATEGIES
+from uvmsim.runs.check import CheckSpec, counterexample, replay, run_check
 
 
 class _Progress:

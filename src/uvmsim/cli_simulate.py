@@ -24,18 +24,12 @@ from uvmsim.cli_catalog import table_fits
 from uvmsim.console import console
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import save_figure, write_atomically
-from uvmsim.protocols import get_protocol
+from uvmsim.runs.names import get_protocol, get_workload
+from uvmsim.runs.simulate import simulate
 from uvmsim.simulate.costs import CPU_HZ
 from uvmsim.simulate.outputs import chrome_trace_text, folded_text
-from uvmsim.simulate.run import (
-    MAX_CPUS,
-    SimResult,
-    check_cpus,
-    check_cycles,
-    get_workload,
-    simulate,
-    workloads,
-)
+from uvmsim.simulate.run import MAX_CPUS, SimResult, check_cpus, check_cycles
+from uvmsim.workloads import WORKLOADS
 
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
 
@@ -50,7 +44,7 @@ class WorkloadHelp(click.Command):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
         with formatter.section("Workload options (--name value, after the command's own)"):
-            for i, wl in enumerate(workloads().values()):
+            for i, wl in enumerate(WORKLOADS.values()):
                 if i:
                     formatter.write_paragraph()
                 formatter.write_text(f"{wl.name}: {wl.summary}")

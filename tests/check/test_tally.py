@@ -3,10 +3,10 @@ run reports, and every failing execution is counted under its signature."""
 
 import pytest
 
-from uvmsim.check.runner import CheckSpec, make_target
 from uvmsim.check.strategies import Pct, RandomWalk
 from uvmsim.check.strategy import explore
 from uvmsim.machine import ReplayEngine
+from uvmsim.runs.check import CheckSpec, make_target
 
 
 @pytest.mark.parametrize("sampler", [RandomWalk, Pct])

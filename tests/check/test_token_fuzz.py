@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from uvmsim import __version__
 from uvmsim.check import token as tok
-from uvmsim.check.runner import CheckSpec, make_token, replay, run_check
 from uvmsim.cli import main
 from uvmsim.machine.failure import InputError
+from uvmsim.runs.check import CheckSpec, make_token, replay, run_check
 
 SPEC = CheckSpec(protocol="seed-no-dequeue-first", scenario="flush-vs-fault")
 

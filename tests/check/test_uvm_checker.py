@@ -1,7 +1,7 @@
 """The checker on the UVM scenarios: the thread's questions, answered exhaustively."""
 
-from uvmsim.check.runner import CheckSpec, counterexample, run_check
-from uvmsim.findings import classify
+from uvmsim.runs.check import CheckSpec, counterexample, run_check
+from uvmsim.scenarios.findings import classify
 
 
 def check(protocol, scenario, **kw):

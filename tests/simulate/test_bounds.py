@@ -5,8 +5,9 @@ import time
 import pytest
 
 from uvmsim.machine.failure import InputError
-from uvmsim.protocols import get_protocol
-from uvmsim.simulate.run import MAX_CPUS, simulate
+from uvmsim.runs.names import get_protocol
+from uvmsim.runs.simulate import simulate
+from uvmsim.simulate.run import MAX_CPUS
 
 SEED = get_protocol("seed")
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from uvmsim.workloads.calibration import FITTED, POINTS, simulate_points
+from uvmsim.runs.calibration import POINTS, simulate_points
+from uvmsim.workloads.build import FITTED
 
 
 def test_fitted_build_reproduces_c1_to_c5_within_15_percent():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 import uvmsim.cli_simulate as cli_simulate
 from uvmsim.cli import main
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.simulate import simulate
 
 
 @pytest.mark.parametrize("bound", [{"ops": 2000}, {"cycles": 20_000_000.0}], ids=["ops", "cycles"])

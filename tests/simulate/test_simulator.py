@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from uvmsim.cli import main
 from uvmsim.protocols import PROTOCOLS
+from uvmsim.runs.simulate import simulate
 from uvmsim.simulate.costs import cost_table
-from uvmsim.simulate.run import simulate, workloads
+from uvmsim.workloads import WORKLOADS
 
 
 def invoke(*args):
@@ -199,7 +200,7 @@ def test_help_lists_every_workload_option_with_its_default(command):
     assert r.exit_code == 0
     text = " ".join(r.output.split())  # undo click's wrapping
     assert "Workload options" in text
-    for wl in workloads().values():
+    for wl in WORKLOADS.values():
         assert f"{wl.name}: " in text
         for opt in wl.options:
             assert f"--{opt.name} " in text, (wl.name, opt.name)

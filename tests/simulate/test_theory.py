@@ -3,7 +3,7 @@
 import pytest
 
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.simulate import simulate
 
 SEED = PROTOCOLS["seed"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from uvmsim.machine import Analyses, Engine
 from uvmsim.machine.core import MTX_ENTER, MTX_TRY, RW_ENTER, RW_TRY
 from uvmsim.protocols import Protocol
-from uvmsim.scenarios import get_scenario, run_scenario
+from uvmsim.runs.names import get_scenario
+from uvmsim.scenarios import run_scenario
 
 LOCK_OPS = {MTX_ENTER, MTX_TRY, RW_ENTER, RW_TRY}
 

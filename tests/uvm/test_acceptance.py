@@ -2,7 +2,8 @@
 
 from uvmsim.machine import Analyses, RandomEngine, ReplayEngine, RoundRobinEngine
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.scenarios import get_scenario, run_scenario
+from uvmsim.runs.names import get_scenario
+from uvmsim.scenarios import run_scenario
 
 from .helpers import PhaseEngine, at_work, never
 

@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from uvmsim.cli import main
 from uvmsim.machine import InputError
-from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol, get_protocol
+from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
+from uvmsim.runs.names import get_protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,10 @@ and seed with every invariant armed; what fails is only what the scenario expect
 
 import pytest
 
-from uvmsim.findings import classify
 from uvmsim.machine import Analyses, RandomEngine, RoundRobinEngine
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.scenarios import SCENARIOS, run_scenario
+from uvmsim.scenarios.findings import classify
 
 SEEDS = 1000
 

@@ -23,8 +23,7 @@ from typing import Any
 
 from uvmsim.check.result import CheckResult, Coverage
 from uvmsim.check.target import Target
-from uvmsim.findings import FINDINGS, classify
-from uvmsim.machine import Failure, ReplayEngine, peek
+from uvmsim.machine import Failure, ReplayEngine
 from uvmsim.machine import failure as fk
 from uvmsim.machine.sites import model_stack, site_line
 
@@ -73,25 +72,13 @@ class Explanation:
     """Step numbers of the steps the failure depends on (see `mark_steps`)."""
     legend: str = ""
     """What the marked steps are, in words."""
-
-
-def _page_state(pg: Any) -> dict[str, str]:
-    from uvmsim.uvm.uvm_page_h import flag_names
-
-    uobj, anon = peek(pg, "uobject"), peek(pg, "uanon")
-    q = pg.__dict__.get("pageq")
-    return {
-        "flags": flag_names(peek(pg, "pg_flags")),
-        "uobject": uobj.name if uobj is not None else "NULL",
-        "uanon": anon.name if anon is not None else "NULL",
-        "wire_count": str(peek(pg, "wire_count")),
-        "state": pg.__dict__.get("owner_state", "?"),
-        "queue": getattr(q, "name", None) or "-",
-    }
+    finding: tuple[str, str] | None = None
+    """(id, title) of the known finding the failure is, as the target classifies it."""
 
 
 def explain(target: Target, schedule: tuple[int, ...]) -> Explanation:
-    """Replay `schedule` recording every step, its CPU's stack and every page state change.
+    """Replay `schedule` recording every step, its CPU's stack and every change of the state
+    the target tracks (`Target.state_view`: a scenario's pages).
 
     The stacks are taken when a CPU posts its next operation (the step observer runs on the
     posting CPU, before it waits for its turn); the k-th operation a CPU posts is the k-th
@@ -100,7 +87,7 @@ def explain(target: Target, schedule: tuple[int, ...]) -> Explanation:
     """
     pages_before: dict[str, dict[str, str]] = {}
     changes: list[tuple[int, int, str, str, str, str]] = []
-    watch_pages = hasattr(target, "scenario")
+    watch_pages = target.tracks_state
     pending: dict[int, tuple[str, ...]] = {}
     stacks: list[tuple[str, ...]] = []
 
@@ -116,18 +103,15 @@ def explain(target: Target, schedule: tuple[int, ...]) -> Explanation:
             pending[cpu_now.index] = model_stack(sys._getframe(1))
         if not watch_pages:
             return
-        from uvmsim.uvm.uvm import uvm
-
         step = m.steps  # steps executed so far; the last one changed what we see now
         cpu = m.schedule[step - 1] if step else -1
-        for pg in uvm.pages:
-            now = _page_state(pg)
-            before = pages_before.get(pg.name)
+        for name, now in target.state_view().items():
+            before = pages_before.get(name)
             if before is not None and step:
                 for key, value in now.items():
                     if before[key] != value:
-                        changes.append((step, cpu, pg.name, key, before[key], value))
-            pages_before[pg.name] = now
+                        changes.append((step, cpu, name, key, before[key], value))
+            pages_before[name] = now
 
     r = target.execute(ReplayEngine(schedule), record=True, step_observer=observe)
     for entry in r.trace[len(stacks) :]:
@@ -142,7 +126,8 @@ def explain(target: Target, schedule: tuple[int, ...]) -> Explanation:
             Step(n, cpu, site[0].co_name, f"{kind} {obj}", where, held, kind, obj, stacks[n - 1])
         )
     marked, legend = mark_steps(r.failure, steps)
-    return Explanation(r.failure, steps, changes, target.cpus, marked, legend)
+    finding = None if r.failure is None else target.classify(r.failure)
+    return Explanation(r.failure, steps, changes, target.cpus, marked, legend, finding)
 
 
 # ---- which steps the failure depends on ---------------------------------------------------
@@ -473,9 +458,8 @@ def render(
         out.append(f"nothing found: {head}")
     else:
         out.append(f.message)
-        finding = classify(f)
-        if finding:
-            title = next(x.title for x in FINDINGS if x.id == finding)
+        if ex is not None and ex.finding is not None:
+            finding, title = ex.finding
             out.extend(
                 wrap_prose(
                     f"  this is finding {finding} (docs/findings.md): {title}", width, "    "
@@ -537,7 +521,7 @@ def to_json(
     }
     if res.failure is not None:
         doc["failure"] = res.failure.to_json()
-        doc["finding"] = classify(res.failure)
+        doc["finding"] = ex.finding[0] if ex is not None and ex.finding else None
         doc["replay_token"] = token
         if minimized is not None:
             doc["minimized"] = {

@@ -14,8 +14,6 @@ from uvmsim.protocols.base import (
     Hunk,
     Protocol,
     Switch,
-    get_protocol,
-    load_protocol,
 )
 
 __all__ = [
@@ -26,6 +24,4 @@ __all__ = [
     "Hunk",
     "Protocol",
     "Switch",
-    "get_protocol",
-    "load_protocol",
 ]

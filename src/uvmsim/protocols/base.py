@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
-import sys
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from uvmsim.machine.failure import InputError
 
@@ -562,49 +558,3 @@ PROTOCOLS: dict[str, Protocol] = {
         SEED_FIXED,
     )
 }
-
-
-def get_protocol(name: str) -> Protocol:
-    """A named protocol, or a user's protocol given as `path/to/file.py:NAME` or `pkg.mod:NAME`."""
-    if name in PROTOCOLS:
-        return PROTOCOLS[name]
-    if ":" in name:
-        return load_protocol(name)
-    raise InputError(
-        f"protocol {name!r} is unknown; accepted: {', '.join(PROTOCOLS)} "
-        "or path/to/file.py:NAME or package.module:NAME"
-    )
-
-
-def load_protocol(spec: str) -> Protocol:
-    """Load a user's Protocol from `path/to/file.py:NAME` or `package.module:NAME`.
-
-    This imports (executes) the user's module, exactly like `python path/to/file.py` would.
-    """
-    where, _, attr = spec.rpartition(":")
-    if not where or not attr:
-        raise InputError(f"protocol {spec!r}: expected path/to/file.py:NAME or package.module:NAME")
-    try:
-        if where.endswith(".py") or "/" in where:
-            path = Path(where)
-            if not path.is_file():
-                raise InputError(f"protocol {spec!r}: no file {where}")
-            mod_name = f"uvmsim_user_protocol_{abs(hash(str(path.resolve())))}"
-            module_spec = importlib.util.spec_from_file_location(mod_name, path)
-            if module_spec is None or module_spec.loader is None:
-                raise InputError(f"protocol {spec!r}: cannot load {where}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[mod_name] = module
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(where)
-    except InputError:
-        raise
-    except Exception as exc:  # the user's module failed to import: say so in one line
-        raise InputError(
-            f"protocol {spec!r}: loading {where} failed: {type(exc).__name__}: {exc}"
-        ) from None
-    proto = getattr(module, attr, None)
-    if not isinstance(proto, Protocol):
-        raise InputError(f"protocol {spec!r}: {where} has no Protocol named {attr!r}")
-    return proto

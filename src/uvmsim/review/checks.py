@@ -13,10 +13,10 @@ from typing import Any
 
 from uvmsim.check.strategies import Dpor, Pct, RandomWalk
 from uvmsim.check.strategy import explore as run_strategy
-from uvmsim.check.target import ScenarioTarget
 from uvmsim.machine import Analyses, Failure
 from uvmsim.protocols import Protocol
-from uvmsim.scenarios import get_scenario
+from uvmsim.runs.names import get_scenario
+from uvmsim.runs.target import ScenarioTarget
 
 
 @dataclass
@@ -95,6 +95,6 @@ def measure(
     seed: int = 1,
     options: dict | None = None,
 ) -> Any:
-    from uvmsim.simulate.run import simulate
+    from uvmsim.runs.simulate import simulate
 
     return simulate(workload, protocol, cpus, ops=ops, seed=seed, options=options or {})

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvmsim.findings import classify
 from uvmsim.machine import Failure
 from uvmsim.protocols import Protocol
 from uvmsim.review.checks import Exploration, campaign, explore, measure
+from uvmsim.scenarios.findings import classify
 
 
 @dataclass(frozen=True)

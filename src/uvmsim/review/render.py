@@ -13,9 +13,9 @@ from rich.table import Table
 
 from uvmsim.check import report as cxr
 from uvmsim.console import console
-from uvmsim.findings import FINDINGS
 from uvmsim.output_files import publish_directory
 from uvmsim.review.run import Counterexample, Review
+from uvmsim.scenarios.findings import FINDINGS
 
 MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured"}
 

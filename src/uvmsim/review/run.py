@@ -8,12 +8,12 @@ from typing import Any
 
 from uvmsim.check.minimize import minimize
 from uvmsim.check.report import Explanation, explain
-from uvmsim.check.runner import CheckSpec, make_target, make_token
-from uvmsim.findings import classify
 from uvmsim.machine import Failure
-from uvmsim.protocols import get_protocol
 from uvmsim.review.mutation import Mutant, mutation_analysis
 from uvmsim.review.questions import QUESTIONS, Bounds, Context, Verdict
+from uvmsim.runs.check import CheckSpec, make_target, make_token
+from uvmsim.runs.names import get_protocol
+from uvmsim.scenarios.findings import classify
 
 
 @dataclass

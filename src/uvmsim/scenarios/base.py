@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine
-from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvm_init import uvm_boot
@@ -54,14 +53,6 @@ SCENARIOS: dict[str, Scenario] = {}
 def register(s: Scenario) -> Scenario:
     SCENARIOS[s.name] = s
     return s
-
-
-def get_scenario(name: str) -> Scenario:
-    from uvmsim.scenarios import catalog  # noqa: F401  (registers the scenarios)
-
-    if name not in SCENARIOS:
-        raise InputError(f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))}")
-    return SCENARIOS[name]
 
 
 def boot(w: World, proto: Protocol, scenario: Scenario) -> None:

@@ -1,7 +1,7 @@
 """The cost table: cycles charged per visible operation and per modelled piece of work.
 
 One table, every number with its source.  "fitted" numbers are the free parameters of
-`uvmsim.workloads.calibration`, fitted to ../shared/calibration.md §1 (C1-C5) and to nothing
+`uvmsim.runs.calibration`, fitted to ../shared/calibration.md §1 (C1-C5) and to nothing
 else; the others are orders of magnitude from the sources named.  A CPU runs at `CPU_HZ`.
 """
 

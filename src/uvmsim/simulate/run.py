@@ -1,18 +1,22 @@
-"""One timed run: a workload on a protocol with N CPUs, and its JSON-shaped result."""
+"""One timed run of per-CPU programs on the timed engine, and its JSON-shaped result.
+
+`run_timed` knows no workload and no UVM: it is given the programs (built against the
+engine), the cost table, the labels the result carries, and two hooks for the world those
+programs live in (`bind` the machine, read its `counters` at the end).  Turning a workload
+name and a protocol into those is `uvmsim.runs.simulate`'s job.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from uvmsim.machine import Analyses, Machine
 from uvmsim.machine.core import running
 from uvmsim.machine.failure import InputError
-from uvmsim.protocols import Protocol
-from uvmsim.simulate.costs import CPU_HZ, CostTable, cost_table
+from uvmsim.simulate.costs import CPU_HZ, CostTable
 from uvmsim.simulate.engine import TimedEngine
 
 MAX_CPUS = 1024
@@ -37,22 +41,6 @@ def check_cycles(cycles: float | None) -> None:
 QUIET = Analyses(
     annotations=False, annotation_reads=False, races=False, witness=False, deadlock=True
 )
-
-
-def workloads() -> dict[str, Any]:
-    from uvmsim.workloads.build import BUILD
-    from uvmsim.workloads.flush import FLUSH
-    from uvmsim.workloads.pressure import PRESSURE
-    from uvmsim.workloads.spinlock import SPINLOCK
-
-    return {w.name: w for w in (SPINLOCK, BUILD, FLUSH, PRESSURE)}
-
-
-def get_workload(name: str) -> Any:
-    table = workloads()
-    if name not in table:
-        raise InputError(f"workload {name!r} is unknown; accepted: {', '.join(table)}")
-    return table[name]
 
 
 Progress = Callable[[int, float | None], None]
@@ -133,25 +121,30 @@ class SimResult:
         return self.cpu_time["spin"] / total
 
 
-def simulate(
-    workload: str,
-    protocol: Protocol,
-    cpus: int,
+def run_timed(
+    build: Callable[[TimedEngine], list[Callable[[], Any]]],
     *,
+    labels: tuple[str, str],
+    cpus: int,
+    costs: CostTable,
     ops: int | None = None,
     cycles: float | None = None,
+    visible: int | None = None,
     seed: int = 0,
-    options: dict | None = None,
-    costs: CostTable | None = None,
     discipline: str = "cas",
     folded: bool = False,
     trace: bool = False,
     analyses: Analyses | None = None,
-    visible: int | None = None,
     progress: Progress | None = None,
+    bind: Callable[[Machine], None] | None = None,
+    counters: Callable[[], dict[str, int]] | None = None,
 ) -> SimResult:
-    """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles.
+    """Run the programs `build(engine)` returns (one per CPU) until `ops` workload operations,
+    `cycles` cycles or `visible` visible operations.
 
+    `labels` is (protocol, workload) as the result names them; `bind(machine)` runs before the
+    first step (e.g. to give the lock letters of the model's annotations their locks) and
+    `counters()` after the last (the world's own counters, added to the result's).
     `progress`, if given, is called as the run goes (see `Progress`), last with fraction 1.0:
     the command line draws its progress bar from it.
     """
@@ -159,17 +152,7 @@ def simulate(
     if ops is not None and ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
     check_cycles(cycles)
-    wl = get_workload(workload)
-    opts = wl.parse(options or {})
-    if costs is not None:
-        table = costs
-    elif hasattr(wl, "costs"):
-        table = wl.costs(opts)
-    else:
-        table = cost_table()
-    if ops is None and cycles is None and visible is None and not opts.get("iterations"):
-        ops = 10_000
-    bounds: dict[str, Any] = dict(
+    limits: dict[str, Any] = dict(
         discipline=discipline,
         seed=seed,
         max_ops=ops,
@@ -179,28 +162,26 @@ def simulate(
         trace=trace,
     )
     if progress is None:
-        engine = TimedEngine(table, **bounds)
+        engine = TimedEngine(costs, **limits)
     else:
         every = max(1, ops // 200) if ops else 10
-        engine = _ReportingEngine(table, progress=progress, every=every, **bounds)
-    ctx = SimpleNamespace(options=opts, cpus=cpus, seed=seed, engine=engine, protocol=protocol)
-    program = wl.build(ctx)
+        engine = _ReportingEngine(costs, progress=progress, every=every, **limits)
+    program = build(engine)
     m = Machine(engine, analyses=analyses or QUIET, max_steps=10**12)
-    if wl.uses_uvm:
-        from uvmsim.uvm.uvm import uvm_bind_machine
-
-        uvm_bind_machine(m, invariants=False)
+    if bind is not None:
+        bind(m)
     r = m.run(program)
     elapsed = max(c.clock for c in m.cpus)
     total = engine.stats.total()
-    counters = dict(engine.stats.counters)
-    if wl.uses_uvm:
-        counters.update(_uvm_counters())
+    result_counters = dict(engine.stats.counters)
+    if counters is not None:
+        result_counters.update(counters())
     done = engine.ops_done
     if progress is not None:
         progress(done, 1.0)
+    protocol, workload = labels
     return SimResult(
-        protocol=protocol.name,
+        protocol=protocol,
         workload=workload,
         cpus=cpus,
         seed=seed,
@@ -215,7 +196,7 @@ def simulate(
         ops=done,
         steps=r.steps,
         locks=_locks_json(engine),
-        counters=counters,
+        counters=result_counters,
         per_cpu=[t.to_json() for t in engine.stats.cpus],
         failure=None if r.failure is None else r.failure.message,
         folded=engine.folded,
@@ -230,23 +211,3 @@ def _locks_json(engine: TimedEngine) -> dict[str, dict]:
         d["sites"] = {site: s.to_json() for site, s in sorted(engine.stats.sites[name].items())}
         out[name] = d
     return out
-
-
-def _uvm_counters() -> dict[str, int]:
-    from uvmsim.machine import peek
-    from uvmsim.uvm.uvmexp import uvmexp
-
-    return {
-        k: peek(uvmexp, k)
-        for k in (
-            "pcphit",
-            "pcpmiss",
-            "free",
-            "active",
-            "inactive",
-            "wired",
-            "percpucaches",
-            "pdfreed",
-            "pdscans",
-        )
-    }

@@ -20,13 +20,13 @@ from typing import Any
 
 from uvmsim import __version__
 from uvmsim.check.result import CheckResult
-from uvmsim.check.runner import CheckSpec, counterexample, make_target, run_check
 from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.strategy import Options, explore
 from uvmsim.check.token import failure_signature, switches_digest
-from uvmsim.findings import classify
-from uvmsim.protocols import get_protocol
-from uvmsim.simulate.run import simulate
+from uvmsim.runs.check import CheckSpec, counterexample, make_target, run_check
+from uvmsim.runs.names import get_protocol
+from uvmsim.runs.simulate import simulate
+from uvmsim.scenarios.findings import classify
 from uvmsim.sweep.spec import SAMPLED, RunSpec
 
 _ONE_RUN_PER_PROCESS = threading.Lock()

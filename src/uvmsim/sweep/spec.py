@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from uvmsim.check.runner import STRATEGIES
+from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.token import switches_digest
 from uvmsim.machine.failure import InputError
-from uvmsim.protocols import get_protocol
+from uvmsim.runs.names import get_protocol, get_workload
 from uvmsim.scenarios import SCENARIOS
-from uvmsim.simulate.run import get_workload
 
 SAMPLED = ("random", "pct")
 KINDS = ("simulate", "explore")

@@ -1,13 +1,25 @@
-"""The workload interface: options with types and defaults, and a per-CPU program."""
+"""The workload interface: options with types and defaults, and a per-CPU program.
+
+A workload is a harness of the timed simulator: it builds one program per CPU against the
+engine it is given (`WorkloadContext.engine`, whose `op_done()` counts its operations), says
+which cost-table entries it changes (`costs`), and, when it runs the UVM model, binds the
+machine to the model's locks and reports the model's counters (`UvmWorkload`).  It knows
+nothing of the simulator's internals: `uvmsim.runs.simulate` puts the two together.
+"""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from uvmsim.machine import Machine, peek
 from uvmsim.machine.failure import InputError
+from uvmsim.protocols import Protocol
+from uvmsim.uvm.uvm import uvm_bind_machine
+from uvmsim.uvm.uvmexp import uvmexp
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,18 @@ class Option:
     choices: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class WorkloadContext:
+    """What a workload's `build` is given: its parsed options, the machine's size, the run's
+    seed, the engine (to count operations with `engine.op_done()`) and the protocol."""
+
+    options: dict[str, Any]
+    cpus: int
+    seed: int
+    engine: Any
+    protocol: Protocol
+
+
 @dataclass
 class Workload(ABC):
     """A named workload: `build(ctx)` returns one function per CPU."""
@@ -27,8 +51,19 @@ class Workload(ABC):
     name: str
     summary: str
     options: tuple[Option, ...] = ()
-    uses_uvm: bool = True
     defaults: dict[str, Any] = field(default_factory=dict)
+
+    def costs(self, opts: dict[str, Any]) -> dict[str, int]:
+        """The cost-table entries this workload sets (simulate/costs.py), given its options."""
+        return {}
+
+    def bind(self, machine: Machine) -> None:
+        """Prepare the machine the programs run on, before the first step."""
+        return
+
+    def counters(self) -> dict[str, int]:
+        """Counters of the workload's world after the run, added to the result's."""
+        return {}
 
     def parse(self, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in; unknown or ill-typed ones are InputErrors."""
@@ -64,5 +99,32 @@ class Workload(ABC):
         return out
 
     @abstractmethod
-    def build(self, ctx: Any) -> list:
+    def build(self, ctx: WorkloadContext) -> list[Callable[[], Any]]:
         """One program (a callable) per simulated CPU, for the run described by `ctx`."""
+
+
+# The uvmexp counters a UVM workload reports (lockstat's companions: magazine hits and misses,
+# the queues, what the pagedaemon did).
+UVM_COUNTERS = (
+    "pcphit",
+    "pcpmiss",
+    "free",
+    "active",
+    "inactive",
+    "wired",
+    "percpucaches",
+    "pdfreed",
+    "pdscans",
+)
+
+
+class UvmWorkload(Workload):
+    """A workload that runs the UVM model: the machine's lock letters are bound to the
+    model's locks (invariants off: the simulator measures, the checker checks), and the
+    uvmexp counters come with the result."""
+
+    def bind(self, machine: Machine) -> None:
+        uvm_bind_machine(machine, invariants=False)
+
+    def counters(self) -> dict[str, int]:
+        return {k: peek(uvmexp, k) for k in UVM_COUNTERS}

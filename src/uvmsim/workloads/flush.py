@@ -13,15 +13,14 @@ fpageq acquisition per flush); after it each page is `uvm_pagefree`d to this CPU
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, rw_enter, rw_exit
-from uvmsim.workloads.base import Option, Workload
+from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 from uvmsim.workloads.build import PAGE, boot_world
 
 
-class Flush(Workload):
-    def build(self, ctx: Any) -> list:
+class Flush(UvmWorkload):
+    def build(self, ctx: WorkloadContext) -> list:
         from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
         from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
         from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PG_FAKE

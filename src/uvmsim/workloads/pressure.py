@@ -11,15 +11,14 @@ pages read in.
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, poke, rw_enter, rw_exit
-from uvmsim.workloads.base import Option, Workload
+from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 from uvmsim.workloads.build import PAGE, boot_world
 
 
-class Pressure(Workload):
-    def build(self, ctx: Any) -> list:
+class Pressure(UvmWorkload):
+    def build(self, ctx: WorkloadContext) -> list:
         from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
         from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagelookup
         from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE

@@ -9,19 +9,17 @@ Boyd-Wickizer et al. ticket-lock chain (../shared/calibration.md §4).
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from uvmsim.machine import Mutex, kernel_work, mtx_enter, mtx_leave
-from uvmsim.simulate.costs import CostTable, cost_table
-from uvmsim.workloads.base import Option, Workload
+from uvmsim.workloads.base import Option, Workload, WorkloadContext
 
 
 class Spinlock(Workload):
-    def costs(self, opts: dict) -> CostTable:
+    def costs(self, opts: dict) -> dict[str, int]:
         """Only think, hold and the hand-off cost c exist in the textbook model."""
-        return cost_table(mtx_enter=0, mtx_leave=0, handoff=int(opts["handoff"]))
+        return {"mtx_enter": 0, "mtx_leave": 0, "handoff": int(opts["handoff"])}
 
-    def build(self, ctx: Any) -> list:
+    def build(self, ctx: WorkloadContext) -> list:
         opts = ctx.options
         lock = Mutex("spinlock")
         think, hold = float(opts["think"]), float(opts["hold"])
@@ -60,5 +58,4 @@ SPINLOCK = Spinlock(
             "hand-off cost c, cycles (a contended acquisition waits c*k/2 with k CPUs waiting)",
         ),
     ),
-    uses_uvm=False,
 )

@@ -21,13 +21,11 @@ from uvmsim.check import token as tok
 from uvmsim.check.minimize import Minimized, minimize
 from uvmsim.check.report import Explanation, explain
 from uvmsim.check.result import CheckResult, Coverage
-from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.strategy import Options, Strategy, explore
-from uvmsim.check.target import ScenarioTarget
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
-from uvmsim.protocols import get_protocol
-from uvmsim.scenarios import get_scenario
+from uvmsim.runs.names import get_protocol, get_scenario, get_strategy
+from uvmsim.runs.target import ScenarioTarget
 
 MAX_JOBS = 256  # processes for one check; more than any machine this runs on has cores
 
@@ -52,10 +50,7 @@ class CheckSpec:
     minimize: bool = True
 
     def validate(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise InputError(
-                f"strategy {self.strategy!r} is unknown; accepted: {', '.join(STRATEGIES)}"
-            )
+        get_strategy(self.strategy)
         for name, value in (
             ("preemptions", self.preemptions),
             ("depth", self.depth),
@@ -105,7 +100,7 @@ def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> S
         start=start,
         stop=(spec.max_executions or 1000) if stop is None else stop,
     )
-    return STRATEGIES[spec.strategy].from_options(options)
+    return get_strategy(spec.strategy).from_options(options)
 
 
 def _sampled(spec: CheckSpec, start: int, stop: int) -> CheckResult:

@@ -17,10 +17,11 @@ pmemrange's tree work inside each fpageq critical section (`pmr_work`).  Everyth
 the cost table is fixed (the cache-line transfer and hand-off cost c from calibration.md §3).
 
 The fit minimises the squared log-ratios of simulated to published system/user.  The
-values in FITTED came from a grid over `think_kernel` x `pmr_work/think_kernel` with
-`kernel_other = 0.565 * think_kernel` (C5 pins that ratio), then a one-dimensional search
-over `think_libllvm` (C3, C4); `python -m uvmsim.workloads.calibration` refines them with a
-Nelder-Mead search in log space (minutes), to paste back here.
+values in `uvmsim.workloads.build.FITTED` came from a grid over `think_kernel` x
+`pmr_work/think_kernel` with `kernel_other = 0.565 * think_kernel` (C5 pins that ratio),
+then a one-dimensional search over `think_libllvm` (C3, C4); `python -m
+uvmsim.runs.calibration` refines them with a Nelder-Mead search in log space (minutes), to
+paste back here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+
+from uvmsim.workloads.build import FITTED
 
 POINTS = (
     # id, build kind, CPUs, protocol, published system seconds, user seconds
@@ -37,15 +40,6 @@ POINTS = (
     ("C4", "libllvm", 32, "openbsd-2024-nocache", 18662.54, 24589.80),
     ("C5", "kernel", 16, "openbsd-pre", 402.08, 679.29),
 )
-
-# The result of the last fit (see the module docstring).  Simulated vs published, OPS=6000,
-# seed 1: C1 -9.5%, C2 +10.5%, C3 +1.1%, C4 -1.4%, C5 -4.7%.
-FITTED = {
-    "think_kernel": 250_000.0,
-    "think_libllvm": 450_000.0,
-    "kernel_other": 141_250.0,
-    "pmr_work": 13_500.0,
-}
 
 OPS = 6000  # workload operations per simulated point (about 2% noise on the ratio)
 SEED = 1
@@ -76,7 +70,7 @@ def simulate_points(
 ) -> list[PointResult]:
     """Simulated system/user for each published point with `params`."""
     from uvmsim.protocols import PROTOCOLS
-    from uvmsim.simulate.run import simulate
+    from uvmsim.runs.simulate import simulate
 
     out = []
     for pid, kind, cpus, proto, sys_s, user_s in points:
