@@ -34,8 +34,8 @@ from rich.table import Table
 
 from uvmsim.console import console
 from uvmsim.machine.failure import InputError
+from uvmsim.runs.executors import WORKER_TIMEOUT, ExecutorLost, RunCrashed, make_executor
 from uvmsim.sweep.driver import SweepProgress, run_sweep
-from uvmsim.sweep.executors import WORKER_TIMEOUT, ExecutorLost, RunCrashed, make_executor
 from uvmsim.sweep.report import (
     build_report,
     campaign_extent,

@@ -26,7 +26,8 @@ from click.testing import CliRunner
 from uvmsim import __version__, cli_sweep
 from uvmsim.cli import main
 from uvmsim.output_files import MARKER as REPORT_MARKER
-from uvmsim.sweep import executors
+from uvmsim.runs import executors
+from uvmsim.sweep import runs as sweep_runs
 
 from .conftest import count_keys, hold_write_lock, stored
 
@@ -104,7 +105,7 @@ def test_a_store_locked_mid_sweep_exits_3_and_keeps_finished_runs(
     small_spec, tmp_path, monkeypatch, quick_locks
 ):
     store = tmp_path / "s.sqlite"
-    real, calls, holder = executors.execute_run, [], []
+    real, calls, holder = sweep_runs.execute_run, [], []
 
     def lock_before_third(run):
         calls.append(run)
@@ -112,7 +113,7 @@ def test_a_store_locked_mid_sweep_exits_3_and_keeps_finished_runs(
             holder.append(hold_write_lock(store))
         return real(run)
 
-    monkeypatch.setattr(executors, "execute_run", lock_before_third)
+    monkeypatch.setattr(sweep_runs, "execute_run", lock_before_third)
     try:
         r = invoke("sweep", "run", small_spec, "--store", str(store), "-j", "1")
     finally:
@@ -244,7 +245,7 @@ def test_an_unwritable_output_fails_in_under_a_second_before_any_work(
     def no_work(*args, **kw):
         raise AssertionError("work started before the output path was checked")
 
-    monkeypatch.setattr(executors, "execute_run", no_work)
+    monkeypatch.setattr(sweep_runs, "execute_run", no_work)
     monkeypatch.setattr(cli_sweep, "build_report", no_work)
     target = os.path.join(readonly_dir, {"--store": "s.sqlite", "--plot": "p.png"}.get(option, "h"))
     if option == "--store":
@@ -484,14 +485,14 @@ def _die(run):
 
 
 def test_a_worker_process_that_dies_is_one_line_exit_3(small_spec, tmp_path, monkeypatch):
-    monkeypatch.setattr(executors, "execute_run", _die)
+    monkeypatch.setattr(sweep_runs, "execute_run", _die)
     r = invoke("sweep", "run", small_spec, "--store", str(tmp_path / "s.sqlite"), "-j", "2")
     assert r.exit_code == 3 and one_line(r.stderr), r.stderr
     assert "a local worker process died while running" in r.stderr
 
 
 def test_ctrl_c_in_process_is_130_with_finished_runs_stored(small_spec, tmp_path, monkeypatch):
-    real, calls = executors.execute_run, []
+    real, calls = sweep_runs.execute_run, []
 
     def interrupt_third(run):
         calls.append(run)
@@ -499,7 +500,7 @@ def test_ctrl_c_in_process_is_130_with_finished_runs_stored(small_spec, tmp_path
             raise KeyboardInterrupt
         return real(run)
 
-    monkeypatch.setattr(executors, "execute_run", interrupt_third)
+    monkeypatch.setattr(sweep_runs, "execute_run", interrupt_third)
     store = tmp_path / "s.sqlite"
     r = invoke("sweep", "run", small_spec, "--store", str(store), "-j", "1")
     assert r.exit_code == 130 and one_line(r.stderr), r.stderr

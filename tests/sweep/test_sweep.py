@@ -214,7 +214,7 @@ def test_report_input_errors(reference, tmp_path):
 def test_a_crashing_run_is_one_line_exit_3_and_keeps_finished_runs(
     small_spec, tmp_path, monkeypatch
 ):
-    from uvmsim.sweep import executors
+    from uvmsim.sweep import runs as sweep_runs
 
     calls = []
 
@@ -224,8 +224,8 @@ def test_a_crashing_run_is_one_line_exit_3_and_keeps_finished_runs(
             raise ZeroDivisionError("division by zero")
         return real(run)
 
-    real = executors.execute_run
-    monkeypatch.setattr(executors, "execute_run", crash_on_third)
+    real = sweep_runs.execute_run
+    monkeypatch.setattr(sweep_runs, "execute_run", crash_on_third)
     store = tmp_path / "s.sqlite"
     r = CliRunner().invoke(main, ["sweep", "run", small_spec, "--store", str(store), "-j", "1"])
     assert r.exit_code == 3

@@ -1,17 +1,15 @@
 """One entry point for every strategy, plus what follows a failure (minimize, explain, token).
 
-`run_check` builds the scenario target, runs the chosen strategy within its bounds (random
-and PCT runs over several processes with `jobs`), and, when something fails, shrinks the
-counterexample, replays it with full recording and encodes its replay token.  Results are
-deterministic for the same arguments: with several jobs, executions are split by index and the
-failure reported is the one of the lowest index, exactly as with one job.
+`run_check` builds the scenario target and runs the chosen strategy within its bounds (random
+and PCT runs over several processes with `jobs`, through `runs.executors`); when something
+fails, `counterexample` shrinks it, replays it with full recording and encodes its replay
+token.  Results are deterministic for the same arguments: with several jobs, executions are
+split by index and the failure reported is the one of the lowest index, exactly as with one.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +22,9 @@ from uvmsim.check.result import CheckResult, Coverage
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
+from uvmsim.runs.executors import MAX_JOBS, make_executor
 from uvmsim.runs.names import get_protocol, get_scenario, get_strategy
 from uvmsim.runs.target import ScenarioTarget
-
-MAX_JOBS = 256  # processes for one check; more than any machine this runs on has cores
 
 
 @dataclass(frozen=True)
@@ -103,32 +100,48 @@ def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> S
     return get_strategy(spec.strategy).from_options(options)
 
 
-def _sampled(spec: CheckSpec, start: int, stop: int) -> CheckResult:
-    return explore(make_target(spec), make_strategy(spec, start, stop))
+@dataclass(frozen=True)
+class SampledChunk:
+    """Executions `start .. stop-1` of a sampled check: one task for an executor."""
+
+    spec: CheckSpec
+    start: int
+    stop: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.strategy}-{self.spec.seed}-{self.start}-{self.stop}"
+
+    def label(self) -> str:
+        s = self.spec
+        return (
+            f"{s.strategy} executions {self.start}..{self.stop - 1} of {s.scenario} on {s.protocol}"
+        )
 
 
-def _worker(args: tuple[CheckSpec, int, int]) -> CheckResult:
-    spec, start, stop = args
-    return _sampled(spec, start, stop)
+def run_chunk(chunk: SampledChunk) -> CheckResult:
+    """Run one chunk (in whatever process the executor chose)."""
+    spec = chunk.spec
+    return explore(make_target(spec), make_strategy(spec, chunk.start, chunk.stop))
 
 
 def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> CheckResult:
-    """Random walk or PCT over `max_executions` executions, in chunks, on `jobs` processes."""
+    """Random walk or PCT over `max_executions` executions, in chunks, on `jobs` processes
+    (the sweep's executors).  Chunks run in waves of `jobs` and are merged in index order, so
+    the failure reported is the lowest-indexed one, as with one process."""
     total = spec.max_executions or 1000
     chunk = max(50, min(500, total // max(1, spec.jobs * 4)))
     ranges = [(s, min(total, s + chunk)) for s in range(0, total, chunk)]
     cov = Coverage()
     t0 = time.monotonic()
     merged: CheckResult | None = None
-    pool = None
-    if spec.jobs > 1:
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        pool = ctx.Pool(spec.jobs)
+    executor = make_executor(spec.jobs, None)
     try:
         for wave in range(0, len(ranges), spec.jobs):
-            batch = [(spec, a, b) for a, b in ranges[wave : wave + spec.jobs]]
-            results = pool.map(_worker, batch) if pool else [_worker(b) for b in batch]
-            for r in results:
+            batch = [SampledChunk(spec, a, b) for a, b in ranges[wave : wave + spec.jobs]]
+            results = dict(executor.run(batch, run_chunk))
+            for part in batch:
+                r = results[part]
                 cov.executions += r.coverage.executions
                 cov.traces += r.coverage.traces
                 cov.deepest = max(cov.deepest, r.coverage.deepest)
@@ -143,8 +156,7 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
             if cov.out_of_budget(None, spec.time_limit, t0):
                 break
     finally:
-        if pool is not None:
-            pool.terminate()
+        executor.close()
     cov.elapsed = time.monotonic() - t0
     assert merged is not None
     merged.coverage = cov

@@ -1,8 +1,11 @@
-"""Where runs execute: this process, a local process pool, or a Dask cluster.
+"""Where tasks execute: this process, a local process pool, or a Dask cluster.
 
-Each executor takes the runs still to do and yields `(run, row)` as runs finish, in whatever
-order they finish; the caller stores each row as it arrives.  Results do not depend on the
-executor: a run is a pure function of its `RunSpec` (see `runs.execute_run`).
+`executor.run(tasks, fn)` calls `fn(task)` for every task and yields `(task, result)` as they
+finish, in whatever order they finish.  `fn` must be a module-level function (a worker imports
+it) and a task must be picklable and say what it is (`Task`: a `key`, unique and stable, and a
+`label()` for messages).  Sweeps hand their runs over (`sweep.runs.execute_run`), `uvmsim
+check -j` its chunks of sampled executions (`runs.check`); results never depend on the
+executor, since each task is a pure function of itself.
 
 Neither executor may hang or leave processes behind:
 
@@ -33,12 +36,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from uvmsim import __version__
 from uvmsim.machine.failure import InputError
-from uvmsim.sweep.runs import execute_run
-from uvmsim.sweep.spec import RunSpec
+
+
+class Task(Protocol):
+    """What an executor runs: picklable, with a stable unique `key` and a `label()`."""
+
+    key: str
+
+    def label(self) -> str: ...
+
+
+T = TypeVar("T", bound=Task)
+R = TypeVar("R")
 
 MAX_JOBS = 256
 """Largest --jobs: more local processes than this is a typo, not a machine."""
@@ -50,9 +63,9 @@ DASK_PORT = 8786
 
 
 class RunCrashed(Exception):
-    """A run raised a Python exception: a bug in uvmsim or in a user's protocol module."""
+    """A task raised a Python exception: a bug in uvmsim or in a user's protocol module."""
 
-    def __init__(self, run: RunSpec, exc: BaseException):
+    def __init__(self, run: Task, exc: BaseException):
         super().__init__(f"run '{run.label()}' crashed: {type(exc).__name__}: {exc}")
         self.run = run
 
@@ -70,10 +83,10 @@ class InProcess:
 
     description = "this process"
 
-    def run(self, runs: Iterable[RunSpec]) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    def run(self, runs: Iterable[T], fn: Callable[[T], R]) -> Iterator[tuple[T, R]]:
         for r in runs:
             try:
-                row = execute_run(r)
+                row = fn(r)
             except Exception as exc:
                 raise RunCrashed(r, exc) from exc
             yield r, row
@@ -138,9 +151,9 @@ class LocalPool:
             self.close()
             raise
 
-    def run(self, runs: Iterable[RunSpec]) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    def run(self, runs: Iterable[T], fn: Callable[[T], R]) -> Iterator[tuple[T, R]]:
         todo = iter(enumerate(runs))
-        pending: dict[Future, tuple[int, RunSpec]] = {}
+        pending: dict[Future, tuple[int, T]] = {}
 
         def refill() -> None:
             while len(pending) < 2 * self.jobs:
@@ -148,7 +161,7 @@ class LocalPool:
                 if item is None:
                     return
                 try:
-                    pending[self.pool.submit(execute_run, item[1])] = item
+                    pending[self.pool.submit(fn, item[1])] = item
                 except BrokenProcessPool:
                     raise ExecutorLost(
                         "a local worker process died (killed, or out of memory?)"
@@ -164,7 +177,7 @@ class LocalPool:
         self._finished = True
 
     @staticmethod
-    def _result(run: RunSpec, fut: Future) -> dict[str, Any]:
+    def _result(run: T, fut: Future) -> Any:
         try:
             return fut.result()
         except BrokenProcessPool:
@@ -355,13 +368,12 @@ class DaskCluster:
         n = info.get("n_workers")
         return n if isinstance(n, int) else len(info.get("workers", {}))
 
-    def run(self, runs: Iterable[RunSpec]) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    def run(self, runs: Iterable[T], fn: Callable[[T], R]) -> Iterator[tuple[T, R]]:
         from distributed import as_completed
 
         # pure=False: a key is a run, but a rerun after a crash must run it again
         futures = {
-            self.client.submit(execute_run, r, key=f"uvmsim-run-{r.key}", pure=False): r
-            for r in runs
+            self.client.submit(fn, r, key=f"uvmsim-run-{r.key}", pure=False): r for r in runs
         }
         ac = as_completed(list(futures), loop=self.client.loop)
         try:
@@ -398,7 +410,7 @@ class DaskCluster:
             for fut in futures:
                 fut.cancel()
 
-    def _result(self, run: RunSpec, fut: Any) -> dict[str, Any]:
+    def _result(self, run: T, fut: Any) -> Any:
         from distributed import KilledWorker
 
         try:
