@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvmsim.check.strategies import Dpor, Pct, RandomWalk
-from uvmsim.check.strategy import explore as run_strategy
+from uvmsim.check.strategy import Options
 from uvmsim.machine import Analyses, Failure
 from uvmsim.protocols import Protocol
-from uvmsim.runs.names import get_scenario
-from uvmsim.runs.target import ScenarioTarget
+from uvmsim.runs.check import check_protocol
+from uvmsim.runs.simulate import simulate
 
 
 @dataclass
@@ -45,8 +44,13 @@ def explore(
 ) -> Exploration:
     """DPOR over `scenario`, every distinct failure kept with its schedule."""
     t0 = time.monotonic()
-    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=races))
-    res = run_strategy(target, Dpor(), max_executions=max_executions, keep_going=True)
+    res = check_protocol(
+        protocol,
+        scenario,
+        analyses=Analyses(races=races),
+        max_executions=max_executions,
+        keep_going=True,
+    )
     cov = res.coverage
     return Exploration(
         scenario,
@@ -66,13 +70,13 @@ def campaign(
 ) -> Exploration:
     """Random or PCT executions of `scenario` (first failure kept), invariants all armed."""
     t0 = time.monotonic()
-    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=Analyses(races=False))
-    sampler = (
-        Pct(seed=seed, depth=2, stop=executions)
-        if strategy == "pct"
-        else RandomWalk(seed=seed, stop=executions)
+    res = check_protocol(
+        protocol,
+        scenario,
+        strategy=strategy,
+        options=Options(seed=seed, pct_depth=2, stop=executions),
+        analyses=Analyses(races=False),
     )
-    res = run_strategy(target, sampler)
     failures = [(res.failure, res.schedule)] if res.failure is not None else []
     return Exploration(
         scenario,
@@ -95,6 +99,4 @@ def measure(
     seed: int = 1,
     options: dict | None = None,
 ) -> Any:
-    from uvmsim.runs.simulate import simulate
-
     return simulate(workload, protocol, cpus, ops=ops, seed=seed, options=options or {})

@@ -17,6 +17,7 @@ from typing import Any
 from uvmsim.machine import Failure
 from uvmsim.protocols import Protocol
 from uvmsim.review.checks import Exploration, campaign, explore, measure
+from uvmsim.review.mutation import Mutant, mutation_analysis
 from uvmsim.scenarios.findings import classify
 
 
@@ -64,6 +65,7 @@ class Context:
     bounds: Bounds
     findings: list[tuple[str, Failure, tuple[int, ...], bool]] = field(default_factory=list)
     progress: Callable[[str], None] | None = None
+    mutants: list[Mutant] = field(default_factory=list)  # R7's, for the report
 
     def note(self, text: str) -> None:
         if self.progress is not None:
@@ -400,4 +402,32 @@ def r9(ctx: Context) -> Verdict:
     return v
 
 
-QUESTIONS = {"R1": r1, "R2": r2, "R3": r3, "R4": r4, "R5": r5, "R6": r6, "R8": r8, "R9": r9}
+def r7(ctx: Context) -> Verdict:
+    t0 = time.monotonic()
+    ctx.note("R7: mutation analysis")
+    b = ctx.bounds
+    ctx.mutants = mutation_analysis(ctx.protocol, b.mutant_executions, b.sim_ops // 2, ctx.note)
+    killed = sum(1 for m in ctx.mutants if m.status.startswith("killed"))
+    v = Verdict(
+        "R7",
+        "Was a chunk missed when rebasing (does every hunk matter)?",
+        "measured",
+        f"mutation score {killed}/{len(ctx.mutants)}: every hunk flipped alone; "
+        f"{len(ctx.mutants) - killed} survive, each explained below",
+    )
+    v.seconds = time.monotonic() - t0
+    return v
+
+
+# The thread's questions, in its order.
+QUESTIONS = {
+    "R1": r1,
+    "R2": r2,
+    "R3": r3,
+    "R4": r4,
+    "R5": r5,
+    "R6": r6,
+    "R7": r7,
+    "R8": r8,
+    "R9": r9,
+}

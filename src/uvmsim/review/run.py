@@ -9,7 +9,7 @@ from typing import Any
 from uvmsim.check.minimize import minimize
 from uvmsim.check.report import Explanation, explain
 from uvmsim.machine import Failure
-from uvmsim.review.mutation import Mutant, mutation_analysis
+from uvmsim.review.mutation import Mutant
 from uvmsim.review.questions import QUESTIONS, Bounds, Context, Verdict
 from uvmsim.runs.check import CheckSpec, make_target, make_token
 from uvmsim.runs.names import get_protocol
@@ -81,23 +81,8 @@ def run_review(
     if bounds is None:
         bounds = Bounds.thorough() if thorough else Bounds()
     ctx = Context(proto, protocol, base, bounds, progress=progress)
-    verdicts: list[Verdict] = []
-    for qid, question in QUESTIONS.items():
-        verdicts.append(question(ctx))
-        if qid == "R6":
-            # R7 sits between R6 and R8 in the thread's order.
-            verdicts.append(_r7_placeholder())
-    if progress:
-        progress("R7: mutation analysis")
-    mutants = mutation_analysis(proto, bounds.mutant_executions, bounds.sim_ops // 2, progress)
-    killed = sum(1 for m in mutants if m.status.startswith("killed"))
-    r7 = next(v for v in verdicts if v.id == "R7")
-    r7.verdict = "measured"
-    r7.summary = (
-        f"mutation score {killed}/{len(mutants)}: every hunk flipped alone; "
-        f"{len(mutants) - killed} survive, each explained below"
-    )
-    r7.seconds = sum(m.seconds for m in mutants)
+    verdicts = [question(ctx) for question in QUESTIONS.values()]
+    mutants = ctx.mutants
     # Failures of the reviewed protocol itself: one counterexample per finding, first.
     groups: dict[str, list] = {}
     for scenario, f, schedule, races in ctx.findings:
@@ -133,10 +118,4 @@ def run_review(
         counterexamples,
         question_examples,
         time.monotonic() - t0,
-    )
-
-
-def _r7_placeholder() -> Verdict:
-    return Verdict(
-        "R7", "Was a chunk missed when rebasing (does every hunk matter)?", "measured", ""
     )

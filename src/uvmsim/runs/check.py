@@ -22,6 +22,7 @@ from uvmsim.check.result import CheckResult, Coverage
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
+from uvmsim.protocols import Protocol
 from uvmsim.runs.executors import MAX_JOBS, make_executor
 from uvmsim.runs.names import get_protocol, get_scenario, get_strategy
 from uvmsim.runs.target import ScenarioTarget
@@ -166,6 +167,27 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
             f"{spec.seed + cov.executions - 1}): not exhaustive"
         )
     return merged
+
+
+def check_protocol(
+    protocol: Protocol,
+    scenario: str,
+    *,
+    strategy: str = "dpor",
+    options: Options | None = None,
+    analyses: Analyses | None = None,
+    max_executions: int | None = None,
+    keep_going: bool = False,
+) -> CheckResult:
+    """Explore `scenario` on a protocol object (a variant or a mutant no name resolves to):
+    the door for faces that build protocols themselves (review's controls and mutants)."""
+    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=analyses)
+    return explore(
+        target,
+        get_strategy(strategy).from_options(options or Options()),
+        max_executions=max_executions,
+        keep_going=keep_going,
+    )
 
 
 def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = None) -> CheckResult:

@@ -20,10 +20,9 @@ from typing import Any
 
 from uvmsim import __version__
 from uvmsim.check.result import CheckResult
-from uvmsim.check.strategies import STRATEGIES
-from uvmsim.check.strategy import Options, explore
+from uvmsim.check.strategy import Options
 from uvmsim.check.token import failure_signature, switches_digest
-from uvmsim.runs.check import CheckSpec, counterexample, make_target, run_check
+from uvmsim.runs.check import CheckSpec, check_protocol, counterexample, run_check
 from uvmsim.runs.names import get_protocol
 from uvmsim.runs.simulate import simulate
 from uvmsim.scenarios.findings import classify
@@ -91,17 +90,21 @@ def _check_spec(run: RunSpec) -> CheckSpec:
 
 
 def _explore(run: RunSpec) -> dict[str, Any]:
-    _protocol(run)
+    proto = _protocol(run)
     spec = _check_spec(run)
     spec.validate()
     if run.strategy in SAMPLED:
         assert run.seed_last is not None
-        target = make_target(spec)
         # engine seed of execution i is i: a chunk covers exactly seeds seed..seed_last
-        strategy = STRATEGIES[run.strategy].from_options(
-            Options(pct_depth=spec.pct_depth, seed=0, start=run.seed, stop=run.seed_last + 1)
+        res = check_protocol(
+            proto,
+            run.target,
+            strategy=run.strategy,
+            options=Options(
+                pct_depth=spec.pct_depth, seed=0, start=run.seed, stop=run.seed_last + 1
+            ),
+            keep_going=True,
         )
-        res = explore(target, strategy, keep_going=True)
     else:
         res = run_check(spec)
         if res.failure is not None:
