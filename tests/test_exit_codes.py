@@ -59,7 +59,7 @@ def test_review_exits_one_when_a_verdict_fails(monkeypatch):
 
 
 def test_an_internal_error_is_one_line_and_exit_three(monkeypatch):
-    import uvmsim.cli_check as cli_check
+    import uvmsim.cli.check as cli_check
 
     def broken(*a, **k):
         raise RuntimeError("the engine fell over")

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import uvmsim.cli_simulate as cli_simulate
+import uvmsim.cli.simulate as cli_simulate
 from uvmsim.cli import main
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.runs.simulate import simulate

@@ -23,8 +23,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from uvmsim import __version__, cli_sweep
+from uvmsim import __version__
 from uvmsim.cli import main
+from uvmsim.cli import sweep as cli_sweep
 from uvmsim.output_files import MARKER as REPORT_MARKER
 from uvmsim.runs import executors
 from uvmsim.sweep import runs as sweep_runs

@@ -52,6 +52,7 @@ class Strategy(ABC):
     """
 
     name: ClassVar[str]
+    summary: ClassVar[str] = ""  # one line for --help
     exhaustive: ClassVar[bool] = True
     sampled: ClassVar[bool] = False
 

@@ -77,6 +77,7 @@ class Bounded(Strategy):
     """
 
     name = "bounded"
+    summary = "preemption-bounded DFS (default bound 2)"
     default_preemptions: int | None = 2
 
     def __init__(

@@ -14,6 +14,7 @@ class Dfs(Bounded):
     (sound for this unbounded search: a state's subtree was explored before backtracking)."""
 
     name = "dfs"
+    summary = "every schedule"
 
     def __init__(
         self,

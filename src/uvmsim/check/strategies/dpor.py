@@ -114,6 +114,7 @@ class Dpor(Strategy):
     """
 
     name = "dpor"
+    summary = "one execution per Mazurkiewicz trace (source sets and sleep sets)"
 
     def __init__(self, *, preemptions: int | None = None, depth: int | None = None):
         super().__init__()

@@ -56,6 +56,7 @@ class Pct(RandomWalk):
     """Executions `start .. stop-1` of PCT with bug depth `depth`, seeded `seed + i`."""
 
     name = "pct"
+    summary = "probabilistic concurrency testing"
 
     def __init__(
         self, *, seed: int = 0, depth: int = 2, start: int = 0, stop: int = 1000, k: int = 0

@@ -18,6 +18,7 @@ class RandomWalk(Strategy):
     """Executions `start .. stop-1` of a random walk seeded `seed + i`."""
 
     name = "random"
+    summary = "random walk"
     exhaustive = False
     sampled = True
 

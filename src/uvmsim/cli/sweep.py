@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from uvmsim.cli.status import EXIT_INTERNAL, EXIT_INTERRUPT, EXIT_TERMINATED
 from uvmsim.console import console
 from uvmsim.machine.failure import InputError
 from uvmsim.runs.executors import WORKER_TIMEOUT, ExecutorLost, RunCrashed, make_executor
@@ -48,8 +49,6 @@ from uvmsim.sweep.spec import SweepSpec, load_spec
 from uvmsim.sweep.store import DEFAULT_NAME, Store, StoreError
 
 DEFAULT_STORE = DEFAULT_NAME
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
-EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class Terminated(BaseException):
@@ -151,7 +150,7 @@ def sweep_run_cmd(
             state = _run_with_progress(spec, store, executor, err)
     except KeyboardInterrupt:
         executor.close()
-        _stop(f"uvmsim: interrupted: {resume}", EXIT_INTERRUPTED)
+        _stop(f"uvmsim: interrupted: {resume}", EXIT_INTERRUPT)
     except Terminated:
         executor.close()
         _stop(f"uvmsim: terminated (SIGTERM): {resume}", EXIT_TERMINATED)
@@ -161,16 +160,16 @@ def sweep_run_cmd(
         _stop(
             f"uvmsim: error: {exc} (a bug in uvmsim or in the protocol's module); finished "
             f"runs are in {store_path}",
-            3,
+            EXIT_INTERNAL,
         )
     except ExecutorLost as exc:
         executor.close()
-        _stop(f"uvmsim: error: {exc}; {resume}", 3)
+        _stop(f"uvmsim: error: {exc}; {resume}", EXIT_INTERNAL)
     except StoreError as exc:
         executor.close()
         if not started:
             raise  # the store could not be opened: bad input, nothing ran (exit 2)
-        _stop(f"uvmsim: error: {exc}; run the same command to resume", 3)
+        _stop(f"uvmsim: error: {exc}; run the same command to resume", EXIT_INTERNAL)
     finally:
         executor.close()
     seconds = time.monotonic() - t0

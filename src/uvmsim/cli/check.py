@@ -16,6 +16,7 @@ import click
 from uvmsim.check.report import render, to_json
 from uvmsim.check.result import Coverage
 from uvmsim.check.strategies import STRATEGIES
+from uvmsim.cli.status import EXIT_FOUND, EXIT_OK
 from uvmsim.runs.check import CheckSpec, counterexample, replay, run_check
 
 
@@ -62,11 +63,10 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
 @click.option("--scenario", "-s", required=True, help="Scenario (uvmsim scenarios).")
 @click.option(
     "--strategy",
-    type=click.Choice(STRATEGIES),
     default="dpor",
     show_default=True,
-    help="dpor: one execution per Mazurkiewicz trace; bounded: preemption-bounded "
-    "DFS; dfs: every schedule; random: random walk; pct: probabilistic testing.",
+    metavar="NAME",
+    help="; ".join(f"{name}: {cls.summary}" for name, cls in STRATEGIES.items()) + ".",
 )
 @click.option(
     "--preemptions",
@@ -139,7 +139,8 @@ def check_cmd(
       uvmsim check -p seed -s pdaemon-vs-free --strategy pct --max-executions 5000 -j 2
       uvmsim check -p examples/my_diff.py:SEED_MISSED_ANFREE -s pageclean-race --json
 
-    Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input.
+    Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input, 3 internal
+    error, 130 interrupted.
     """
     analyses = []
     if no_races:
@@ -191,7 +192,7 @@ def check_cmd(
                 timing=sys.stdout.isatty(),
             )
         )
-    sys.exit(1 if res.failure is not None else 0)
+    sys.exit(EXIT_FOUND if res.failure is not None else EXIT_OK)
 
 
 @click.command("replay")
@@ -230,4 +231,4 @@ def replay_cmd(token: tuple[str, ...], protocol: str | None, as_json: bool) -> N
         click.echo(json.dumps(to_json(res, ex, whole), indent=2))
     else:
         click.echo(render(res, ex, whole))
-    sys.exit(1 if res.failure is not None else 0)
+    sys.exit(EXIT_FOUND if res.failure is not None else EXIT_OK)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import traceback
@@ -20,13 +19,8 @@ from typing import Any
 import click
 
 from uvmsim import __version__
+from uvmsim.cli.status import EXIT_BROKEN_PIPE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPT
 from uvmsim.machine.failure import InputError
-
-EXIT_FOUND = 1  # a check or review found a failure: a result, not an error
-EXIT_INPUT = 2  # the user's input (options, files, tokens, specs) is wrong
-EXIT_INTERNAL = 3  # uvmsim itself failed
-EXIT_INTERRUPT = 130  # Ctrl-C or SIGTERM, as a shell reports SIGINT
-EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as a shell reports SIGPIPE
 
 
 def _internal_error(exc: BaseException) -> None:
@@ -114,102 +108,21 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.option(
-    "--protocol",
-    "-p",
-    default="seed",
-    show_default=True,
-    metavar="NAME|FILE.py:NAME",
-    help="The protocol under review.",
-)
-@click.option(
-    "--baseline",
-    "-b",
-    default="openbsd-pre",
-    show_default=True,
-    help="What the measurements compare against.",
-)
-@click.option(
-    "--thorough", is_flag=True, help="Exhaustive where feasible, longer campaigns and simulations."
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/review.md).")
-@click.option(
-    "--html",
-    "html_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Also write a static HTML report into DIR.",
-)
-def review(
-    protocol: str, baseline: str, thorough: bool, as_json: bool, html_dir: str | None
-) -> None:
-    """Answer every concern of the pageqlock review thread with computed evidence.
+# The commands register themselves on `main` when their modules are imported, below the group.
+from uvmsim.cli import catalog, check, review, simulate, sweep  # noqa: E402
 
-    One row per question R1-R9 of the thread (docs/review.md): a verdict (holds, FAILS,
-    measured), the evidence (scenarios, executions, bounds, simulator figures), and a
-    minimized counterexample with its replay token where something fails.  Failures of the
-    reviewed protocol itself are printed first.  Exit status 1 when any verdict FAILS (a
-    result, as for `check`), 0 otherwise.
-
-    \b
-    Examples:
-      uvmsim review
-      uvmsim review --protocol seed-fixed
-      uvmsim review --protocol examples/my_diff.py:SEED_MISSED_ANFREE --html out/review
-    """
-    import json
-    import time
-
-    from uvmsim.output_files import check_output_dir
-    from uvmsim.review.render import render_text, to_json, write_html
-    from uvmsim.review.run import run_review
-
-    if html_dir is not None:
-        check_output_dir(html_dir, "--html")  # before a minute of work, not after
-    tty = sys.stderr.isatty() and not as_json
-    t0 = time.monotonic()
-
-    # A status line overwritten in place: it must fit the terminal's width, or every update
-    # would scroll a new line.
-    width = shutil.get_terminal_size((100, 24)).columns - 12
-
-    def progress(text: str) -> None:
-        if tty:
-            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:width]:<{width}}")
-            sys.stderr.flush()
-
-    rv = run_review(protocol, baseline, thorough, progress)
-    if tty:
-        sys.stderr.write("\r" + " " * (width + 12) + "\r")
-    if html_dir:
-        path = write_html(rv, html_dir)
-        if not as_json:
-            click.echo(f"HTML report: {path}")
-    if as_json:
-        click.echo(json.dumps(to_json(rv), indent=2))
-    else:
-        render_text(rv, timing=sys.stdout.isatty())
-    sys.exit(EXIT_FOUND if any(v.verdict == "fails" for v in rv.verdicts) else 0)
-
-
-def _register() -> None:
-    from uvmsim.cli_catalog import protocols_cmd, scenarios_cmd
-    from uvmsim.cli_check import check_cmd, replay_cmd
-    from uvmsim.cli_simulate import scale_cmd, simulate_cmd
-    from uvmsim.cli_sweep import report_cmd, sweep_cmd
-
-    main.add_command(protocols_cmd)
-    main.add_command(scenarios_cmd)
-    main.add_command(check_cmd)
-    main.add_command(replay_cmd)
-    main.add_command(simulate_cmd)
-    main.add_command(scale_cmd)
-    main.add_command(sweep_cmd)
-    main.add_command(report_cmd)
-
-
-_register()
+for command in (
+    review.review,
+    catalog.protocols_cmd,
+    catalog.scenarios_cmd,
+    check.check_cmd,
+    check.replay_cmd,
+    simulate.simulate_cmd,
+    simulate.scale_cmd,
+    sweep.sweep_cmd,
+    sweep.report_cmd,
+):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

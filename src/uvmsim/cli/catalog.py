@@ -14,11 +14,9 @@ import textwrap
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
-from rich.text import Text
 
-from uvmsim.console import console
+from uvmsim.console import console, table_fits
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
 from uvmsim.runs.names import get_protocol
@@ -57,37 +55,6 @@ def hunks_json() -> list[dict]:
             }
         )
     return rows
-
-
-def table_fits(con: Console, table: Table) -> bool:
-    """Whether `table` can be drawn at the console's width with every word whole; if so,
-    size its columns so that it is.
-
-    rich shrinks a table that is too wide by narrowing its widest columns first, without
-    regard to their words, and cuts them with an ellipsis (or, given minimum widths, overflows
-    the console).  So when the table fits only with some columns wrapped, each column gets its
-    longest word (header included) plus a share of the room left, in proportion to how much
-    more its longest line needs.
-    """
-    lows, highs = [], []
-    for column in table.columns:
-        texts = [column.header, *column.cells]
-        plain = [Text.from_markup(t).plain if isinstance(t, str) else "" for t in texts]
-        lows.append(max((len(w) for t in plain for w in t.split()), default=1))
-        highs.append(max((len(line) for t in plain for line in t.splitlines()), default=1))
-    overhead = Measurement.get(con, con.options.update_width(100_000), table).minimum
-    overhead -= sum(max(lo, c.min_width or 0) for lo, c in zip(lows, table.columns, strict=True))
-    room = con.width - overhead
-    if sum(lows) > room:
-        return False
-    if sum(highs) <= room:
-        return True
-    spare = room - sum(lows)
-    wants = [hi - lo for lo, hi in zip(lows, highs, strict=True)]
-    shares = [spare * w // sum(wants) for w in wants]
-    for column, lo, share in zip(table.columns, lows, shares, strict=True):
-        column.width = lo + share
-    return True
 
 
 def _wrapped(text: str, width: int, indent: str = "    ") -> str:

@@ -20,8 +20,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from uvmsim.cli_catalog import table_fits
-from uvmsim.console import console
+from uvmsim.cli.status import EXIT_FOUND
+from uvmsim.console import console, table_fits
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import save_figure, write_atomically
 from uvmsim.runs.names import get_protocol, get_workload
@@ -280,7 +280,7 @@ def simulate_cmd(
         render_run(r)
     if r.failure:
         click.echo(f"the run failed: {r.failure}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FOUND)
 
 
 def parse_list(text: str, what: str, conv: Any = str) -> list:
