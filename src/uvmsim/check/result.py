@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from uvmsim.check.token import failure_signature
 from uvmsim.machine import Failure
 
 
@@ -55,7 +56,6 @@ class FailureTally:
     examples: dict[str, tuple[Failure, tuple[int, ...]]] = field(default_factory=dict)
 
     def add(self, failure: Failure, schedule: tuple[int, ...], seed: int | None) -> None:
-        from uvmsim.check.token import failure_signature
 
         sig = failure_signature(failure)
         entry = self.counts.get(sig)

@@ -20,6 +20,7 @@ from uvmsim.console import console, table_fits
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
 from uvmsim.runs.names import get_protocol
+from uvmsim.scenarios import SCENARIOS
 
 
 def protocols_json(extra: list[Protocol]) -> dict:
@@ -200,7 +201,6 @@ def scenarios_cmd(as_json: bool) -> None:
     Example:
       uvmsim scenarios
     """
-    from uvmsim.scenarios import SCENARIOS
 
     rows = [
         {

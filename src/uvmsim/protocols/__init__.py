@@ -8,13 +8,12 @@ Model code branches on them (`if uvm.proto.anfree_list_unlocked: ...`).
 
 from uvmsim.protocols.base import (
     ALL_SWITCHES,
-    HUNKS,
     PROTOCOLS,
     SWITCHES,
-    Hunk,
     Protocol,
     Switch,
 )
+from uvmsim.protocols.hunks import HUNKS, Hunk
 
 __all__ = [
     "ALL_SWITCHES",

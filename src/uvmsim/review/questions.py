@@ -18,6 +18,7 @@ from uvmsim.machine import Failure
 from uvmsim.protocols import Protocol
 from uvmsim.review.checks import Exploration, campaign, explore, measure
 from uvmsim.review.mutation import Mutant, mutation_analysis
+from uvmsim.scenarios import SCENARIOS
 from uvmsim.scenarios.findings import classify
 
 
@@ -361,7 +362,6 @@ def _r8_text(base: dict, mine: dict, seeds: int) -> str:
 
 
 def r9(ctx: Context) -> Verdict:
-    from uvmsim.scenarios import SCENARIOS
 
     t0 = time.monotonic()
     b = ctx.bounds

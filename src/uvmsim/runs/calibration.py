@@ -30,6 +30,8 @@ import math
 import sys
 from dataclasses import dataclass
 
+from uvmsim.protocols import PROTOCOLS
+from uvmsim.runs.simulate import simulate
 from uvmsim.workloads.build import FITTED
 
 POINTS = (
@@ -69,8 +71,6 @@ def simulate_points(
     params: dict[str, float], ops: int = OPS, seed: int = SEED, points: tuple = POINTS
 ) -> list[PointResult]:
     """Simulated system/user for each published point with `params`."""
-    from uvmsim.protocols import PROTOCOLS
-    from uvmsim.runs.simulate import simulate
 
     out = []
     for pid, kind, cpus, proto, sys_s, user_s in points:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine
+from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine, peek, shared
 from uvmsim.protocols import Protocol
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvm_init import uvm_boot
+from uvmsim.uvm.uvmexp import uvmexp
 
 World = SimpleNamespace
 
@@ -83,8 +84,6 @@ _snapshots: dict[tuple, bytes] = {}
 
 
 def _snapshot(w: World) -> bytes:
-    from uvmsim.machine import shared
-    from uvmsim.uvm.uvmexp import uvmexp
 
     buf = io.BytesIO()
     state = (dict(uvm.__dict__), uvmexp.__class__, dict(uvmexp.__dict__), w, next(shared._names))
@@ -93,8 +92,6 @@ def _snapshot(w: World) -> bytes:
 
 
 def _restore(blob: bytes) -> World:
-    from uvmsim.machine import shared
-    from uvmsim.uvm.uvmexp import uvmexp
 
     uvm_state, cls, uvmexp_state, w, next_name = _WorldUnpickler(io.BytesIO(blob)).load()
     uvm.__dict__.clear()
@@ -163,8 +160,6 @@ def run_scenario(
 
 def world_summary() -> dict[str, Any]:
     """Counters and queue lengths of the current world (for tests and reports)."""
-    from uvmsim.machine import peek
-    from uvmsim.uvm.uvmexp import uvmexp
 
     return {
         "free": peek(uvmexp, "free"),

@@ -7,7 +7,7 @@ docs/findings.md).
 
 from __future__ import annotations
 
-from uvmsim.machine import RW_WRITE, peek, poke, rw_enter, rw_exit
+from uvmsim.machine import RW_WRITE, atomic_clearbits_int, peek, poke, rw_enter, rw_exit
 from uvmsim.scenarios import setup as S  # noqa: N812  (S.fault_anon reads like a verb)
 from uvmsim.scenarios.base import Scenario, World, register
 from uvmsim.uvm import pmap as _pmap
@@ -297,7 +297,6 @@ register(
 
 def _vnode_page(uvn, off: int) -> None:
     """A resident file page (as if read in by uvn_get): allocated, activated, unbusied."""
-    from uvmsim.machine import atomic_clearbits_int
 
     rw_enter(uvn.vmobjlock, RW_WRITE)
     pg = uvm_pagealloc(uvn, off, None, 0)

@@ -14,7 +14,7 @@ from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock, vm_amap
 from uvmsim.uvm.uvm_aobj import uao_set_swslot
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
-from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagelookup
+from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagedequeue, uvm_pagefree, uvm_pagelookup
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_CLEAN
 from uvmsim.uvm.uvm_swap import uvm_swap_alloc
 from uvmsim.uvm.uvmexp import uvmexp
@@ -93,7 +93,6 @@ def evict_anon(amap: vm_amap, slot: int) -> None:
     before the diff `uvm_pageclean` wants the lock held, after it the page is no longer
     queued so it does not take it again.
     """
-    from uvmsim.uvm.uvm_page import uvm_pagedequeue, uvm_pagefree
 
     amap_lock(amap)
     anon = amap_lookup(amap, slot)
@@ -110,7 +109,6 @@ def evict_anon(amap: vm_amap, slot: int) -> None:
 
 def evict_object_page(uobj: Any, offset: int) -> None:
     """`evict_anon` for an object page (its swap slot keeps the data)."""
-    from uvmsim.uvm.uvm_page import uvm_pagedequeue, uvm_pagefree
 
     rw_enter(uobj.vmobjlock, RW_WRITE)
     pg = uvm_pagelookup(uobj, offset)

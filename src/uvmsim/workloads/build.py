@@ -23,7 +23,13 @@ from typing import Any
 
 from uvmsim.machine import kernel_work, peek, poke
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.uvm import uvm
+from uvmsim.uvm.uvm_amap import amap_unref, vm_amap
+from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
 from uvmsim.uvm.uvm_init import uvm_boot
+from uvmsim.uvm.uvm_page_h import PG_CLEAN, PG_TABLED, PQ_ACTIVE
+from uvmsim.uvm.uvm_vnode import uvn_attach
+from uvmsim.uvm.uvmexp import uvmexp
 from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 
 PAGE = 4096
@@ -49,9 +55,6 @@ def resident_file(name: str, npages: int) -> Any:
     Built directly (no machine runs before a timed run), with the same bookkeeping
     `uvm_pagealloc` + `uvm_pageactivate` would leave.
     """
-    from uvmsim.uvm.uvm import uvm
-    from uvmsim.uvm.uvm_page_h import PG_CLEAN, PG_TABLED, PQ_ACTIVE
-    from uvmsim.uvm.uvm_vnode import uvn_attach
 
     uvn = uvn_attach(name, npages)
     pool = peek(uvm.pmr, "free_pages")
@@ -65,7 +68,6 @@ def resident_file(name: str, npages: int) -> Any:
         poke(uvn, "uo_npages", peek(uvn, "uo_npages") + 1)
         peek(uvm.page_active, "tqh").append(pg)
         poke(pg, "pageq", uvm.page_active)
-    from uvmsim.uvm.uvmexp import uvmexp
 
     poke(uvmexp, "free", peek(uvmexp, "free") - npages)
     poke(uvmexp, "active", peek(uvmexp, "active") + npages)
@@ -93,8 +95,6 @@ class Build(UvmWorkload):
         return overrides
 
     def build(self, ctx: WorkloadContext) -> list:
-        from uvmsim.uvm.uvm_amap import amap_unref, vm_amap
-        from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
 
         o = self.resolve(ctx.options)
         faults, file_every = o["faults"], o["file_every"]
@@ -102,7 +102,6 @@ class Build(UvmWorkload):
         nfiles = o["files"] or 2 * ctx.cpus
         npages = ctx.cpus * (faults + 2 * 16 + 4) + nfiles * o["file_pages"] + 64
         boot_world(ctx.protocol, ctx.cpus, npages)
-        from uvmsim.uvm.uvm import uvm
 
         files = [resident_file(f"file{j}", o["file_pages"]) for j in range(nfiles)]
         engine = ctx.engine

@@ -15,17 +15,17 @@ from __future__ import annotations
 import random
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, rw_enter, rw_exit
+from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
+from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PG_FAKE
+from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO
+from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 from uvmsim.workloads.build import PAGE, boot_world
 
 
 class Flush(UvmWorkload):
     def build(self, ctx: WorkloadContext) -> list:
-        from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-        from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
-        from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PG_FAKE
-        from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO
-        from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 
         o = ctx.options
         npages, think, dirty = o["pages"], float(o["think"]), o["dirty"]

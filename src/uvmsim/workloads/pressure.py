@@ -13,23 +13,22 @@ from __future__ import annotations
 import random
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, poke, rw_enter, rw_exit
+from uvmsim.machine.failure import InputError
+from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagelookup
+from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE
+from uvmsim.uvm.uvm_pdaemon import uvm_pagedaemon, uvm_wait
+from uvmsim.uvm.uvm_vnode import uvn_attach
+from uvmsim.uvm.uvmexp import uvmexp
 from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 from uvmsim.workloads.build import PAGE, boot_world
 
 
 class Pressure(UvmWorkload):
     def build(self, ctx: WorkloadContext) -> list:
-        from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-        from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagelookup
-        from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE
-        from uvmsim.uvm.uvm_pdaemon import uvm_pagedaemon, uvm_wait
-        from uvmsim.uvm.uvm_vnode import uvn_attach
-        from uvmsim.uvm.uvmexp import uvmexp
 
         o = ctx.options
         if ctx.cpus < 2:
-            from uvmsim.machine.failure import InputError
-
             raise InputError("workload pressure: needs at least 2 CPUs (cpu0 is the pagedaemon)")
         memory = o["memory"]
         boot_world(ctx.protocol, ctx.cpus, memory)
