@@ -22,6 +22,27 @@ class Target(ABC):
     cpus = 0
     tracks_state = False  # whether `state_view` shows anything (counterexamples track it)
 
+    def __init__(
+        self,
+        *,
+        analyses: Analyses | None = None,
+        max_steps: int = 20_000,
+        schedule_covered: bool = True,
+    ):
+        self.analyses = analyses or Analyses()
+        self.max_steps = max_steps
+        self.schedule_covered = schedule_covered
+
+    def new_machine(self, engine: Engine, record: bool) -> Machine:
+        """A fresh machine for one execution, with this target's analyses and bounds."""
+        return Machine(
+            engine,
+            analyses=self.analyses,
+            max_steps=self.max_steps,
+            record=record,
+            schedule_covered=self.schedule_covered,
+        )
+
     @abstractmethod
     def execute(
         self,
@@ -72,11 +93,9 @@ class ProgramTarget(Target):
         max_steps: int = 20_000,
         schedule_covered: bool = True,
     ):
+        super().__init__(analyses=analyses, max_steps=max_steps, schedule_covered=schedule_covered)
         self.build = build
         self.name = name
-        self.analyses = analyses or Analyses()
-        self.max_steps = max_steps
-        self.schedule_covered = schedule_covered
         self.world: Any = None
         _world, program, *_ = build()
         self.cpus = len(program)
@@ -89,13 +108,7 @@ class ProgramTarget(Target):
         step_observer: Callable[[Machine], None] | None = None,
     ) -> Execution:
         world, program, *rest = self.build()
-        m = Machine(
-            engine,
-            analyses=self.analyses,
-            max_steps=self.max_steps,
-            record=record,
-            schedule_covered=self.schedule_covered,
-        )
+        m = self.new_machine(engine, record)
         if rest:
             for letter, lock in rest[0].items():
                 m.bind_annotation(letter, lock)

@@ -49,13 +49,11 @@ class ScenarioTarget(Target):
         max_steps: int = 20_000,
         schedule_covered: bool = True,
     ):
+        super().__init__(analyses=analyses, max_steps=max_steps, schedule_covered=schedule_covered)
         self.scenario = scenario
         self.protocol = protocol
         self.name = f"{scenario.name} on {protocol.name}"
         self.cpus = scenario.cpus
-        self.analyses = analyses or Analyses()
-        self.max_steps = max_steps
-        self.schedule_covered = schedule_covered
         self.world: Any = None
 
     def execute(
@@ -66,13 +64,7 @@ class ScenarioTarget(Target):
         step_observer: Callable[[Machine], None] | None = None,
     ) -> Execution:
         self.world, program = build(self.scenario, self.protocol)
-        m = Machine(
-            engine,
-            analyses=self.analyses,
-            max_steps=self.max_steps,
-            record=record,
-            schedule_covered=self.schedule_covered,
-        )
+        m = self.new_machine(engine, record)
         uvm_bind_machine(m)
         observe_steps(m, step_observer)
         return m.run(program)

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uvmsim.check.result import Coverage
-from uvmsim.check.strategy import Options, Strategy
+from uvmsim.check.strategies.prefix import PrefixSearch
+from uvmsim.check.strategy import Options
 from uvmsim.check.target import Target
-from uvmsim.machine import Engine, Execution
+from uvmsim.machine import Engine
 from uvmsim.machine.engines import StopExecution
 
 
@@ -69,7 +70,7 @@ def _cost(nodes: list[_Node], k: int) -> int:
     return int(nodes[k].chosen != prev and prev in nodes[k].enabled)
 
 
-class Bounded(Strategy):
+class Bounded(PrefixSearch):
     """Depth-first search over schedules with at most `preemptions` preemptions (default 2).
 
     `depth`: explore alternatives only in the first `depth` steps; `state_digest(machine)`:
@@ -87,13 +88,11 @@ class Bounded(Strategy):
         depth: int | None = None,
         state_digest: Callable[[Any], Hashable] | None = None,
     ):
-        super().__init__()
+        super().__init__(depth=depth)
         self.bound_ = self.default_preemptions if preemptions is None else preemptions
-        self.depth = depth
         self.digest = state_digest
         self.visited: set = set()
         self.nodes: list[_Node] = []
-        self._replay_len = 0
 
     @classmethod
     def from_options(cls, o: Options) -> Bounded:
@@ -102,18 +101,9 @@ class Bounded(Strategy):
     def begin(self, target: Target, coverage: Coverage) -> None:
         super().begin(target, coverage)
         self.visited = set()
-        self.nodes = []
-        self._replay_len = 0
 
-    def next_engine(self) -> Engine:
-        return _DfsEngine(self, self._replay_len)
-
-    def observe(self, execution: Execution) -> None:
-        nxt = self._next_branch()
-        if nxt is None:
-            self.done = True
-        else:
-            self._replay_len = nxt
+    def engine(self, replay_len: int) -> Engine:
+        return _DfsEngine(self, replay_len)
 
     def bound(self) -> dict[str, Any]:
         return {"preemptions": self.bound_, "depth": self.depth}

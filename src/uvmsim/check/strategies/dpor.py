@@ -24,7 +24,8 @@ from typing import Any
 
 from uvmsim.check.ops import Key, dependent, op_key, resources
 from uvmsim.check.result import Coverage
-from uvmsim.check.strategy import Options, Strategy
+from uvmsim.check.strategies.prefix import PrefixSearch
+from uvmsim.check.strategy import Options
 from uvmsim.check.target import Target
 from uvmsim.machine import Engine, Execution
 from uvmsim.machine.engines import StopExecution
@@ -106,7 +107,7 @@ class _DporEngine(Engine):
         return machine.cpus[choice]
 
 
-class Dpor(Strategy):
+class Dpor(PrefixSearch):
     """Explore every Mazurkiewicz trace of the target (within the optional bounds).
 
     `preemptions`: cut executions with more preemptions (bounded DPOR); `depth`: explore
@@ -117,12 +118,10 @@ class Dpor(Strategy):
     summary = "one execution per Mazurkiewicz trace (source sets and sleep sets)"
 
     def __init__(self, *, preemptions: int | None = None, depth: int | None = None):
-        super().__init__()
+        super().__init__(depth=depth)
         self.preemptions = preemptions
-        self.depth = depth
         self.nodes: list[Node] = []
         self._hb: _HappensBefore | None = None
-        self._replay_len = 0
 
     @classmethod
     def from_options(cls, o: Options) -> Dpor:
@@ -130,20 +129,13 @@ class Dpor(Strategy):
 
     def begin(self, target: Target, coverage: Coverage) -> None:
         super().begin(target, coverage)
-        self.nodes = []
         self._hb = _HappensBefore(target.cpus)
-        self._replay_len = 0
 
-    def next_engine(self) -> Engine:
-        return _DporEngine(self, self._replay_len)
+    def engine(self, replay_len: int) -> Engine:
+        return _DporEngine(self, replay_len)
 
-    def observe(self, execution: Execution) -> None:
+    def learn(self, execution: Execution) -> None:
         self.analyse(max(0, self._replay_len - 1), len(execution.schedule))
-        nxt = self._next_branch()
-        if nxt is None:
-            self.done = True
-        else:
-            self._replay_len = nxt
 
     def bound(self) -> dict[str, Any]:
         return {"preemptions": self.preemptions, "depth": self.depth}
