@@ -1,5 +1,7 @@
 """Shared fixtures: the small-bounds review (computed once per session)."""
 
+import os
+
 import pytest
 
 from uvmsim.review.questions import Bounds
@@ -23,3 +25,14 @@ def review_small(small_review):
     from uvmsim.review.render import to_json
 
     return to_json(small_review)
+
+
+def tree_of(path) -> dict[str, bytes]:
+    """Every file below `path` with its bytes: a directory compared before and after."""
+    out = {}
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, path)] = fh.read()
+    return out

@@ -11,18 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import uvmsim.review.run as review_run
-from tests.conftest import SMALL
+from tests.conftest import SMALL, tree_of
 from uvmsim.cli import main
-
-
-def _tree(path) -> dict[str, bytes]:
-    out = {}
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, path)] = fh.read()
-    return out
 
 
 def test_review_html_dot_leaves_a_working_directory_untouched(tmp_path, monkeypatch):
@@ -30,13 +20,13 @@ def test_review_html_dot_leaves_a_working_directory_untouched(tmp_path, monkeypa
     (tmp_path / "campaign.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x01" * 100)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
-    before = _tree(tmp_path)
+    before = tree_of(tmp_path)
     t0 = time.monotonic()
     r = CliRunner().invoke(main, ["review", "--html", "."])
     assert time.monotonic() - t0 < 1.0  # refused before any work
     assert r.exit_code == 2
     assert r.output.count("\n") == 1 and "--html" in r.output
-    assert _tree(tmp_path) == before
+    assert tree_of(tmp_path) == before
     assert sorted(os.listdir(tmp_path)) == ["campaign.sqlite", "notes"]
 
 

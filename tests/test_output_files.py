@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.conftest import tree_of
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import (
     MARKER,
@@ -20,24 +21,14 @@ def _fill(tmp: str) -> str:
     return os.path.join(tmp, "index.html")
 
 
-def _tree(path) -> dict[str, bytes]:
-    out = {}
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, path)] = fh.read()
-    return out
-
-
 def test_a_directory_uvmsim_did_not_write_is_never_replaced(tmp_path):
     user = tmp_path / "mine"
     user.mkdir()
     (user / "results.sqlite").write_bytes(b"precious")
-    before = _tree(tmp_path)
+    before = tree_of(tmp_path)
     with pytest.raises(InputError, match="not written by uvmsim"):
         publish_directory(str(user), _fill, ".t-")
-    assert _tree(tmp_path) == before
+    assert tree_of(tmp_path) == before
     assert sorted(os.listdir(tmp_path)) == ["mine"]  # no temporary left behind
 
 
