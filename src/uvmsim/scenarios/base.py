@@ -6,7 +6,8 @@ starting state, so the state is one the model itself can produce.  `program(w)` 
 one function per CPU; the checker explores their interleavings with every invariant armed.
 
 `expect` maps protocol names to what the scenario shows on them: "holds" (nothing can go
-wrong), a failure kind that must be reachable (e.g. "recursion"), or "finding" (a failure the
+wrong), a failure kind that must be reachable (e.g. "recursion"), "fails" (some interleaving
+fails, whatever the first failure found is: the control harnesses), or "finding" (a failure the
 model found in the kernel's own protocol, recorded in docs/findings.md).
 """
 
