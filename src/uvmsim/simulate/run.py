@@ -138,6 +138,7 @@ def run_timed(
     progress: Progress | None = None,
     bind: Callable[[Machine], None] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,
+    engine_class: type[TimedEngine] = TimedEngine,
 ) -> SimResult:
     """Run the programs `build(engine)` returns (one per CPU) until `ops` workload operations,
     `cycles` cycles or `visible` visible operations.
@@ -146,7 +147,8 @@ def run_timed(
     first step (e.g. to give the lock letters of the model's annotations their locks) and
     `counters()` after the last (the world's own counters, added to the result's).
     `progress`, if given, is called as the run goes (see `Progress`), last with fraction 1.0:
-    the command line draws its progress bar from it.
+    the command line draws its progress bar from it.  `engine_class` lets a test observe the
+    engine's decisions (a subclass must not change them).
     """
     check_cpus(cpus)
     if ops is not None and ops < 1:
@@ -162,7 +164,7 @@ def run_timed(
         trace=trace,
     )
     if progress is None:
-        engine = TimedEngine(costs, **limits)
+        engine = engine_class(costs, **limits)
     else:
         every = max(1, ops // 200) if ops else 10
         engine = _ReportingEngine(costs, progress=progress, every=every, **limits)
