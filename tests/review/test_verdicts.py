@@ -66,10 +66,13 @@ def test_r2_explains_what_it_found():
 
 def test_holds_names_the_scope_and_the_mechanism():
     r5, _ = ask("R5", "seed")
+    assert r5.verdict == "holds" and r5.control.flipped, r5.summary
+    assert r5.summary.startswith("no page freed while still mapped")
     assert "(3 scenarios, " in r5.summary and "complete)" in r5.summary
     assert "a lock held throughout every one of the" in r5.summary
     assert "pmap_page_protect -> uvm_pagefree windows sampled" in r5.summary
     r3, _ = ask("R3", "seed")
+    assert r3.verdict == "holds" and r3.control.flipped, r3.summary
     assert "updates of uvmexp.wired sampled: " in r3.summary
     assert " plain" not in r3.summary and "atomic under" in r3.summary
 
@@ -82,6 +85,12 @@ def test_a_check_that_cannot_fire_is_unproven(monkeypatch):
     v = checked.ask(ctx, blind)
     assert v.verdict == "unproven"
     assert not v.control.flipped and v.summary.startswith("unproven: the control did not flip")
+
+
+def test_r1_holds_on_seed_with_a_control_that_fired():
+    r1, _ = ask("R1", "seed")
+    assert r1.verdict == "holds" and r1.control.flipped, r1.summary
+    assert r1.control.observed.startswith("fires: ")
 
 
 def test_r1_control_reaches_the_model_check_itself():

@@ -317,7 +317,8 @@ def ask(ctx: Context, q: CheckedQuestion) -> Verdict:
             if not found and not ex.complete:
                 v.evidence.append("  (bounded: raise the bounds with --thorough)")
     scope = (
-        f"{len(q.scenarios)} scenarios, {executions:,} executions, "
+        f"{len(q.scenarios)} scenario{'s' if len(q.scenarios) > 1 else ''}, "
+        f"{executions:,} executions, "
         f"{'complete' if complete else 'bounded, NOT complete'}"
     )
     if relevant:

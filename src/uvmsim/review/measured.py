@@ -177,5 +177,6 @@ def r8(ctx: Context) -> Verdict:
 def _range(values: list[float], pct: bool = False) -> str:
     lo, hi = min(values), max(values)
     if pct:
-        return f"{lo:+.1%}" if lo == hi else f"{lo:+.1%} to {hi:+.1%}"
+        lo_s, hi_s = (f"{x:+.1%}".replace("-0.0%", "+0.0%") for x in (lo, hi))
+        return lo_s if lo_s == hi_s else f"{lo_s} to {hi_s}"
     return f"{lo:.1f}" if round(lo, 1) == round(hi, 1) else f"{lo:.1f}-{hi:.1f}"
