@@ -44,6 +44,8 @@ class Scenario:
     program: Callable[[World], list[Callable[[], Any]]]
     expect: dict[str, str] = field(default_factory=dict)
     swap: dict[str, Any] = field(default_factory=dict)
+    apparatus: bool = False  # a control or measurement harness of the review (controls.py),
+    # not a kernel situation: campaigns over "all" scenarios leave it out
 
     def expectation(self, protocol: Protocol) -> str | None:
         return self.expect.get(protocol.name)

@@ -88,6 +88,7 @@ register(
             lambda: _free_buffer_unserialized(w),
         ],
         expect=_on_every_protocol("fails"),
+        apparatus=True,
     )
 )
 
@@ -102,6 +103,7 @@ register(
         setup=_double_free_setup,
         program=lambda w: [lambda: _free_buffer_serialized(w), lambda: _free_buffer_serialized(w)],
         expect=_on_every_protocol("holds"),
+        apparatus=True,
     )
 )
 
@@ -144,6 +146,7 @@ register(
         setup=_window_setup,
         program=lambda w: [lambda: _free_object_page(w, False), lambda: _fault_object_page(w)],
         expect=_on_every_protocol("fails"),
+        apparatus=True,
     )
 )
 
@@ -158,6 +161,7 @@ register(
         setup=_window_setup,
         program=lambda w: [lambda: _free_object_page(w, True), lambda: _fault_object_page(w)],
         expect=_on_every_protocol("holds"),
+        apparatus=True,
     )
 )
 
@@ -190,5 +194,6 @@ register(
         setup=_flush_setup,
         program=lambda w: [lambda: _flush_all(w)],
         expect=_on_every_protocol("holds"),
+        apparatus=True,
     )
 )
