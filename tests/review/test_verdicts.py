@@ -96,9 +96,7 @@ def test_r1_holds_on_seed_with_a_control_that_fired():
 def test_r1_control_reaches_the_model_check_itself():
     # The double-free control must show the R1 model check (two CPUs in uvm_pageclean), not
     # only the allocator's own double-free assertion.
-    ex = explore(
-        "control-bufcache-double-free", PROTOCOLS["seed"], races=False, max_executions=3000
-    )
+    ex = explore("control-double-free", PROTOCOLS["seed"], races=False, max_executions=3000)
     messages = [f.message for f, _s in ex.failures]
     assert any("two CPUs in uvm_pageclean" in m for m in messages), messages
 

@@ -199,14 +199,14 @@ QUESTIONS: tuple[CheckedQuestion, ...] = (
         ("pageclean-race", "pdaemon-vs-free", "aiodone-vs-flush"),
         _r1,
         Probe(
-            "control-bufcache-double-free",
+            "control-double-free",
             _same,
-            "two CPUs tearing down one buffer object with no lock (control harness)",
+            "two CPUs freeing one ownerless page with nothing held (control harness)",
         ),
         Probe(
-            "control-bufcache-serialized",
+            "control-serialized-free",
             _same,
-            "the same two CPUs serialized by one lock (control harness)",
+            "the same two CPUs serialized, the page freed once (control harness)",
         ),
         _m1,
     ),

@@ -44,6 +44,7 @@ class Scenario:
     program: Callable[[World], list[Callable[[], Any]]]
     expect: dict[str, str] = field(default_factory=dict)
     swap: dict[str, Any] = field(default_factory=dict)
+    world: dict[str, Any] = field(default_factory=dict)
     apparatus: bool = False  # a control or measurement harness of the review (controls.py),
     # not a kernel situation: campaigns over "all" scenarios leave it out
 
@@ -60,8 +61,12 @@ def register(s: Scenario) -> Scenario:
 
 
 def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
-    """A fresh world: counters, allocator with `scenario.pages` pages, swap."""
-    w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap)
+    """A fresh world: counters, allocator with `scenario.pages` pages, swap.
+
+    `scenario.swap` are `uvm_swap_init`'s parameters (encryption, fragmentation, injected
+    failures), `scenario.world` `uvm_boot`'s others (`dma_share`).
+    """
+    w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap, **scenario.world)
 
 
 class SetupError(RuntimeError):

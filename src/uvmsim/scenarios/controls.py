@@ -4,11 +4,10 @@ A "holds" from a check that could never fire proves nothing.  Each pair here bre
 harness and nowhere in the model, exactly the rule a review question relies on, next to a
 twin that keeps it:
 
-- R1 (two CPUs in uvm_pageclean on one page): buffer-cache pages skip the owner-lock
-  assertions (their object is a dummy); the kernel lock is what keeps two CPUs out of
-  `uvm_obj_free` on one buffer object.  `control-bufcache-double-free` lets two CPUs tear
-  the same buffer object down with nothing held; `control-bufcache-serialized` holds a lock
-  around each, as the kernel lock does.
+- R1 (two CPUs in uvm_pageclean on one page): a page with no owner passes the owner-lock
+  assertions whoever frees it; only its user's discipline frees it once.
+  `control-double-free` lets two CPUs free one such page with nothing held;
+  `control-serialized-free` serializes them and frees it once.
 - R5 (a fault maps the page between pmap_page_protect(NONE) and uvm_pagefree): the window is
   closed by the owner lock held across both.  `control-fault-in-free-window` drops the object
   lock between the two (as no kernel path does); `control-free-holds-owner` keeps it.
@@ -28,10 +27,10 @@ from uvmsim.scenarios.catalog import _vnode_page as resident_vnode_page
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm_aobj import uao_create
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower
-from uvmsim.uvm.uvm_object import uvm_obj_free, uvm_obj_init, uvm_object
-from uvmsim.uvm.uvm_page import uvm_pagealloc, uvm_pagefree, uvm_pagelookup
+from uvmsim.uvm.uvm_page import uvm_pagefree, uvm_pagelookup
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE
 from uvmsim.uvm.uvm_pager import PGO_FREE
+from uvmsim.uvm.uvm_pmemrange import UVM_PLA_NOWAIT, uvm_pglistalloc
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 
 P = PAGE_SIZE
@@ -41,52 +40,44 @@ def _on_every_protocol(outcome: str) -> dict[str, str]:
     return dict.fromkeys(PROTOCOLS, outcome)
 
 
-# ---- R1: two CPUs tearing one buffer object down ----------------------------------------------
+# ---- R1: two CPUs freeing one ownerless page -----------------------------------------------------
 
 
-def _bufcache_setup(w: World) -> None:
-    w.bobj = uvm_object("bufcache")
-    uvm_obj_init(w.bobj, "bufcache", 1)
-    for i in range(2):
-        uvm_pagealloc(w.bobj, i * P, None, 0)
-    w.biglock = Mutex("control_kernel_lock", IPL_NONE)
+def _ownerless_setup(w: World) -> None:
+    # A page with neither object nor anon (as uvm_pglistalloc and the pmaps hand out): the
+    # owner-lock assertions let any CPU free it, so only its user's discipline (one free, by
+    # whoever allocated it) keeps two CPUs out of uvm_pageclean on it.
+    pgl: list = []
+    uvm_pglistalloc(1, UVM_PLA_NOWAIT, pgl)
+    w.pg = pgl[0]
+    w.lock = Mutex("control_owner", IPL_NONE)
+    w.freed = False
 
 
-def _free_buffer_serialized(w: World) -> None:
-    # Under the lock, the second CPU finds the object already torn down (the buffer code
-    # knows, under the kernel lock, that its buffer is gone); `w.freed` is read and written
-    # only with the lock held.
-    mtx_enter(w.biglock)
+def _free_unserialized(w: World) -> None:
+    uvm_pagefree(w.pg)  # nothing tells a CPU that another is freeing it already
+
+
+def _free_serialized(w: World) -> None:
+    # Under the lock, the second CPU finds the page already freed; `w.freed` is read and
+    # written only with the lock held.
+    mtx_enter(w.lock)
     if not w.freed:
         w.freed = True
-        uvm_obj_free(w.bobj)
-    mtx_leave(w.biglock)
-
-
-def _free_buffer_unserialized(w: World) -> None:
-    # No lock, so nothing tells a CPU that another is tearing the object down already: the
-    # rule the kernel lock enforces, broken.
-    uvm_obj_free(w.bobj)
-
-
-def _double_free_setup(w: World) -> None:
-    _bufcache_setup(w)
-    w.freed = False
+        uvm_pagefree(w.pg)
+    mtx_leave(w.lock)
 
 
 register(
     Scenario(
-        name="control-bufcache-double-free",
+        name="control-double-free",
         cpus=2,
         pages=8,
-        summary="control for R1: two CPUs tear down one buffer-cache object with no lock "
-        "held (buffer pages skip the owner-lock assertions): the R1 check must fire",
+        summary="control for R1: two CPUs free one ownerless page with nothing held (the "
+        "owner-lock assertions cannot object): the R1 check must fire",
         questions=(),
-        setup=_double_free_setup,
-        program=lambda w: [
-            lambda: _free_buffer_unserialized(w),
-            lambda: _free_buffer_unserialized(w),
-        ],
+        setup=_ownerless_setup,
+        program=lambda w: [lambda: _free_unserialized(w), lambda: _free_unserialized(w)],
         expect=_on_every_protocol("fails"),
         apparatus=True,
     )
@@ -94,14 +85,14 @@ register(
 
 register(
     Scenario(
-        name="control-bufcache-serialized",
+        name="control-serialized-free",
         cpus=2,
         pages=8,
-        summary="control for R1: the same two CPUs, serialized by one lock as the kernel lock "
-        "serializes the buffer cache: the R1 check must stay silent",
+        summary="control for R1: the same two CPUs, serialized by one lock, the page freed "
+        "once: the R1 check must stay silent",
         questions=(),
-        setup=_double_free_setup,
-        program=lambda w: [lambda: _free_buffer_serialized(w), lambda: _free_buffer_serialized(w)],
+        setup=_ownerless_setup,
+        program=lambda w: [lambda: _free_serialized(w), lambda: _free_serialized(w)],
         expect=_on_every_protocol("holds"),
         apparatus=True,
     )
