@@ -132,6 +132,16 @@ def _console() -> Console:
     return console(width=None if wide else 140)
 
 
+def _minsec(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}m{s:06.3f}s"
+
+
+def time_line(t: dict[str, float]) -> str:
+    """`time(1)`'s line: real, user and sys as minutes and seconds."""
+    return "  ".join(f"{k} {_minsec(t[k])}" for k in ("real", "user", "sys"))
+
+
 def render_run(r: SimResult) -> None:
     con = _console()
     ct = r.cpu_time
@@ -143,6 +153,9 @@ def render_run(r: SimResult) -> None:
         f"{r.throughput:,.0f} ops/s"
     )
     con.print("CPU time: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in ct.items()))
+    con.print(time_line(r.time()))
+    if r.time_scale != 1.0:
+        con.print(f"{time_line(r.time(scaled=True))}  (the real build: {r.time_scale:g}x)")
     t = Table(title="locks (by total wait)")
     for col in (
         "lock",

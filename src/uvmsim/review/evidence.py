@@ -174,25 +174,33 @@ def locks_phrase(pairs: int, held: Counter) -> str:
     return f"no lock held at both accesses of the {pairs} conflicting pairs sampled"
 
 
+# Where the kernel drops the owner lock on purpose, with the page busy (PG_BUSY keeps every
+# fault waiting until the I/O is done and the page unbusied).
+IO_FUNCTIONS = frozenset({"uvn_io", "uvm_swap_io", "uvm_pager_put"})
+
+
 def held_across(traces: Iterable[list[Step]], first: str, last: str) -> Counter:
-    """Lock classes held throughout a window -> how many windows.
+    """(lock classes held throughout a window, whether it crossed an I/O) -> windows.
 
     A window: on one CPU, the steps from one taken with function `first` on the stack to the
     next taken with `last` on it (e.g. from pmap_page_protect to uvm_pagefree).  A lock held
     at every step of a window kept every other CPU that needs it out of the window; a window
-    with none (the key `()`) was open to everyone.
+    that held none and crossed no I/O was open to everyone.
     """
     windows: Counter = Counter()
     for trace in traces:
-        open_at: dict[int, set[str] | None] = {}
+        open_at: dict[int, tuple[set[str], bool] | None] = {}
         for s in trace:
             classes = {lock_class(x) for x in s.held}
-            if first in s.stack and open_at.get(s.cpu) is None:
-                open_at[s.cpu] = classes
-            elif open_at.get(s.cpu) is not None:
-                open_at[s.cpu] &= classes
+            io = not IO_FUNCTIONS.isdisjoint(s.stack)
+            state = open_at.get(s.cpu)
+            if first in s.stack and state is None:
+                open_at[s.cpu] = (classes, io)
+            elif state is not None:
+                held, crossed = state[0] & classes, state[1] or io
+                open_at[s.cpu] = (held, crossed)
                 if last in s.stack:
-                    windows[tuple(sorted(open_at[s.cpu]))] += 1
+                    windows[(tuple(sorted(held)), crossed)] += 1
                     open_at[s.cpu] = None
     return windows
 
@@ -201,10 +209,17 @@ def held_phrase(windows: Counter, first: str, last: str) -> str:
     total = sum(windows.values())
     if total == 0:
         return f"no {first} -> {last} window in the sampled executions"
-    parts = [f"{' and '.join(k) if k else 'no lock'} ({n})" for k, n in sorted(windows.items())]
-    open_ = windows.get((), 0)
+
+    def what(key: tuple) -> str:
+        locks, io = key
+        if locks:
+            return " and ".join(locks)
+        return "no lock, across an I/O with the page busy" if io else "no lock"
+
+    parts = [f"{what(k)} ({n})" for k, n in sorted(windows.items())]
+    open_ = sum(n for (locks, io), n in windows.items() if not locks and not io)
     lead = (
-        f"a lock held throughout every one of the {total} {first} -> {last} windows sampled"
+        f"every one of the {total} {first} -> {last} windows sampled was closed to other CPUs"
         if not open_
         else f"{open_} of the {total} {first} -> {last} windows sampled held no lock throughout"
     )

@@ -25,6 +25,7 @@ from uvmsim.scenarios import setup as S  # noqa: N812
 from uvmsim.scenarios.base import Scenario, World, register
 from uvmsim.scenarios.catalog import _vnode_page as resident_vnode_page
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_aobj import uao_create
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower
 from uvmsim.uvm.uvm_page import uvm_pagefree, uvm_pagelookup
@@ -114,9 +115,15 @@ def _free_object_page(w: World, hold_across: bool) -> None:
     pg = uvm_pagelookup(w.aobj, 0)
     _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
     if not hold_across:
-        rw_exit(lock)  # the window no kernel path opens
+        rw_exit(lock)  # the window no kernel path opens without busying the page
         rw_enter(lock, RW_WRITE)
+    # As the protocol's callers do: before the diff they hold the pageq lock around it.
+    callers_lock = not uvm.proto.pageclean_no_assert
+    if callers_lock:
+        uvm_lock_pageq()
     uvm_pagefree(pg)
+    if callers_lock:
+        uvm_unlock_pageq()
     rw_exit(lock)
 
 

@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from uvmsim.machine import Machine, peek
 from uvmsim.machine.failure import InputError
@@ -42,6 +42,7 @@ class WorkloadContext:
     seed: int
     engine: Any
     protocol: Protocol
+    cycles_per_second: float = 3e9  # the simulated CPU's clock (simulate/costs.py CPU_HZ)
 
 
 @dataclass
@@ -53,9 +54,15 @@ class Workload(ABC):
     options: tuple[Option, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
 
+    finite: ClassVar[bool] = False  # runs to its end: no default --ops bound
+
     def costs(self, opts: dict[str, Any]) -> dict[str, int]:
         """The cost-table entries this workload sets (simulate/costs.py), given its options."""
         return {}
+
+    def time_scale(self, opts: dict[str, Any]) -> float:
+        """How much longer the real thing runs than the simulated one (a scaled workload)."""
+        return 1.0
 
     def bind(self, machine: Machine) -> None:
         """Prepare the machine the programs run on, before the first step."""
