@@ -317,8 +317,10 @@ def scale_rows(
     opts: dict,
     discipline: str = "cas",
     start: Callable[..., Any] | None = None,
+    ops_per_cpu: int | None = None,
 ) -> list[dict]:
-    """One simulation per protocol x CPU count; `start(label)` (progress_bar) if given."""
+    """One simulation per protocol x CPU count; `start(label)` (progress_bar) if given;
+    `ops_per_cpu`, if given, replaces `ops` by that many per CPU."""
     rows = []
     for p in protocols:
         proto = get_protocol(p)
@@ -327,7 +329,7 @@ def scale_rows(
                 workload,
                 proto,
                 n,
-                ops=ops,
+                ops=ops if ops_per_cpu is None else ops_per_cpu * n,
                 seed=seed,
                 options=opts,
                 discipline=discipline,
@@ -400,6 +402,12 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
 @click.option(
     "--ops", type=int, default=5000, show_default=True, help="Workload operations per run."
 )
+@click.option(
+    "--ops-per-cpu",
+    type=int,
+    default=None,
+    help="Instead of --ops: this many operations per CPU (every run as long per CPU).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--discipline", type=click.Choice(["cas", "fifo"]), default="cas")
 @click.option(
@@ -416,6 +424,7 @@ def scale_cmd(
     workload: str,
     cpus: str,
     ops: int,
+    ops_per_cpu: int | None,
     seed: int,
     discipline: str,
     plot: str | None,
@@ -437,12 +446,14 @@ def scale_cmd(
         check_cpus(n)
     if ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
+    if ops_per_cpu is not None and ops_per_cpu < 1:
+        raise InputError(f"--ops-per-cpu must be a positive integer, got {ops_per_cpu}")
     if plot and not plot.endswith((".png", ".svg")):
         # Said before the runs, not after them.
         raise InputError(f"--plot: {plot!r} must end in .png or .svg")
     opts = workload_options(workload, list(ctx.args))
     with progress_bar(not as_json and _stderr_is_tty(), len(plist) * len(nlist)) as start:
-        rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline, start)
+        rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline, start, ops_per_cpu)
     names = list(dict.fromkeys(r["protocol"] for r in rows))  # the protocols' own names
     if plot:
         plot_scale(rows, plot, f"{workload}: " + " vs ".join(names))

@@ -26,8 +26,11 @@ class Bounds:
     max_executions: int | None = 3000  # DPOR executions per scenario (None: exhaustive)
     campaign_executions: int = 300  # PCT and random executions per scenario (R9)
     sim_ops: int = 3000  # workload operations per simulation
-    sim_cpus: tuple[int, ...] = (16, 32, 64)
-    sim_seeds: tuple[int, ...] = (1, 2, 3)  # R8 figures are means over these seeds
+    sim_cpus: tuple[int, ...] = (16, 32, 64, 80)
+    sim_seeds: tuple[int, ...] = (1,)  # R8's central figures are means over these seeds
+    band_cpus: tuple[int, ...] = (64,)  # R8's band over the unfitted parameters, at these
+    build_waves: int = 3  # R8's make build: jobs per CPU measured in steady state
+    build_pages: int = 16  # R8's make build: mean pages per simulated job
     mutant_executions: int = 400  # DPOR executions per scenario and mutant (R7)
     sample_executions: int = 30  # recorded executions per scenario for the mechanisms
 
@@ -37,8 +40,11 @@ class Bounds:
             max_executions=None,
             campaign_executions=3000,
             sim_ops=8000,
-            sim_cpus=(8, 16, 32, 64, 80),
-            sim_seeds=(1, 2, 3, 4, 5),
+            sim_cpus=(16, 32, 64, 80),
+            sim_seeds=(1, 2, 3),
+            band_cpus=(16, 32, 64, 80),
+            build_waves=8,
+            build_pages=32,
             mutant_executions=3000,
             sample_executions=100,
         )

@@ -49,7 +49,7 @@ def simulate(
         and cycles is None
         and visible is None
         and not opts.get("iterations")
-        and not wl.finite
+        and not wl.finite(opts)
     ):
         ops = DEFAULT_OPS
 

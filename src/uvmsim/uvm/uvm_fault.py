@@ -32,6 +32,7 @@ from typing import Any
 
 from uvmsim.machine import (
     KASSERT,
+    RW_READ,
     RW_WRITE,
     atomic_clearbits_int,
     peek,
@@ -157,10 +158,14 @@ def fault_range(
 class faultctx:
     """`struct uvm_faultctx`: the range of interest and what the fault found in it."""
 
-    __slots__ = ("anons", "centeridx", "narrow", "npages", "startva", "wired")
+    __slots__ = ("anons", "centeridx", "lower_lock_type", "narrow", "npages", "startva", "wired")
 
     def __init__(self, wired: bool):
         self.wired = wired
+        # The object lock is shared for a read fault (uvm_fault 1.171 starts both lock types
+        # as RW_READ; a write or wired fault makes them RW_WRITE).  The amap lock the model
+        # always takes for writing (docs/model.md).
+        self.lower_lock_type = RW_READ
         self.narrow = False
         self.startva = 0
         self.npages = 1
@@ -199,6 +204,11 @@ def uvm_fault_check(entry: fault_entry, flt: faultctx) -> int:
     """
     if flt.wired:
         flt.narrow = True
+        flt.lower_lock_type = RW_WRITE
+    if entry.prot & _pmap.PROT_WRITE:
+        # The model knows no access type apart from the entry's protection: a fault on a
+        # writable entry is taken as a write fault, which dirties the object (RW_WRITE).
+        flt.lower_lock_type = RW_WRITE
     nback = 0
     if not flt.narrow:
         adv_back, adv_forw = uvmadvice[entry.advice]
@@ -228,6 +238,7 @@ def uvm_fault_check(entry: fault_entry, flt: faultctx) -> int:
             from uvmsim.uvm.uvm_pager import PGO_DEACTIVATE
 
             uoff = entry.offset_at(flt.startva)
+            flt.lower_lock_type = RW_WRITE
             rw_enter(uobj.vmobjlock, RW_WRITE)
             _pgo_flush(uobj, uoff, uoff + nback * PAGE_SIZE, PGO_DEACTIVATE)
             rw_exit(uobj.vmobjlock)
@@ -418,7 +429,8 @@ def uvm_fault_upper(entry: fault_entry, wired: bool = False, flt: faultctx | Non
 def uvm_fault_lower_lookup(entry: fault_entry, flt: faultctx, pages: list) -> Any:
     """`uvm_fault_lower_lookup` (uvm_fault.c 1.171): the object's resident pages of the range.
 
-    Takes the object lock (write) and keeps it.  `pgo_get(PGO_LOCKED)` fills in resident,
+    Takes the object lock (`flt.lower_lock_type`: shared for a read fault) and keeps it.
+    `pgo_get(PGO_LOCKED)` fills in resident,
     unbusy pages (never busying them).  Each neighbour whose va is not mapped yet is
     activated under its own pageq lock round trip (unless wired) and mapped; the centre
     page, if found, is returned (not activated here).
@@ -428,7 +440,7 @@ def uvm_fault_lower_lookup(entry: fault_entry, flt: faultctx, pages: list) -> An
     from uvmsim.uvm.uvm_pager import PGO_DONTCARE, PGO_LOCKED
 
     uobj = entry.uobj
-    rw_enter(uobj.vmobjlock, RW_WRITE)
+    rw_enter(uobj.vmobjlock, flt.lower_lock_type)
     _rv, gotpages = _pgo_get(uobj)(
         uobj, entry.offset_at(flt.startva), pages, flt.centeridx, PGO_LOCKED
     )
@@ -501,6 +513,15 @@ def uvm_fault_lower(
             uvm_pageactivate(uobjpage)
             uvm_unlock_pageq()
         else:
+            if flt.lower_lock_type != RW_WRITE:
+                # uvm_fault_lower_upgrade: the read lock must become a write lock for the
+                # I/O.  The kernel tries RW_UPGRADE|RW_NOSLEEP first; the model always takes
+                # its fallback: unlock everything and restart the fault write-locked.
+                flt.lower_lock_type = RW_WRITE
+                rw_exit(uobj.vmobjlock)
+                if amap is not None:
+                    amap_unlock(amap)
+                return ERESTART
             error, uobjpage = uvm_fault_lower_io(entry, flt)
             if error:
                 return error

@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from uvmsim.machine import Machine, peek
 from uvmsim.machine.failure import InputError
@@ -54,11 +54,13 @@ class Workload(ABC):
     options: tuple[Option, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
 
-    finite: ClassVar[bool] = False  # runs to its end: no default --ops bound
-
     def costs(self, opts: dict[str, Any]) -> dict[str, int]:
         """The cost-table entries this workload sets (simulate/costs.py), given its options."""
         return {}
+
+    def finite(self, opts: dict[str, Any]) -> bool:
+        """Whether a run ends by itself (no default --ops bound is needed)."""
+        return False
 
     def time_scale(self, opts: dict[str, Any]) -> float:
         """How much longer the real thing runs than the simulated one (a scaled workload)."""

@@ -16,7 +16,8 @@ beyond it stay idle), each as a new process:
 - exit: the mappings removed and the amap dropped: every anon page freed (uvm_anfree).
 
 When the last compile job has finished, the CPU that finished it links: one job of
-`link_pages` pages, alone.  Operations counted: jobs (the link included).
+`link_pages` pages, alone.  Operations counted: faults (a rate that settles within a few
+jobs per CPU, where jobs completed would not).
 
 The build is scaled: a job faults `pages` pages where a real compiler touches thousands, so
 the simulated build is shorter than the real one by their ratio (`real_pages / pages`),
@@ -52,7 +53,7 @@ class BuildKind:
     real_pages: int  # pages a real compile job touches (its resident set)
     user_seconds: float  # published user time of the whole build at N = 16 (C1, C3)
     text_pages: int  # the compiler's executable, in pages
-    link_factor: int  # the link job's size, in compile jobs
+    link_factor: int  # the link job's size, in compile jobs of the full build
 
     def think(self, hz: float) -> float:
         """User cycles per fault at `hz`: a job's user time over the pages it touches."""
@@ -92,11 +93,15 @@ KINDS: dict[str, BuildKind] = {
 class Make(UvmWorkload):
     """A finite build of `jobs` jobs (see the module docstring)."""
 
-    finite = True
+    def finite(self, opts: dict[str, Any]) -> bool:
+        """A build ends, unless it is endless (jobs -1): then --ops bounds it."""
+        return opts["jobs"] >= 0
 
     def kind(self, opts: dict[str, Any]) -> BuildKind:
         k = KINDS[opts["kind"]]
-        if opts["kind"] == "libllvm":  # its job size is a fitted parameter
+        if opts.get("real_pages"):
+            k = replace(k, real_pages=opts["real_pages"])
+        elif opts["kind"] == "libllvm":  # its job size is a fitted parameter
             k = replace(k, real_pages=round(fitted()["llvm_pages"]))
         return k
 
@@ -127,8 +132,13 @@ class Make(UvmWorkload):
         o = self.resolve(ctx.options, ctx.cycles_per_second)
         k = self.kind(o)
         n = min(o["parallel"] or ctx.cpus, ctx.cpus)
-        jobs, pages, think = o["jobs"], o["pages"], float(o["think"])
-        link_pages = pages * k.link_factor
+        pages, think = o["pages"], float(o["think"])
+        endless = o["jobs"] < 0
+        jobs = 1 << 62 if endless else o["jobs"]
+        # The link is as large, relative to the whole build, as in the real one: a build of
+        # fewer jobs (a quicker simulation) links proportionally less.  An endless build
+        # (steady state, stopped by --ops) never links.
+        link_pages = 0 if endless else max(pages, round(pages * k.link_factor * jobs / k.jobs))
         text_pages = min(k.text_pages, max(64, pages * 4))
         live_bufs = o["bufcache"]
         npages = (
@@ -165,6 +175,7 @@ class Make(UvmWorkload):
                 for text_fault in (True, False) if slot % 8 == 7 else (False,):
                     kernel_work("user", None, rng.expovariate(1.0 / think) if think else 0)
                     kernel_work("kernel_other")
+                    engine.op_done()  # a fault: the operation a build's rate is counted in
                     if not text_fault:
                         uvm_fault_upper(fault_range(pm, 0x1000_0000, size, slot, amap=amap))
                         continue
@@ -196,11 +207,9 @@ class Make(UvmWorkload):
                     queue["next"] += 1
                     size = max(8, round(rng.lognormvariate(0.0, o["spread"]) * pages))
                     job(number, size, rng)
-                    engine.op_done()
                     queue["done"] += 1
                     if queue["done"] == jobs:
                         job(jobs, link_pages, rng)  # the link, alone, after the last job
-                        engine.op_done()
 
             return run
 
@@ -217,9 +226,16 @@ MAKE = Make(
     "data, an object written through the buffer cache, exit), then a serial link",
     options=(
         Option("kind", str, "kernel", "which build: kernel or libllvm", choices=tuple(KINDS)),
-        Option("jobs", int, 0, "compile jobs (0: the kind's)", minimum=0),
+        Option(
+            "jobs",
+            int,
+            0,
+            "compile jobs (0: the kind's; -1: endless, no link, stop with --ops)",
+            minimum=-1,
+        ),
         Option("parallel", int, 0, "make -j: jobs at once (0: one per CPU)", minimum=0),
         Option("pages", int, 48, "mean pages a simulated job touches", minimum=8),
+        Option("real_pages", int, 0, "pages a real compile job touches (0: the kind's)"),
         Option("spread", float, 0.5, "lognormal spread of job sizes (sigma)"),
         Option("residency", float, 1.0, "share of the compiler's text resident at the start"),
         Option("obj_pages", int, 4, "pages of each object file written through the buffer cache"),
