@@ -42,11 +42,18 @@ def _uvmsim(args: list[str], env: dict[str, str] | None = None) -> tuple[int, st
     return r.exit_code, r.output
 
 
+_RUNS: dict[tuple[str, ...], dict] = {}
+
+
 def _json(args: list[str]) -> dict:
-    code, out = _uvmsim([*args, "--json"])
-    if code not in (0, 1):
-        raise RuntimeError(f"uvmsim {' '.join(args)} exited {code}: {out[-500:]}")
-    return json.loads(out)
+    """`uvmsim ARGS --json`, run once per generation however many views quote it."""
+    key = tuple(args)
+    if key not in _RUNS:
+        code, out = _uvmsim([*args, "--json"])
+        if code not in (0, 1):
+            raise RuntimeError(f"uvmsim {' '.join(args)} exited {code}: {out[-500:]}")
+        _RUNS[key] = json.loads(out)
+    return _RUNS[key]
 
 
 def _table(header: list[str], rows: list[list[str]], right_from: int = 1) -> str:
@@ -175,7 +182,172 @@ def view_review(args: list[str], plot: bool) -> str:
     return table + f"\nR7 mutation score {doc['mutation']['score']}.\n"
 
 
+def view_make_kinds(args: list[str], plot: bool) -> str:
+    """The make build family's kinds: what each simulated job stands for."""
+    from uvmsim.workloads.make import KINDS, MAKE
+
+    rows = []
+    for name in KINDS:
+        k = MAKE.kind({"kind": name})
+        rows.append(
+            [
+                name,
+                f"{k.jobs:,}",
+                f"{k.real_pages:,}",
+                f"{k.user_seconds:,.2f}",
+                f"{k.think(3e9):,.0f}",
+                f"{k.text_pages:,}",
+                str(k.link_factor),
+            ]
+        )
+    header = [
+        "kind",
+        "jobs",
+        "pages a job touches",
+        "user s (N=16)",
+        "user cycles per fault",
+        "compiler text pages",
+        "link (jobs)",
+    ]
+    return _table(header, rows)
+
+
+def view_make_fit(args: list[str], plot: bool) -> str:
+    """`python -m uvmsim.runs.calibrate_make`'s results (src/uvmsim/workloads/make_fit.json)."""
+    from uvmsim.workloads.make import FIT_FILE
+
+    with open(FIT_FILE) as fh:
+        fit = json.load(fh)
+    loo = {x["point"]: x["error"] for x in fit["leave_one_out"]}
+    rows = [
+        [
+            p["point"],
+            f"{p['published']:.3f}",
+            f"{p['simulated']:.3f}",
+            f"{100 * p['error']:+.1f}%",
+            f"{100 * loo[p['point']]:+.1f}%",
+        ]
+        for p in fit["in_sample"]
+    ]
+    params = ", ".join(f"`{k}` = {v:,}" for k, v in fit["params"].items())
+    table = _table(
+        ["point", "published sys/user", "fitted", "in-sample error", "leave-one-out error"], rows
+    )
+    return table + f"\nFitted: {params}.\n"
+
+
+def view_r8(args: list[str], plot: bool) -> str:
+    """R8's band from `uvmsim review ARGS --json`: per CPU count, the central value and the
+    range over the unfitted parameters."""
+    doc = _json(["review", *args])
+    r8 = next(q for q in doc["questions"] if q["id"] == "R8")
+    rows = []
+    for n, r in r8["figures"]["make kernel build"].items():
+        c = r["central"]
+        rows.append(
+            [
+                n,
+                f"{c['base_spin']:.1f}% -> {c['mine_spin']:.1f}%",
+                f"{c['spin_pp']:+.1f} ({r['spin_pp'][0]:+.1f}..{r['spin_pp'][1]:+.1f})",
+                f"{c['base_real_s']:.0f} s -> {c['mine_real_s']:.0f} s",
+                f"{100 * c['real']:+.1f}% ({100 * r['real'][0]:+.1f}..{100 * r['real'][1]:+.1f})",
+                "band" if r["band"] else "central",
+            ]
+        )
+    header = [
+        "CPUs",
+        "pageqlock spin",
+        "gain, points (range)",
+        "build real time",
+        "real-time gain (range)",
+        "range over",
+    ]
+    return _table(header, rows)
+
+
+def view_r8_sensitivity(args: list[str], plot: bool) -> str:
+    """Which unfitted parameter moves R8's real-time gain most (`uvmsim review ARGS --json`)."""
+    doc = _json(["review", *args])
+    r8 = next(q for q in doc["questions"] if q["id"] == "R8")
+    rows = [
+        [
+            x["parameter"],
+            f"`{x['option']}` {x['range'][0]:g}..{x['range'][1]:g}",
+            str(x["cpus"]),
+            f"{100 * x['real_low']:+.1f}% .. {100 * x['real_high']:+.1f}%",
+            f"{x['spin_low']:+.1f} .. {x['spin_high']:+.1f}",
+            f"{100 * x['swing']:.1f}",
+        ]
+        for x in r8["figures"]["sensitivity"]
+    ]
+    header = [
+        "parameter",
+        "range",
+        "CPUs",
+        "real-time gain, low .. high",
+        "spin gain (points), low .. high",
+        "swing (points of %)",
+    ]
+    return _table(header, rows, right_from=2)
+
+
+def view_make_scale(args: list[str], plot: bool) -> str:
+    """`uvmsim scale ARGS --json` of the make build: real-time speedup over the protocol's
+    smallest CPU count, and system time per fault; with --plot, both as curves."""
+    doc = _json(["scale", *_without_plot(args, False)])
+    protos = list(dict.fromkeys(r["protocol"] for r in doc["runs"]))
+    cpus = sorted({r["cpus"] for r in doc["runs"]})
+    by = {(r["protocol"], r["cpus"]): r for r in doc["runs"]}
+    speed = {
+        p: [by[(p, n)]["throughput"] / by[(p, cpus[0])]["throughput"] for n in cpus] for p in protos
+    }
+    sysf = {
+        p: [
+            (by[(p, n)]["cpu_time"]["system"] + by[(p, n)]["cpu_time"]["spin"])
+            / max(1, by[(p, n)]["ops"])
+            for n in cpus
+        ]
+        for p in protos
+    }
+    if plot and "--plot" in args:
+        _make_plot(args[args.index("--plot") + 1], cpus, protos, speed, sysf)
+    header = ["CPUs"] + [f"{p} speedup" for p in protos] + [f"{p} sys/fault" for p in protos]
+    rows = [
+        [str(n)] + [f"{speed[p][i]:.1f}x" for p in protos] + [f"{sysf[p][i]:,.0f}" for p in protos]
+        for i, n in enumerate(cpus)
+    ]
+    return _table(header, rows)
+
+
+def _make_plot(path: str, cpus: list, protos: list, speed: dict, sysf: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from uvmsim.output_files import save_figure
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for p in protos:
+        a.plot(cpus, speed[p], marker="o", label=p)
+        b.plot(cpus, sysf[p], marker="o", label=p)
+    a.plot(cpus, [n / cpus[0] for n in cpus], linestyle=":", color="grey", label="linear")
+    a.set_xlabel("CPUs (make -jN)")
+    a.set_ylabel(f"real-time speedup over {cpus[0]} CPUs")
+    b.set_xlabel("CPUs (make -jN)")
+    b.set_ylabel("system cycles per fault (spin included)")
+    a.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, os.path.join(ROOT, path))
+    plt.close(fig)
+
+
 VIEWS: dict[str, Callable[[list[str], bool], str]] = {
+    "make-kinds": view_make_kinds,
+    "make-fit": view_make_fit,
+    "r8": view_r8,
+    "r8-sensitivity": view_r8_sensitivity,
+    "make-scale": view_make_scale,
     "scale": view_scale,
     "flush": view_flush,
     "calibration": view_calibration,

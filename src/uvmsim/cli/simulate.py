@@ -31,6 +31,9 @@ from uvmsim.simulate.outputs import chrome_trace_text, folded_text
 from uvmsim.simulate.run import MAX_CPUS, SimResult, check_cpus, check_cycles
 from uvmsim.workloads import WORKLOADS
 
+# for --help: the registry's names, so a new workload cannot be left out of it
+_WORKLOAD_NAMES = ", ".join(sorted(WORKLOADS)[:-1]) + " or " + sorted(WORKLOADS)[-1]
+
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
@@ -210,7 +213,7 @@ def render_run(r: SimResult) -> None:
     "--workload",
     "-w",
     required=True,
-    help="build, flush, pressure or spinlock (their options: below).",
+    help=f"{_WORKLOAD_NAMES} (their options: below).",
 )
 @click.option("--cpus", "-n", type=int, required=True, help=f"Number of CPUs, 1..{MAX_CPUS}.")
 @click.option("--ops", type=int, default=None, help="Stop after N workload operations.")
@@ -261,6 +264,7 @@ def simulate_cmd(
     \b
     Examples:
       uvmsim simulate -p seed -w build -n 32 --ops 20000
+      uvmsim simulate -p seed -w make -n 64 --kind kernel    # a whole make -j64 kernel build
       uvmsim simulate -p openbsd-pre -w flush -n 16 --json
       uvmsim simulate -p seed -w spinlock -n 16 --think 9000 --hold 1000 --discipline fifo
       uvmsim simulate -p seed -w build -n 16 --folded out.folded --trace out.json
@@ -388,9 +392,7 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
 
 @click.command("scale", cls=WorkloadHelp, context_settings=_EXTRA)
 @click.option("--protocol", "-p", "protocols", required=True, metavar="P1,P2,...")
-@click.option(
-    "--workload", "-w", required=True, help="build, flush, pressure or spinlock (options: below)."
-)
+@click.option("--workload", "-w", required=True, help=f"{_WORKLOAD_NAMES} (options: below).")
 @click.option(
     "--cpus",
     "-n",
@@ -439,6 +441,7 @@ def scale_cmd(
     Examples:
       uvmsim scale -p openbsd-pre,seed -w build -n 8,16,32,64 --plot scale.png
       uvmsim scale -p openbsd-2024-nocache,openbsd-pre -w build --json
+      uvmsim scale -p openbsd-pre,seed -w make -n 16,32,64,80 --jobs -1 --ops-per-cpu 60
     """
     plist = parse_list(protocols, "--protocol")
     nlist = parse_list(cpus, "--cpus", int)

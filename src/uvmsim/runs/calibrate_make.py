@@ -27,11 +27,12 @@ import math
 import multiprocessing
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.runs.calibration import POINTS, nelder_mead
 from uvmsim.runs.simulate import simulate
+from uvmsim.simulate.costs import CPU_HZ
 from uvmsim.workloads.make import FIT_FILE, KINDS, fitted
 
 FREE = ("kernel_other", "pmr_work", "llvm_pages")
@@ -52,13 +53,14 @@ class Point:
 
 def point_options(kind: str, params: dict[str, float]) -> dict:
     k = KINDS[kind]
-    pages = params["llvm_pages"] if kind == "libllvm" else k.real_pages
+    if kind == "libllvm":
+        k = replace(k, real_pages=round(params["llvm_pages"]))
     return {
         "kind": kind,
         "jobs": JOBS,
         "kernel_other": round(params["kernel_other"]),
         "pmr_work": round(params["pmr_work"]),
-        "think": k.user_seconds * 3e9 / k.jobs / pages,
+        "think": k.think(CPU_HZ),
     }
 
 

@@ -151,7 +151,15 @@ def TAILQ_INSERT_TAIL(q: pglist, pg: Any) -> None:
 def TAILQ_REMOVE(q: pglist, pg: Any) -> None:
     """Unlink `pg` from queue `q`."""
     head = q.tqh
-    q.tqh = [p for p in head if p is not pg]
+    # A page is on a queue at most once, and list.index finds it by identity (a page has no
+    # __eq__).  Removing a page that is not there writes the queue unchanged: a racing
+    # protocol may do that, and the invariants, not an exception, must report it.
+    try:
+        i = head.index(pg)
+    except ValueError:
+        q.tqh = [*head]
+    else:
+        q.tqh = head[:i] + head[i + 1 :]
     poke(pg, "pageq", None)
 
 

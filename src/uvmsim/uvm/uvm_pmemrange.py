@@ -148,13 +148,32 @@ def _took(pg: Any) -> None:
     d["pageq"] = None
 
 
-def _candidates(pool: list, constraint: Any) -> list:
-    """The free pages a request may take, lowest range use first (pool order within a use)."""
-    if constraint is None or constraint is uvm.no_constraint:
-        fits = pool
-    else:
-        fits = [pg for pg in pool if pg in constraint]
-    return sorted(fits, key=lambda pg: pg.__dict__["pmr_use"])
+def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
+    """Positions in `pool` of the `count` free pages a request takes: inside `constraint`,
+    lowest range use first, pool order within a use; None if fewer fit.
+
+    One pass, by use.  Use 0 is the lowest there is, so once `count` fitting pages of use 0
+    are found the pass stops (the common case: a build's pool is thousands of pages long
+    and a request wants one or eight).
+    """
+    if constraint is None:
+        constraint = uvm.no_constraint
+    low, high = constraint.ucr_low, constraint.ucr_high
+    by_use: dict[int, list[int]] = {0: []}
+    for i, pg in enumerate(pool):
+        d = pg.__dict__
+        if not low <= d["phys_addr"] < high:
+            continue
+        use = d["pmr_use"]
+        if use == 0:
+            first = by_use[0]
+            first.append(i)
+            if len(first) == count:
+                return first
+        else:
+            by_use.setdefault(use, []).append(i)
+    fits = [i for use in sorted(by_use) for i in by_use[use]]
+    return fits[:count] if len(fits) >= count else None
 
 
 def uvm_pmr_getpages(count: int, flags: int, result: list, constraint: Any = None) -> int:
@@ -183,8 +202,8 @@ def uvm_pmr_getpages(count: int, flags: int, result: list, constraint: Any = Non
             uvm_unlock_fpageq()
             return ENOMEM
         pool = uvm.pmr.free_pages
-        fits = _candidates(pool, constraint)
-        if len(fits) < count:
+        chosen = _choose(pool, count, constraint)
+        if chosen is None:
             if flags & UVM_PLA_WAITOK and not flags & UVM_PLA_FAILOK:
                 # uvm_wait_pla: sleep until pages are freed (fpageq is the interlock).
                 wakeup(uvm.pagedaemon_chan)
@@ -195,9 +214,11 @@ def uvm_pmr_getpages(count: int, flags: int, result: list, constraint: Any = Non
             uvm_unlock_fpageq()
             return ENOMEM
         kernel_work("pmr_work")  # the address/size tree search the model does not have
-        taken = fits[:count]
-        chosen = {id(pg) for pg in taken}
-        uvm.pmr.free_pages = [pg for pg in pool if id(pg) not in chosen]
+        taken = [pool[i] for i in chosen]
+        rest = list(pool)
+        for i in sorted(chosen, reverse=True):
+            del rest[i]
+        uvm.pmr.free_pages = rest
         uvmexp.free = free - count
         for pg in taken:
             _took(pg)

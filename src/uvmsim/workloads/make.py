@@ -56,16 +56,20 @@ class BuildKind:
     link_factor: int  # the link job's size, in compile jobs of the full build
 
     def think(self, hz: float) -> float:
-        """User cycles per fault at `hz`: a job's user time over the pages it touches."""
-        return hz * self.user_seconds / self.jobs / self.real_pages
+        """User cycles per fault at `hz`: a job's user time over the faults it takes (one per
+        page it touches, and one on the compiler's text every TEXT_EVERY pages)."""
+        return hz * self.user_seconds / self.jobs / (self.real_pages * FAULTS_PER_PAGE)
 
+
+TEXT_EVERY = 8  # a job's data pages per fault on the compiler's text
+FAULTS_PER_PAGE = (TEXT_EVERY + 1) / TEXT_EVERY
 
 FIT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_fit.json")
 """Written by `python -m uvmsim.runs.calibrate_make`: the fitted parameters, the in-sample and
 leave-one-out errors."""
 
 # Where the fit starts (and what a checkout without make_fit.json uses).
-_START = {"kernel_other": 90_000, "pmr_work": 20_000, "llvm_pages": 51_200}
+_START = {"kernel_other": 105_000, "pmr_work": 12_000, "llvm_pages": 66_000}
 
 
 def fitted() -> dict[str, float]:
@@ -166,13 +170,13 @@ class Make(UvmWorkload):
                 bufcache_free(old)
 
         def job(number: int, size: int, rng: random.Random) -> None:
-            """fork+exec, one fault per page (and one on the compiler's text every eighth
-            page), write the object, exit."""
+            """fork+exec, one fault per page (and one on the compiler's text every
+            TEXT_EVERY pages), write the object, exit."""
             pm = _pmap.pmap(f"proc{number}")
             uvm.pmaps.append(pm)
             amap = vm_amap(f"amap{number}")
             for slot in range(size):
-                for text_fault in (True, False) if slot % 8 == 7 else (False,):
+                for text_fault in (True, False) if slot % TEXT_EVERY == 7 else (False,):
                     kernel_work("user", None, rng.expovariate(1.0 / think) if think else 0)
                     kernel_work("kernel_other")
                     engine.op_done()  # a fault: the operation a build's rate is counted in
@@ -205,7 +209,9 @@ class Make(UvmWorkload):
                 while queue["next"] < jobs:
                     number = queue["next"]
                     queue["next"] += 1
-                    size = max(8, round(rng.lognormvariate(0.0, o["spread"]) * pages))
+                    # lognormal with mean 1: `pages` is the mean job size
+                    sigma = o["spread"]
+                    size = max(8, round(rng.lognormvariate(-sigma * sigma / 2, sigma) * pages))
                     job(number, size, rng)
                     queue["done"] += 1
                     if queue["done"] == jobs:
