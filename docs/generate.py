@@ -182,6 +182,15 @@ def view_review(args: list[str], plot: bool) -> str:
     return table + f"\nR7 mutation score {doc['mutation']['score']}.\n"
 
 
+def view_time(args: list[str], plot: bool) -> str:
+    """The time(1) lines `uvmsim simulate ARGS` prints, as a console block."""
+    code, out = _uvmsim(["simulate", *args])
+    if code != 0:
+        raise RuntimeError(f"uvmsim simulate {' '.join(args)} exited {code}: {out[-500:]}")
+    lines = [line for line in out.splitlines() if line.startswith("real ")]
+    return "```\n$ uvmsim simulate " + " ".join(args) + "\n...\n" + "\n".join(lines) + "\n```\n"
+
+
 def view_make_kinds(args: list[str], plot: bool) -> str:
     """The make build family's kinds: what each simulated job stands for."""
     from uvmsim.workloads.make import KINDS, MAKE
@@ -343,6 +352,7 @@ def _make_plot(path: str, cpus: list, protos: list, speed: dict, sysf: dict) -> 
 
 
 VIEWS: dict[str, Callable[[list[str], bool], str]] = {
+    "time": view_time,
     "make-kinds": view_make_kinds,
     "make-fit": view_make_fit,
     "r8": view_r8,

@@ -158,7 +158,7 @@ def render_run(r: SimResult) -> None:
     con.print("CPU time: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in ct.items()))
     con.print(time_line(r.time()))
     if r.time_scale != 1.0:
-        con.print(f"{time_line(r.time(scaled=True))}  (the real build: {r.time_scale:g}x)")
+        con.print(f"{time_line(r.time(scaled=True))}  (jobs at their real size: {r.time_scale:g}x)")
     t = Table(title="locks (by total wait)")
     for col in (
         "lock",

@@ -17,6 +17,7 @@ from uvmsim.review.checks import measure
 from uvmsim.review.evidence import lock_taken_under, sample
 from uvmsim.review.verdict import Context, Control, Verdict
 from uvmsim.scenarios.controls import FLUSH_PAGES
+from uvmsim.workloads.make import FAULTS_PER_PAGE, KINDS
 
 
 def _own_frees(ctx: Context, proto: Protocol) -> int:
@@ -86,7 +87,12 @@ def r4(ctx: Context) -> Verdict:
 BAND: dict[str, tuple[str, float, float, float]] = {
     # pages a real compile job touches (sets its fault rate): cc1 peaks near 30 MiB, some
     # files half that, the largest twice
-    "process size": ("real_pages", 3840, 7680, 15360),
+    "process size": (
+        "real_pages",
+        KINDS["kernel"].real_pages // 2,
+        KINDS["kernel"].real_pages,
+        KINDS["kernel"].real_pages * 2,
+    ),
     # the compiler's text resident when its pages are faulted (fault-ahead maps resident
     # neighbours; a cold page is read in)
     "text residency": ("residency", 0.5, 1.0, 1.0),
@@ -96,7 +102,7 @@ BAND: dict[str, tuple[str, float, float, float]] = {
 
 
 # The kernel build's real job count: its real time is that many jobs at the measured rate.
-KERNEL_JOBS = 1400
+KERNEL_JOBS = KINDS["kernel"].jobs
 
 
 def _make(ctx: Context, proto: Protocol, n: int, seed: int, **opts: float) -> Any:
@@ -106,13 +112,13 @@ def _make(ctx: Context, proto: Protocol, n: int, seed: int, **opts: float) -> An
     real time is its fault count over the fault rate measured here)."""
     b = ctx.bounds
     options = {"kind": "kernel", "jobs": -1, "pages": b.build_pages, **opts}
-    faults = b.build_waves * n * b.build_pages * 9 // 8  # a text fault every eighth page
+    faults = round(b.build_waves * n * b.build_pages * FAULTS_PER_PAGE)
     return measure("make", proto, n, faults, seed=seed, options=options)
 
 
 def _real_seconds(r: Any, pages: int) -> float:
     """The whole kernel build's real time at `r`'s steady-state fault rate."""
-    faults = KERNEL_JOBS * pages * 9 / 8 * r.time_scale
+    faults = KERNEL_JOBS * pages * FAULTS_PER_PAGE * r.time_scale
     return faults / r.throughput if r.throughput else float("inf")
 
 
