@@ -339,7 +339,9 @@ def _fill_html(rv: Review, tmp: str) -> None:
         out.append(f"<tr><td>{e(m.switch)}</td><td>{e(m.status)}</td><td>{e(m.how)}</td></tr>")
     out.append("</table>")
     if has_plot:
-        out.append("<h2>R8: pageqlock spin and build real time</h2><img src='r8.png' alt='R8 scaling'>")
+        out.append(
+            "<h2>R8: pageqlock spin and build real time</h2><img src='r8.png' alt='R8 scaling'>"
+        )
     r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
     if r8 and r8.figures:
         out.append(
