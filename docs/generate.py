@@ -29,7 +29,13 @@ from contextlib import redirect_stdout
 from click.testing import CliRunner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = ("README.md", "docs/simulator.md", "docs/checker.md", "docs/review.md")
+FILES = (
+    "README.md",
+    "docs/simulator.md",
+    "docs/checker.md",
+    "docs/review.md",
+    "docs/findings.md",
+)
 BLOCK = re.compile(
     r"(<!-- generated: (?P<spec>.*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
 )

@@ -261,8 +261,8 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
             "uvn_flush",
             "uvmpd_scan_inactive",
             "uvmpd_scan_active",
-            "_scan_inactive_with_marker",
-            "_scan_active_with_marker",
+            "uvmpd_scan_inactive_1154",
+            "uvmpd_scan_active_1154",
         ),
         "OpenBSD's next step (uvm_page.c 1.184-1.188): uvm_pageactivate, uvm_pagedeactivate "
         "and uvm_pagewire take the pageq lock themselves ('push the pageqlock dances "
@@ -270,7 +270,7 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         "hold it for a loop drop it around the call); uvmexp.active/inactive are [a] and "
         "atomic; uvm_pagedequeue asserts the pageq lock, the owner lock (weakly: an ownerless "
         "page passes) and wire_count == 0",
-        exercises=("pdaemon-vs-free",),
+        exercises=("pdaemon-marker",),
         measured_on="build",
     ),
     Switch(
@@ -282,7 +282,7 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         "scan keeps its place while the pageq lock is dropped; swap clusters are built and "
         "written by swapcluster_allocslots/add/flush (1.148), a failed write drops the "
         "whole cluster, and the page of interest is never relocked",
-        exercises=("pdaemon-vs-free",),
+        exercises=("pdaemon-marker", "pdaemon-vs-free"),
     ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}

@@ -178,6 +178,11 @@ def _pdaemon_marker_setup(w: World) -> None:
     S.clean_anon(w.amap, 1)
     S.deactivate_anon(w.amap, 1)
     S.fault_anon(w.pm, 0x3000, w.amap, 2)  # active: the active scan deactivates it
+    # Another process's active pages, so that the inactive target (a third of the queued
+    # pages) wants one more inactive page.
+    w.other = S.new_amap("other")
+    for i in range(6):
+        S.fault_anon(w.pm, 0x10000 + i * P, w.other, i)
 
 
 register(

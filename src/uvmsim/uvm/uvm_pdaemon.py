@@ -15,8 +15,10 @@ owner pointers with only the pageq lock held (`uvmpd_trylockowner`), try-locks t
 (RW_NOSLEEP: pageq -> owner is the wrong order), and then: reactivates referenced pages,
 skips busy ones, frees clean ones, pages dirty vnode pages out through `uvm_pager_put`
 (which drops the pageq lock) and gathers dirty swap-backed pages into swap clusters written
-asynchronously.  It advances with a saved `nextpg`, re-validated after a pageout (the
-PQ_ITER marker iterator came later, in 1.136).
+asynchronously.  It advances with a saved `nextpg`, re-validated after a pageout.  With
+switch `pdaemon_iter_marker` the scans are 1.154's (`uvmpd_scan_inactive_1154`,
+`uvmpd_scan_active_1154`): a PQ_ITER marker page keeps the place (`uvmpd_iterator`, 1.136)
+and swap clusters are 1.148's `swapcluster_*`.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     proto = uvm.proto
     if proto.pdaemon_iter_marker:
-        return _scan_inactive_with_marker(shortage)
+        return uvmpd_scan_inactive_1154(shortage)
     freed = 0
     dirtyreacts = 0
     swslot = swnpages = swcpages = 0
@@ -365,7 +367,7 @@ def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
     """`uvmpd_scan`: the inactive scan, then the active scan; pageq held on entry and return.
 
     With `pdaemon_iter_marker` (uvm_pdaemon.c 1.154) the active scan is this function's own
-    marker walk (`_scan_active_with_marker`), and it asks for swap slots back when swap is
+    marker walk (`uvmpd_scan_active_1154`), and it asks for swap slots back when swap is
     filled but not full and the inactive scan freed nothing.
     """
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
@@ -378,7 +380,7 @@ def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
         swap_shortage = 0
         if shortage > 0 and freed == 0 and uvm_swapisfilled() and not uvm_swapisfull():
             swap_shortage = shortage
-        _scan_active_with_marker(swap_shortage, inactive_shortage)
+        uvmpd_scan_active_1154(swap_shortage, inactive_shortage)
         return
     uvmpd_scan_active(0, inactive_shortage)
 
@@ -517,7 +519,7 @@ def _pdaemon_reactivate(p: Any, slock: Any) -> None:
     uvm_retake_pageq_after_queue_op()
 
 
-def _scan_inactive_with_marker(shortage: int) -> int:
+def uvmpd_scan_inactive_1154(shortage: int) -> int:
     """`uvmpd_scan_inactive` as in uvm_pdaemon.c 1.154 (switch `pdaemon_iter_marker`).
 
     Pageq held on entry and on return; kernel lock held throughout.  A PQ_ITER marker is
@@ -669,7 +671,7 @@ def _scan_inactive_with_marker(shortage: int) -> int:
     return freed
 
 
-def _scan_active_with_marker(swap_shortage: int, inactive_shortage: int) -> None:
+def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
     """The active scan of `uvmpd_scan` in uvm_pdaemon.c 1.154 (switch `pdaemon_iter_marker`).
 
     Pageq held on entry and return.  A PQ_ITER marker keeps the place: busy pages are
