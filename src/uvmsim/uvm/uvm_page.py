@@ -288,6 +288,18 @@ def uvm_retake_pageq_after_queue_op() -> None:
         uvm_lock_pageq()
 
 
+@inline
+def _wired_off_queues(pg: vm_page) -> bool:
+    """From 1.184: True for a wired page, which (asserted) is on no queue and stays so."""
+    if pg.wire_count > 0:
+        KASSERT(
+            (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
+            "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
+        )
+        return True
+    return False
+
+
 def uvm_pageactivate(pg: vm_page) -> None:
     """`uvm_pageactivate`: move `pg` to the tail of the active queue (unless wired).
 
@@ -298,11 +310,7 @@ def uvm_pageactivate(pg: vm_page) -> None:
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
     if uvm.proto.pageq_inside_queue_ops:
-        if pg.wire_count > 0:
-            KASSERT(
-                (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
-                "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
-            )
+        if _wired_off_queues(pg):
             return
         uvm_lock_pageq()
         uvm_pagedequeue(pg)
@@ -330,11 +338,7 @@ def uvm_pagedeactivate(pg: vm_page) -> None:
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
     if uvm.proto.pageq_inside_queue_ops:
-        if pg.wire_count > 0:
-            KASSERT(
-                (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
-                "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
-            )
+        if _wired_off_queues(pg):
             return
         uvm_lock_pageq()
         if pg.pg_flags & PQ_INACTIVE:

@@ -324,17 +324,35 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     return freed
 
 
+@inline
+def _active_page(p: Any, slock: Any, swap_shortage: int, inactive_shortage: int) -> tuple:
+    """What both active scans do to a page whose owner they hold: give its swap slot back
+    (swap shortage; it is dirty then), deactivate it (inactive shortage; from 1.184 with the
+    pageq lock let go around the call), release the owner.  The shortages left."""
+    from uvmsim.uvm.uvm_page import uvm_pagedeactivate
+    from uvmsim.uvm.uvm_page_h import PG_CLEAN
+
+    if swap_shortage > 0 and uvmpd_dropswap(p):
+        atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
+        swap_shortage -= 1
+    if inactive_shortage > 0:
+        inside = uvm.proto.pageq_inside_queue_ops
+        if inside:
+            uvm_unlock_pageq()
+        uvm_pagedeactivate(p)
+        if inside:
+            uvm_lock_pageq()
+        inactive_shortage -= 1
+    rw_exit(slock)
+    return swap_shortage, inactive_shortage
+
+
 def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
     """`uvmpd_scan_active`: deactivate active pages (and drop swap slots); pageq held.
 
     Never frees pages; the pageq lock is not dropped inside, so the saved `nextpg` is safe.
     """
-    from uvmsim.uvm.uvm_page import (
-        uvm_drop_pageq_for_queue_op,
-        uvm_pagedeactivate,
-        uvm_retake_pageq_after_queue_op,
-    )
-    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN
+    from uvmsim.uvm.uvm_page_h import PG_BUSY
 
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     p = TAILQ_FIRST(uvm.page_active)
@@ -351,15 +369,7 @@ def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
             rw_exit(slock)
             p = nextpg
             continue
-        if swap_shortage > 0 and uvmpd_dropswap(p):
-            atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
-            swap_shortage -= 1
-        if inactive_shortage > 0:
-            uvm_drop_pageq_for_queue_op()
-            uvm_pagedeactivate(p)
-            uvm_retake_pageq_after_queue_op()
-            inactive_shortage -= 1
-        rw_exit(slock)
+        swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
         p = nextpg
 
 
@@ -679,12 +689,7 @@ def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
     slot back (and marks it dirty); an inactive shortage deactivates it, with the pageq lock
     dropped around `uvm_pagedeactivate` (which takes it itself, `pageq_inside_queue_ops`).
     """
-    from uvmsim.uvm.uvm_page import (
-        uvm_drop_pageq_for_queue_op,
-        uvm_pagedeactivate,
-        uvm_retake_pageq_after_queue_op,
-    )
-    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN
+    from uvmsim.uvm.uvm_page_h import PG_BUSY
 
     pglst = uvm.page_active
     p = TAILQ_FIRST(pglst)
@@ -704,15 +709,7 @@ def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
             rw_exit(slock)
             p = uvmpd_iterator(pglst, p, it)
             continue
-        if swap_shortage > 0 and uvmpd_dropswap(p):
-            atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
-            swap_shortage -= 1
-        if inactive_shortage > 0:
-            uvm_drop_pageq_for_queue_op()
-            uvm_pagedeactivate(p)
-            uvm_retake_pageq_after_queue_op()
-            inactive_shortage -= 1
-        rw_exit(slock)
+        swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
         p = uvmpd_iterator(pglst, p, it)
     TAILQ_REMOVE(pglst, it)
 
