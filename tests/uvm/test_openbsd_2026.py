@@ -234,3 +234,14 @@ def test_F1_is_still_there(scenario):
 def test_F2_is_gone():
     res = run_check(CheckSpec(protocol="openbsd-2026", scenario="swpgonly-released"))
     assert res.failure is None and res.coverage.complete
+
+
+def test_the_proposed_fix_still_closes_F1_on_the_2026_kernel(monkeypatch):
+    # docs/findings.md's fix (dequeue before uvm_pageremove) applied to openbsd-2026
+    fixed = PROTOCOLS["openbsd-2026"].variant(
+        "openbsd-2026-fixed", pageclean_dequeue_before_remove=True
+    )
+    monkeypatch.setitem(PROTOCOLS, fixed.name, fixed)
+    for scenario in ("pageclean-race", "pdaemon-vs-free"):
+        res = run_check(CheckSpec(protocol=fixed.name, scenario=scenario))
+        assert res.failure is None and res.coverage.complete, scenario

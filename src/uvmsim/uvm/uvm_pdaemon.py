@@ -399,7 +399,8 @@ def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
 
 
 def _iter_marker() -> Any:
-    """The scan's `struct vm_page iter = { .pg_flags = PQ_ITER }`, on the pagedaemon's stack.
+    """The scan's marker page, `iter` with only PQ_ITER set (uvm_pdaemon.c 1.136-1.154), on
+    the pagedaemon's stack.
 
     A page of no memory: never in `uvm.pages`, no owner, skipped by the invariants.
     """
@@ -451,8 +452,9 @@ class swapcluster:
 
 
 def swapcluster_allocslots(swc: swapcluster) -> int:
-    """`swapcluster_allocslots`: open a cluster (SWCLUSTPAGES slots, fewer when swap is
-    fragmented) unless one is open; 0 or ENOMEM.  Kernel lock held (`uvm_swap_alloc`)."""
+    """`swapcluster_allocslots` (uvm_pdaemon.c 1.148/1.154): open a cluster (SWCLUSTPAGES
+    slots, fewer when swap is fragmented) unless one is open; 0 or ENOMEM.  Kernel lock held
+    (`uvm_swap_alloc`)."""
     from uvmsim.uvm.uvm_pmemrange import ENOMEM
     from uvmsim.uvm.uvm_swap import SWCLUSTPAGES, uvm_swap_alloc
 
@@ -466,8 +468,9 @@ def swapcluster_allocslots(swc: swapcluster) -> int:
 
 
 def swapcluster_add(swc: swapcluster, pg: Any) -> int:
-    """`swapcluster_add`: give busy `pg` the next slot of the cluster, under its owner lock
-    (write-held, asserted); 0 (the model's aobj slot table never fails)."""
+    """`swapcluster_add` (uvm_pdaemon.c 1.148/1.154): give busy `pg` the next slot of the
+    cluster, under its owner lock (write-held, asserted); 0 (the model's aobj slot table
+    never fails)."""
     from uvmsim.uvm.uvm_aobj import uao_set_swslot
     from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PQ_SWAPBACKED
 
@@ -723,6 +726,11 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
     from the free target as in the kernel and drains this CPU's magazines when short;
     `shortage` (a scenario knob: "free this many") replaces that computation and skips the
     drain.  Lock order at the end of a round: pageq, then fpageq inside it.
+    1.154 (`openbsd-2026`) has the same round: the shortage under fpageq, the inactive
+    target under pageq (its counters now read with atomic loads), `uvm_pmr_cache_drain` when
+    still short, the scans, the wakeup with fpageq inside pageq.  Its `bufbackoff`/DRM
+    backoff and the pmalloc waiters' constraint are not modelled (no buffer cache to shrink,
+    no waiter).
     """
     from uvmsim.uvm.uvm_pmemrange import uvm_pmr_cache_drain
 
