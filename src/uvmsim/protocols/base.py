@@ -286,6 +286,9 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
     ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}
+# Switches added after replay tokens were first printed (issue 16, openbsd-2026): a token's
+# switch digest covers them only when they are on (`Protocol.digest_switches`).
+DIGEST_ONLY_WHEN_ON = frozenset({"pageq_inside_queue_ops", "pdaemon_iter_marker"})
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES}
 
 
@@ -330,6 +333,12 @@ class Protocol:
 
     def switches(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.switch_names()}
+
+    def digest_switches(self) -> dict[str, bool]:
+        """The switches a replay token's digest covers: all, except that a switch added
+        after tokens were first printed counts only when on, so that a token printed before
+        it replays on every protocol that leaves it off."""
+        return {k: v for k, v in self.switches().items() if v or k not in DIGEST_ONLY_WHEN_ON}
 
     def variant(self, name: str, description: str = "", **switches: bool) -> Protocol:
         """A copy with some switches changed (e.g. a mutant, or a follow-up diff)."""
