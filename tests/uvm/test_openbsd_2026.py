@@ -245,3 +245,19 @@ def test_the_proposed_fix_still_closes_F1_on_the_2026_kernel(monkeypatch):
     for scenario in ("pageclean-race", "pdaemon-vs-free"):
         res = run_check(CheckSpec(protocol=fixed.name, scenario=scenario))
         assert res.failure is None and res.coverage.complete, scenario
+
+
+def test_tokens_printed_before_the_new_switches_still_replay():
+    # the digests the recorded tokens carry (tests/golden/checks.json), from before issue 16
+    from uvmsim.check.token import switches_digest
+
+    assert {
+        name: switches_digest(PROTOCOLS[name])
+        for name in ("openbsd-pre", "seed", "seed-plain-wired", "seed-no-dequeue-first")
+    } == {
+        "openbsd-pre": "4314eea13b02",
+        "seed": "7e33c58ccac5",
+        "seed-plain-wired": "50e087366673",
+        "seed-no-dequeue-first": "8a643a088c26",
+    }
+    assert switches_digest(PROTOCOLS["openbsd-2026"]) == "a4b6a8bb2e3d"
