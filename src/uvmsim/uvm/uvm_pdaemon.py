@@ -108,6 +108,24 @@ def uvmpd_dropswap(pg: Any) -> int:
     return 0
 
 
+@inline
+def _busy_for_pageout(p: Any) -> bool:
+    """Both inactive scans (1.134, 1.154) on a dirty page they will page out, owner held:
+    give up its slot if swap is filled, busy it, write-protect it, and drop its old slot if
+    swap-backed (a new one comes with the cluster).  Whether it is swap-backed."""
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PQ_SWAPBACKED
+    from uvmsim.uvm.uvm_swap import uvm_swapisfilled
+
+    if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
+        uvmpd_dropswap(p)
+    swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
+    atomic_setbits_int(p, "pg_flags", PG_BUSY)
+    _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+    if swap_backed:
+        uvmpd_dropswap(p)
+    return swap_backed
+
+
 def uvmpd_scan_inactive(shortage: int) -> int:
     """`uvmpd_scan_inactive` (uvm_pdaemon.c 1.134): free or page out inactive pages.
 
@@ -156,7 +174,6 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         SWCLUSTPAGES,
         uvm_swap_alloc,
         uvm_swap_free,
-        uvm_swapisfilled,
         uvm_swapisfull,
     )
 
@@ -231,13 +248,8 @@ def uvmpd_scan_inactive(shortage: int) -> int:
                 rw_exit(slock)
                 p = nextpg
                 continue
-            if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
-                uvmpd_dropswap(p)
-            swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
-            atomic_setbits_int(p, "pg_flags", PG_BUSY)
-            _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+            swap_backed = _busy_for_pageout(p)
             if swap_backed:
-                uvmpd_dropswap(p)
                 if swslot == 0:
                     swslot, swnpages = uvm_swap_alloc(SWCLUSTPAGES, True)
                     if swslot == 0:
@@ -567,7 +579,7 @@ def uvmpd_scan_inactive_1154(shortage: int) -> int:
         PQ_SWAPBACKED,
     )
     from uvmsim.uvm.uvm_pager import PGO_ALLPAGES, PGO_PDFREECLUST
-    from uvmsim.uvm.uvm_swap import uvm_swapisfilled, uvm_swapisfull
+    from uvmsim.uvm.uvm_swap import uvm_swapisfull
 
     pglst = uvm.page_inactive
     freed = 0
@@ -629,13 +641,8 @@ def uvmpd_scan_inactive_1154(shortage: int) -> int:
             _pdaemon_reactivate(p, slock)
             p = uvmpd_iterator(pglst, p, it)
             continue
-        if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
-            uvmpd_dropswap(p)
-        swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
-        atomic_setbits_int(p, "pg_flags", PG_BUSY)
-        _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+        swap_backed = _busy_for_pageout(p)
         if swap_backed:
-            uvmpd_dropswap(p)
             if swapcluster_allocslots(swc) or swapcluster_add(swc, p):
                 atomic_clearbits_int(p, "pg_flags", PG_BUSY)
                 dirtyreacts += 1
