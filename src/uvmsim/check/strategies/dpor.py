@@ -258,18 +258,20 @@ class DporSearch(PrefixSearch):
         return out
 
     def analyse(self, start: int, steps: int) -> list[tuple[int, int]]:
-        """The races whose second event is one of `start .. steps-1`, as (first, second).
+        """Add events `start .. steps-1` to the happens-before state; their races, as
+        (first, second), in order of the second.
 
         Events before `start` are those of the replayed prefix: their clocks and last
         accesses are kept from the previous execution (forgotten past `start` first), so
-        each execution only pays for the events it added.
+        each execution only pays for the events it added.  The first execution of a branch
+        adds its prefix too (its races are returned as well).
         """
         hb = self._hb
         assert hb is not None
-        hb.truncate(start)
+        hb.truncate(min(start, len(hb)))
         nodes = self.nodes
         out = []
-        for j in range(start, steps):
+        for j in range(len(hb), steps):
             nd = nodes[j]
             for i in hb.add(j, nd.chosen, nd.ops[nd.chosen], nd.lock):
                 out.append((i, j))
@@ -424,9 +426,11 @@ class Dpor(DporSearch):
             node.claimed.append(p)  # asleep: claimed too, as `_next_branch` marks it done
             if p in node.sleep:
                 continue
-            if self.preemptions is not None and node.preemptions + int(
-                p != node.prev and node.prev in node.enabled
-            ) > self.preemptions:
+            if (
+                self.preemptions is not None
+                and node.preemptions + int(p != node.prev and node.prev in node.enabled)
+                > self.preemptions
+            ):
                 counts["pruned"] += 1
                 continue
             return Branch((*node.path, p), node.sleep_for(p, self.dependent))
@@ -452,4 +456,3 @@ def _preempts(nodes: list[Node], k: int, cpu: int) -> int:
         return 0
     prev = nodes[k - 1].chosen
     return int(cpu != prev and prev in nodes[k].enabled)
-

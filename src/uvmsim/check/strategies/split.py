@@ -86,9 +86,7 @@ class SharedNode:
         asleep = dict(self.sleep)
         for c in self.claimed:
             asleep.setdefault(c, self.ops[c])
-        return tuple(
-            (q, k) for q, k in sorted(asleep.items()) if q != cpu and not dependent(k, op)
-        )
+        return tuple((q, k) for q, k in sorted(asleep.items()) if q != cpu and not dependent(k, op))
 
 
 @dataclass
