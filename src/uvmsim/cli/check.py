@@ -95,7 +95,14 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
     type=int,
     default=1,
     show_default=True,
-    help="Processes for random and pct runs.",
+    help="Local processes: random and pct split their executions, dpor and odpor their "
+    "exploration tree (same traces and failures as one process).",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on the Dask cluster of this scheduler instead of local processes (--jobs).",
 )
 @click.option("--no-races", is_flag=True, help="Switch off the happens-before race detector.")
 @click.option("--no-annotations", is_flag=True, help="Switch off the lock-annotation check.")
@@ -122,6 +129,7 @@ def check_cmd(
     time_limit: float | None,
     seed: int,
     jobs: int,
+    cluster: str | None,
     no_races: bool,
     no_annotations: bool,
     no_witness: bool,
@@ -137,6 +145,8 @@ def check_cmd(
       uvmsim check -p seed -s pageclean-race
       uvmsim check -p seed-plain-wired -s wired-counter --strategy bounded --preemptions 2
       uvmsim check -p seed -s pdaemon-vs-free --strategy pct --max-executions 5000 -j 2
+      uvmsim check -p seed-fixed -s flush-vs-fault --strategy odpor -j 2
+      uvmsim check -p seed-fixed -s wired-counter --cluster tcp://10.0.0.5:8786
       uvmsim check -p examples/my_diff.py:SEED_MISSED_ANFREE -s pageclean-race --json
 
     Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input, 3 internal
@@ -160,6 +170,7 @@ def check_cmd(
         time_limit=time_limit,
         seed=seed,
         jobs=jobs,
+        cluster=cluster,
         analyses=tuple(sorted(analyses)),
         max_steps=max_steps,
         reduce=reduce,

@@ -1,10 +1,15 @@
 """One entry point for every strategy, plus what follows a failure (minimize, explain, token).
 
 `run_check` builds the scenario target and runs the chosen strategy within its bounds (random
-and PCT runs over several processes with `jobs`, through `runs.executors`); when something
-fails, `counterexample` shrinks it, replays it with full recording and encodes its replay
-token.  Results are deterministic for the same arguments: with several jobs, executions are
-split by index and the failure reported is the one of the lowest index, exactly as with one.
+and PCT runs over several processes or a Dask cluster with `jobs`/`cluster`, through
+`runs.executors`, split by execution index; DPOR and optimal DPOR split their exploration
+tree into subtrees, `runs.distributed`); when something fails, `counterexample` shrinks it,
+replays it with full recording and encodes its replay token.  Sampled results are
+deterministic for the same arguments: with several jobs, executions are split by index and
+the failure reported is the one of the lowest index, exactly as with one.  A split DPOR run
+explores the same traces and finds the same failures as one process; its execution count
+(blocked executions) and, when several failures exist, which one it stops at depend on
+timing.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from uvmsim.check import token as tok
 from uvmsim.check.minimize import Minimized, minimize
 from uvmsim.check.report import Explanation, explain
 from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.strategies.dpor import DporSearch
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
+from uvmsim.runs.distributed import TargetMaker, explore_split
 from uvmsim.runs.executors import MAX_JOBS, make_executor
 from uvmsim.runs.names import get_protocol, get_scenario, get_strategy
 from uvmsim.runs.target import ScenarioTarget
@@ -42,6 +49,7 @@ class CheckSpec:
     time_limit: float | None = None
     seed: int = 0
     jobs: int = 1
+    cluster: str | None = None  # a Dask scheduler address: runs there instead of `jobs`
     analyses: tuple[tuple[str, bool], ...] = ()
     max_steps: int = 20_000
     reduce: bool = False  # covered accesses are not scheduling points
@@ -66,6 +74,15 @@ class CheckSpec:
             )
         if not 1 <= self.jobs <= MAX_JOBS:
             raise InputError(f"--jobs must be between 1 and {MAX_JOBS}, got {self.jobs}")
+        if self.cluster is not None and self.jobs != 1:
+            raise InputError("give --jobs (local processes) or --cluster (Dask), not both")
+        parallel = self.jobs > 1 or self.cluster is not None
+        cls = get_strategy(self.strategy)
+        if parallel and not cls.sampled and not issubclass(cls, DporSearch):
+            raise InputError(
+                f"--jobs/--cluster: strategy {self.strategy!r} runs in one process; split runs "
+                "are for dpor and odpor (subtrees) and random and pct (executions)"
+            )
         if not 1 <= self.pct_depth <= 10:
             raise InputError(f"--pct-depth must be between 1 and 10, got {self.pct_depth}")
         if not 1 <= self.max_steps <= tok.MAX_STEPS:
@@ -87,10 +104,10 @@ def make_target(spec: CheckSpec) -> ScenarioTarget:
     )
 
 
-def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Strategy:
-    """The strategy `spec` names, configured from its options (sampled strategies run
-    executions start .. stop-1, by default all of `max_executions`)."""
-    options = Options(
+def make_options(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Options:
+    """The strategy options of `spec` (sampled strategies run executions start .. stop-1, by
+    default all of `max_executions`)."""
+    return Options(
         preemptions=spec.preemptions,
         depth=spec.depth,
         pct_depth=spec.pct_depth,
@@ -98,7 +115,11 @@ def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> S
         start=start,
         stop=(spec.max_executions or 1000) if stop is None else stop,
     )
-    return get_strategy(spec.strategy).from_options(options)
+
+
+def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Strategy:
+    """The strategy `spec` names, configured from its options."""
+    return get_strategy(spec.strategy).from_options(make_options(spec, start, stop))
 
 
 @dataclass(frozen=True)
@@ -136,7 +157,7 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
     cov = Coverage()
     t0 = time.monotonic()
     merged: CheckResult | None = None
-    executor = make_executor(spec.jobs, None)
+    executor = _executor(spec)
     try:
         for wave in range(0, len(ranges), spec.jobs):
             batch = [SampledChunk(spec, a, b) for a, b in ranges[wave : wave + spec.jobs]]
@@ -190,12 +211,38 @@ def check_protocol(
     )
 
 
+def _executor(spec: CheckSpec) -> Any:
+    """Local processes (`jobs`) or the Dask cluster `spec` names."""
+    if spec.cluster is not None:
+        return make_executor(None, spec.cluster)
+    return make_executor(spec.jobs, None)
+
+
+def _run_split(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> CheckResult:
+    """DPOR over `jobs` processes or a Dask cluster: subtrees of one exploration tree."""
+    executor = _executor(spec)
+    try:
+        return explore_split(
+            TargetMaker(make_target, (spec,)),
+            spec.strategy,
+            make_options(spec),
+            executor,
+            max_executions=spec.max_executions,
+            time_limit=spec.time_limit,
+            progress=progress,
+        )
+    finally:
+        executor.close()
+
+
 def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = None) -> CheckResult:
     """Run the strategy of `spec` on its scenario and protocol."""
     spec.validate()
     strategy = make_strategy(spec)
     if strategy.sampled:
         return _run_sampled(spec, progress)
+    if spec.jobs > 1 or spec.cluster is not None:
+        return _run_split(spec, progress)
     return explore(
         make_target(spec),
         strategy,

@@ -59,6 +59,7 @@ class Node:
     preemptions: int = 0  # preemptions on the path up to (not including) this step
     lock: tuple[LockState, bool] = NO_LOCK  # `races.lock_before` of the chosen operation
     wut: list = field(default_factory=list)
+    foreign: frozenset[int] = frozenset()  # sleepers from above a subtree's root (split runs)
 
 
 class _Engine(Engine):
@@ -215,14 +216,18 @@ class DporSearch(PrefixSearch):
             ops.pop(ran.index, None)
         else:
             ops[ran.index] = op_key(ran.op)
+        foreign: frozenset[int] = frozenset()
         if step < self.root:
             sleep: dict[int, Key] = {}  # above the root: not this search's to use
         elif step == self.root:
             sleep = dict(self.root_sleep)
+            foreign = frozenset(sleep)
         else:
             sleep = self.next_sleep(prev)
+            if prev.foreign:
+                foreign = frozenset(q for q in prev.foreign if q in sleep)
         pre = prev.preemptions + _preempts(nodes, step - 1, prev.chosen)
-        return Node(enabled, ops, sleep, preemptions=pre)
+        return Node(enabled, ops, sleep, preemptions=pre, foreign=foreign)
 
     def follow(self, node: Node) -> int | None:
         """The CPU a guide (optimal DPOR's wakeup sequence) says to run at `node`, if any."""
@@ -405,6 +410,7 @@ class Dpor(DporSearch):
             claimed=sorted(node.done),
             todo=node.backtrack - node.done,
             preemptions=node.preemptions,
+            foreign=node.foreign,
         )
 
     def shared_request(self, node: SharedNode, payload: Any) -> None:

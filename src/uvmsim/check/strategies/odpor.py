@@ -266,18 +266,22 @@ class Odpor(DporSearch):
                 self.request(i, (*notdep, events[j]))
             return
         node = self.nodes[i]
-        undecided = []
+        undecided = []  # sleepers that are weak initials of v unless its last event says no
+        foreign = []  # sleepers from above the root that are initials of v if it says yes
         for q in sorted(node.sleep):
             verdict = self._scan_initial(q, node.sleep[q], notdep)
             if verdict:
                 return  # explored from here already: every continuation of v starts with q
             if verdict is None:
-                undecided.append(q)
+                (foreign if q in node.foreign else undecided).append(q)
+        sleep = node.sleep
         for j in seconds:
-            last = events[j]
-            if any(self._scan_initial(q, node.sleep[q], [last]) is not False for q in undecided):
+            last = [events[j]]
+            if any(self._scan_initial(q, sleep[q], last) is not False for q in undecided):
                 continue
-            self.insert(node.wut, [*notdep, last])
+            if any(self._scan_initial(q, sleep[q], last) for q in foreign):
+                continue
+            self.insert(node.wut, [*notdep, *last])
 
     def _next_branch(self) -> int | None:
         """Start the next branch of the deepest state with one left; the replay length, or
@@ -326,6 +330,7 @@ class Odpor(DporSearch):
             claimed=[node.chosen] if node.chosen >= 0 else [],
             wut=node.wut,
             preemptions=node.preemptions,
+            foreign=node.foreign,
         )
 
     def shared_request(self, node: SharedNode, payload: Any) -> None:
@@ -335,10 +340,11 @@ class Odpor(DporSearch):
         last)."""
         w = list(payload)
         for q, key in node.sleep.items():
-            if self.weak_initial(q, key, w):
+            verdict = self._scan_initial(q, key, w)
+            if verdict or (verdict is None and q not in node.foreign):
                 return
         for c in node.claimed:
-            if self.weak_initial(c, node.ops[c], w):
+            if self._scan_initial(c, node.ops[c], w):
                 return
         self.insert(node.wut, w)
 

@@ -74,6 +74,7 @@ class SharedNode:
     todo: set[int] = field(default_factory=set)
     wut: list = field(default_factory=list)
     preemptions: int = 0
+    foreign: frozenset[int] = frozenset()
 
     @property
     def prev(self) -> int:
