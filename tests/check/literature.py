@@ -22,7 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from uvmsim.machine import Mutex, Shared, SharedObject, atomic_cas, mtx_enter, mtx_leave
+from uvmsim.check.target import ProgramTarget
+from uvmsim.machine import (
+    Analyses,
+    Mutex,
+    Shared,
+    SharedObject,
+    atomic_cas,
+    mtx_enter,
+    mtx_leave,
+)
 
 
 class Slot(SharedObject):
@@ -121,3 +130,11 @@ def filesystem(n: int) -> Callable[[], tuple]:
         return (inode, busy), [thread(t) for t in range(n)]
 
     return build
+
+
+PROGRAMS = {"lastzero": lastzero, "indexer": indexer, "filesystem": filesystem}
+
+
+def program_target(name: str, n: int, races: bool = False) -> ProgramTarget:
+    """`name`(n) as a checker target (a module-level recipe: distributed runs pickle it)."""
+    return ProgramTarget(PROGRAMS[name](n), name=f"{name}({n})", analyses=Analyses(races=races))

@@ -223,3 +223,44 @@ def test_check_cli_on_a_cluster(cluster):
     r = CliRunner().invoke(main, ["check", "-p", "seed", "-s", "pageclean-race", "-j", "2"])
     assert r.exit_code == 1
     assert "explored in" in r.output
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_slice_asked_to_stop_hands_back_the_rest(strategy):
+    """Work stealing: once `stop_when` says so, the slice stops after its execution and
+    hands back its unfinished subtree; the coordinator finishes it with the same traces."""
+    from uvmsim.check.strategies.split import Branch, Frontier
+
+    from .literature import program_target
+
+    s = STRATEGIES[strategy](branches=[Branch(())])
+    asked = iter(range(100))
+    s.stop_when = lambda: next(asked) >= 2
+    res = explore(program_target("lastzero", 4), s)
+    assert res.coverage.executions == 3 and not res.coverage.complete
+    back = s.handback()
+    assert back.nodes and not back.branches
+    frontier = Frontier(STRATEGIES[strategy]())
+    frontier.ready.clear()
+    frontier.add(back)
+    traces = res.coverage.traces
+    while frontier:
+        rest = STRATEGIES[strategy](branches=frontier.take(1))
+        traces += explore(program_target("lastzero", 4), rest).coverage.traces
+        frontier.add(rest.handback())
+    assert traces == 28
+
+
+def test_local_processes_steal_work_and_explore_the_sequential_traces():
+    from uvmsim.runs.executors import LocalPool
+
+    from .literature import program_target
+
+    pool = LocalPool(2)
+    try:
+        res = explore_split(TargetMaker(program_target, ("lastzero", 7)), "dpor", Options(), pool)
+    finally:
+        pool.close()
+    alone = explore(program_target("lastzero", 7), Dpor())
+    assert res.coverage.complete
+    assert res.coverage.traces == alone.coverage.traces == 320

@@ -1,27 +1,30 @@
 """Exhaustive DPOR over processes or a Dask cluster: subtrees as tasks, re-split every wave.
 
 The exploration tree is partitioned by schedule prefixes (check/strategies/split.py, after
-Simsa, Bryant and Gibson, RV 2012).  The coordinator here runs in waves: it takes branches
-(subtrees) from its `Frontier`, deals them out as one task per worker (`Slice`), and each
-worker explores its branches with the sequential strategy for a time slice, then hands back
-what it did not finish: the states of its unfinished subtree (now shared), the branches it
-did not start, and what its races ask of the shared states above its roots.  The coordinator
-merges the hand-backs (which is where work is stolen: every unexplored alternative of a
-shared state is a branch any worker may get), and deals again, until nothing is left.
+Simsa, Bryant and Gibson, RV 2012).  The coordinator here keeps every worker busy with a task
+(`Slice`): some branches (subtrees) taken from its `Frontier`; the worker explores them with
+the sequential strategy for a time slice, then hands back what it did not finish: the states
+of its unfinished subtree (now shared), the branches it did not start, and what its races ask
+of the shared states above its roots.  The coordinator merges each hand-back as it arrives
+(which is where work is stolen: every unexplored alternative of a shared state is a branch
+any worker may get) and gives the worker its next task, until nothing is left.
 
-The union explored is a sequential exploration in another order: the trace count and the
-failures found are the sequential ones (tests/check/test_distributed.py checks it through a
-Dask `LocalCluster`).  What depends on timing: the executions that end sleep-set blocked,
-hence the execution count, and, when a run stops at its first failure, which of several
-failures is reported.
+The union explored is a sequential exploration in another order: the traces and the failures
+found are the sequential ones (tests/check/test_distributed.py checks it, also through a Dask
+`LocalCluster`).  What depends on timing: the executions that end sleep-set blocked, hence
+the execution count; going on past failures, the executions a failure cuts short (hence the
+trace count there); and, when a run stops at its first failure, which of several failures is
+reported.
 
 A worker process runs one slice at a time (a Dask worker with several threads too): the
-machine and the model keep per-process state.  Time slices start short, so that the first
-waves spread the tree quickly, and double up to `MAX_SLICE` seconds.
+machine and the model keep per-process state.  Slices start short, so that the first tasks
+spread the tree quickly, and double with each round of tasks up to `MAX_SLICE` seconds.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +38,7 @@ from uvmsim.check.strategy import Options, explore
 from uvmsim.check.target import Target
 from uvmsim.machine import Failure
 from uvmsim.machine.failure import InputError
-from uvmsim.runs.executors import DaskCluster, LocalPool
+from uvmsim.runs.executors import DaskCluster, InProcess, LocalPool
 from uvmsim.runs.names import get_strategy
 
 MIN_SLICE = 0.1
@@ -71,6 +74,7 @@ class Slice:
     max_executions: int | None
     keep_going: bool
     key: str
+    steal: int | None = None  # hand back early once `_STEAL` is no longer this (local runs)
 
     def label(self) -> str:
         return f"{self.strategy} slice {self.key} ({len(self.branches)} subtrees)"
@@ -82,9 +86,16 @@ class SliceResult:
     tally: FailureTally
     first: tuple[Failure, tuple[int, ...]] | None
     handback: Handback
+    seconds: float = 0.0  # wall time the worker spent on the slice
+    cpu: float = 0.0  # CPU time it got meanwhile (less when other processes compete)
 
 
 _RUN_LOCK = threading.Lock()
+_STEAL = multiprocessing.RawValue("q", 0)
+"""Work stealing for local processes: the coordinator bumps it when a worker is idle and no
+branch is left to give it; every slice running then hands back after its current execution.
+Shared with the pool's workers because it exists before they are forked (with the spawn start
+method each process has its own, and slices just run to their time limit)."""
 _TARGETS: dict[TargetMaker, Target] = {}
 
 
@@ -102,10 +113,14 @@ def split_strategy(name: str, options: Options, branches: Any = None) -> DporSea
 def run_slice(task: Slice) -> SliceResult:
     """Explore a slice's branches (in whatever process the executor chose)."""
     with _RUN_LOCK:
+        t0, c0 = time.monotonic(), time.process_time()
         target = _TARGETS.get(task.target)
         if target is None:
             target = _TARGETS[task.target] = task.target()
         strategy = split_strategy(task.strategy, task.options, task.branches)
+        if task.steal is not None:
+            generation = task.steal
+            strategy.stop_when = lambda: _STEAL.value != generation
         res = explore(
             target,
             strategy,
@@ -114,7 +129,15 @@ def run_slice(task: Slice) -> SliceResult:
             keep_going=task.keep_going,
         )
         first = (res.failure, res.schedule) if res.failure is not None else None
-        return SliceResult(res.coverage, res.tally, first, strategy.handback())
+        back = strategy.handback()
+        return SliceResult(
+            res.coverage,
+            res.tally,
+            first,
+            back,
+            time.monotonic() - t0,
+            time.process_time() - c0,
+        )
 
 
 @dataclass
@@ -124,8 +147,9 @@ class _Run:
     coverage: Coverage = field(default_factory=Coverage)
     tally: FailureTally = field(default_factory=FailureTally)
     first: tuple[Failure, tuple[int, ...]] | None = None
-    waves: int = 0
     tasks: int = 0
+    busy: float = 0.0  # worker seconds spent in slices
+    cpu: float = 0.0  # worker CPU seconds
 
     def merge(self, r: SliceResult) -> None:
         c, m = self.coverage, r.coverage
@@ -142,6 +166,8 @@ class _Run:
                 self.tally.examples[sig] = r.tally.examples[sig]
         if self.first is None and r.first is not None:
             self.first = r.first
+        self.busy += r.seconds
+        self.cpu += r.cpu
 
 
 def workers_of(executor: Any) -> int:
@@ -153,12 +179,56 @@ def workers_of(executor: Any) -> int:
     return 1
 
 
-def deal(branches: list[Branch], n: int) -> list[list[Branch]]:
-    """Branches dealt round-robin to at most `n` tasks (so each gets large and small ones)."""
-    hands: list[list[Branch]] = [[] for _ in range(min(n, len(branches)))]
-    for k, b in enumerate(branches):
-        hands[k % len(hands)].append(b)
-    return hands
+class _Dispatcher:
+    """Keeps up to `n` tasks running on `executor`, whatever it is, through its public
+    `run`: one thread per worker hands one task at a time to `executor.run([task], fn)` and
+    queues the result, so a finished worker gets its next task at once (no wave waits for
+    its slowest task).  With `InProcess` (one worker) the task runs when it is submitted."""
+
+    def __init__(self, executor: Any, n: int, fn: Callable[[Slice], SliceResult]):
+        self.executor, self.fn = executor, fn
+        self.results: queue.Queue = queue.Queue()
+        self.inline = isinstance(executor, InProcess)
+        self.todo: queue.Queue = queue.Queue()
+        self.threads = []
+        if not self.inline:
+            for k in range(n):
+                t = threading.Thread(target=self._serve, name=f"uvmsim-dispatch-{k}", daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _serve(self) -> None:
+        while True:
+            task = self.todo.get()
+            if task is None:
+                return
+            try:
+                for done, result in self.executor.run([task], self.fn):
+                    self.results.put((done, result, None))
+            except BaseException as exc:  # the main thread raises it
+                self.results.put((task, None, exc))
+
+    def submit(self, task: Slice) -> None:
+        if self.inline:
+            for done, result in self.executor.run([task], self.fn):
+                self.results.put((done, result, None))
+        else:
+            self.todo.put(task)
+
+    def next(self) -> tuple[Slice, SliceResult]:
+        """The next finished task and its result (re-raising what the executor raised)."""
+        while True:
+            try:
+                task, result, exc = self.results.get(timeout=0.5)  # Ctrl-C gets through
+            except queue.Empty:
+                continue
+            if exc is not None:
+                raise exc
+            return task, result
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.todo.put(None)
 
 
 def explore_split(
@@ -179,7 +249,7 @@ def explore_split(
     docstring); the result as `check.strategy.explore` gives it.
 
     `slice_executions` caps each slice's executions (tests use it to split small programs
-    into many subtrees deterministically, with `InProcess`).
+    into many subtrees).
     """
     t0 = time.monotonic()
     coordinator = split_strategy(strategy, options)
@@ -187,47 +257,63 @@ def explore_split(
     n = workers if workers is not None else workers_of(executor)
     run = _Run()
     cov = run.coverage
-    seconds, longest = slice_seconds
-    stopped = False
-    while frontier:
-        branches = frontier.take(n * BRANCHES_PER_TASK)
-        hands = deal(branches, n)
-        left = None if max_executions is None else max_executions - cov.executions
-        cap = None if left is None else max(1, -(-left // len(hands)))
-        if slice_executions is not None:
-            cap = slice_executions if cap is None else min(cap, slice_executions)
-        tasks = [
-            Slice(
-                target,
-                strategy,
-                options,
-                tuple(hand),
-                seconds,
-                cap,
-                keep_going,
-                f"{run.waves}-{k}",
-            )
-            for k, hand in enumerate(hands)
-        ]
-        results = dict(executor.run(tasks, run_slice))
-        for task in tasks:  # merged in task order, whatever order they finished in
-            r = results[task]
+    shortest, longest = slice_seconds
+    stopping = False
+    running: dict[str, Slice] = {}
+    steal = isinstance(executor, LocalPool)
+    stealing = False
+    dispatcher = _Dispatcher(executor, n, run_slice)
+    try:
+        while True:
+            while not stopping and len(running) < n and frontier:
+                # Share what is there among the idle workers; a busy one hands back soon.
+                share = max(1, min(BRANCHES_PER_TASK, frontier.pending() // n))
+                branches = frontier.take(share)
+                if not branches:
+                    break
+                seconds = min(longest, shortest * 2 ** (run.tasks // n))
+                cap = slice_executions
+                if max_executions is not None:
+                    left = max(1, -(-(max_executions - cov.executions) // n))
+                    cap = left if cap is None else min(cap, left)
+                if time_limit is not None:
+                    seconds = max(0.01, min(seconds, time_limit - (time.monotonic() - t0)))
+                task = Slice(
+                    target,
+                    strategy,
+                    options,
+                    tuple(branches),
+                    seconds,
+                    cap,
+                    keep_going,
+                    str(run.tasks),
+                    _STEAL.value if steal else None,
+                )
+                run.tasks += 1
+                running[task.key] = task
+                dispatcher.submit(task)
+            if not running:
+                break
+            if steal and len(running) < n and not frontier and not stealing:
+                _STEAL.value += 1  # idle workers, nothing to give them: ask the busy ones
+                stealing = True
+            task, r = dispatcher.next()
+            if task.steal != _STEAL.value:
+                stealing = False
+            del running[task.key]
             run.merge(r)
             frontier.add(r.handback)
-        run.waves += 1
-        run.tasks += len(tasks)
-        if progress is not None:
-            progress(cov)
-        if run.first is not None and not keep_going:
-            stopped = True
-            break
-        if cov.out_of_budget(max_executions, time_limit, t0):
-            stopped = True
-            break
-        seconds = min(longest, seconds * 2)
+            if progress is not None:
+                progress(cov)
+            if run.first is not None and not keep_going:
+                stopping = True  # the slices running finish theirs (a few seconds at most)
+            elif cov.out_of_budget(max_executions, time_limit, t0):
+                stopping = True
+    finally:
+        dispatcher.close()
     cov.pruned += frontier.counts["pruned"]
     divergences = frontier.counts["divergences"]
-    cov.complete = not stopped and not frontier and divergences == 0
+    cov.complete = not stopping and not frontier and divergences == 0
     cov.elapsed = time.monotonic() - t0
     failure, schedule = run.first if run.first is not None else (None, ())
     local = target()
@@ -245,8 +331,10 @@ def explore_split(
             f"{strategy}: {divergences} branches abandoned because the model did not replay "
             "them as recorded; the exploration may have missed traces"
         )
+    span = n * cov.elapsed or 1.0
     res.notes.append(
         f"explored in {run.tasks} subtree slices over {n} "
-        f"{'worker' if n == 1 else 'workers'} ({run.waves} waves)"
+        f"{'worker' if n == 1 else 'workers'} (busy {100 * run.busy / span:.0f}% of the "
+        f"time, on a CPU {100 * run.cpu / span:.0f}%)"
     )
     return res

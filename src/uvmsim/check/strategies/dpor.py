@@ -26,7 +26,7 @@ times (bounded DPOR: incomplete even within the bound, but a cheap first pass).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +127,9 @@ class DporSearch(PrefixSearch):
     """
 
     verify_replay = False  # check that a replayed CPU posts the operation recorded
+    stop_when: Callable[[], bool] | None = None
+    """Asked after each execution in a split run: True hands back what is left now (another
+    worker has nothing to do); the run then stops as if done, `yielded` and not exhaustive."""
 
     def __init__(
         self,
@@ -147,6 +150,7 @@ class DporSearch(PrefixSearch):
         self.requests: dict[tuple[Path, Any], None] = {}  # for shared states, in order
         self._requests: dict[tuple[int, Any], None] = {}  # of the current branch, by depth
         self.replay_error: str | None = None
+        self.yielded = False
         self._hb: HappensBefore | None = None
         self._dep: dict[tuple[Key, Key], bool] = {}
 
@@ -195,6 +199,13 @@ class DporSearch(PrefixSearch):
             self.done = True
         else:
             self._replay_len = nxt
+            if self.stop_when is not None and self.stop_when():
+                self.yielded = self.done = True
+
+    @property
+    def exhaustive(self) -> bool:  # type: ignore[override]
+        """When done, complete unless it stopped to hand back its work."""
+        return not self.yielded
 
     def bound(self) -> dict[str, Any]:
         return {"preemptions": self.preemptions, "depth": self.depth}
@@ -303,7 +314,7 @@ class DporSearch(PrefixSearch):
         self._flush_requests()
         back = Handback(requests=list(self.requests), divergences=self.divergences())
         rest = list(self.branches or ())
-        if self.done:
+        if self.done and not self.yielded:
             return back
         if not self.started:
             back.branches = [self.branch, *rest]

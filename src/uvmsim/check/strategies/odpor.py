@@ -119,7 +119,7 @@ class Odpor(DporSearch):
     @property
     def exhaustive(self) -> bool:  # type: ignore[override]
         """Complete when done only if no branch was abandoned (the loop reads it then)."""
-        return self._divergences == 0
+        return self._divergences == 0 and not self.yielded
 
     def divergences(self) -> int:
         return self._divergences

@@ -146,6 +146,12 @@ class Frontier:
             self.strategy.shared_request(node, payload)
             self._mark(path)
 
+    def pending(self) -> int:
+        """About how many branches are left to hand out (alternatives not claimed yet)."""
+        return len(self.ready) + sum(
+            len(self.nodes[p].todo) + len(self.nodes[p].wut) for _, p in self._open
+        )
+
     def take(self, n: int) -> list[Branch]:
         """Up to `n` branches to explore, claimed (unstarted ones handed back first)."""
         out = self.ready[:n]
