@@ -41,7 +41,7 @@ from uvmsim.machine import Engine, Execution
 from uvmsim.machine.engines import StopExecution
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """The state before one step of the current execution.
 
@@ -62,17 +62,37 @@ class Node:
     foreign: frozenset[int] = frozenset()  # sleepers from above a subtree's root (split runs)
 
 
+_NONE: frozenset[int] = frozenset()
+
+
 class _Engine(Engine):
-    """Replays the prefix of the stack, then extends it; records a Node per step."""
+    """Replays the prefix of the stack, then extends it; records a Node per step.
+
+    `choose` runs once per visible step of every execution, most of them replayed: the
+    replayed choices are read from a list made once per execution, and only the last one
+    (the new branch) and steps past the replay take the slow path.
+    """
 
     def __init__(self, search: DporSearch, replay_len: int):
         self.x = search
         self.replay_len = replay_len
         self.last_cpu = -1
+        nodes = search.nodes
+        known = min(replay_len, len(nodes))
+        # Steps 0 .. fast-1 replay a choice already recorded and need no bookkeeping; the
+        # last replayed step (the new branch) records its lock state and, for a strategy
+        # that verifies replays, checks the operation its CPU posts.
+        self.replay = [nodes[k].chosen for k in range(known)]
+        self.fast = known if known < replay_len else replay_len - 1
 
     def choose(self, machine: Any, current: Any) -> Any:
-        x = self.x
         step = len(machine.schedule)
+        if step < self.fast:
+            cpu = machine.cpus[self.replay[step]]
+            if cpu.runnable:
+                self.last_cpu = cpu.index
+                return cpu
+        x = self.x
         nodes = x.nodes
         if step < self.replay_len:
             if step < len(nodes):
@@ -80,8 +100,7 @@ class _Engine(Engine):
                 cpu = machine.cpus[node.chosen]
                 if not cpu.runnable or (x.verify_replay and op_key(cpu.op) != node.ops[cpu.index]):
                     x.diverged(step, cpu, node)
-                if step == self.replay_len - 1:  # the new branch: its lock state is new
-                    node.lock = lock_before(cpu)
+                node.lock = lock_before(cpu)  # the new branch: its lock state is new
             else:  # a branch's prefix, replayed for the first time
                 node = x.new_node(machine, step)
                 node.chosen = x.prefix[step]
@@ -92,18 +111,24 @@ class _Engine(Engine):
                 nodes.append(node)
             self.last_cpu = node.chosen
             return cpu
-        enabled = tuple(c.index for c in machine.cpus if c.runnable)
+        enabled = tuple([c.index for c in machine.cpus if c.runnable])
         if not enabled:
             return None
         node = x.new_node(machine, step, enabled)
         nodes.append(node)
-        choice = x.follow(node)
+        choice = x.follow(node) if x.guided else None
         if choice is None:
-            awake = [c for c in enabled if c not in node.sleep]
-            if not awake:
-                raise StopExecution
-            # Keep running the CPU that ran last when it can (no preemption), else the lowest.
-            choice = self.last_cpu if self.last_cpu in awake else awake[0]
+            last = self.last_cpu
+            sleep = node.sleep
+            if not sleep:
+                choice = last if last in enabled else enabled[0]
+            else:
+                awake = [c for c in enabled if c not in sleep]
+                if not awake:
+                    raise StopExecution
+                # Keep running the CPU that ran last when it can (no preemption), else the
+                # lowest.
+                choice = last if last in awake else awake[0]
         if (
             x.preemptions is not None
             and node.preemptions + int(self.last_cpu in enabled and choice != self.last_cpu)
@@ -126,7 +151,8 @@ class DporSearch(PrefixSearch):
     run); None: the whole tree.  After the run, `handback()` says what is left.
     """
 
-    verify_replay = False  # check that a replayed CPU posts the operation recorded
+    verify_replay = False  # check that the new branch's CPU posts the operation recorded
+    guided = False  # whether `follow` may choose (optimal DPOR's wakeup sequences)
     stop_when: Callable[[], bool] | None = None
     """Asked after each execution in a split run: True hands back what is left now (another
     worker has nothing to do); the run then stops as if done, `yielded` and not exhaustive."""
@@ -212,33 +238,48 @@ class DporSearch(PrefixSearch):
 
     # -- the tree ---------------------------------------------------------------------------
     def new_node(self, machine: Any, step: int, enabled: tuple[int, ...] | None = None) -> Node:
-        """The node of `step`: pending operations, sleep set and preemptions so far."""
+        """The node of `step`: pending operations, sleep set and preemptions so far.
+
+        Called for every step an execution adds (the hottest code of the search after the
+        machine's): the usual case, nothing asleep and one branch explored at the previous
+        node, takes no sleep-set work.
+        """
         nodes = self.nodes
         if enabled is None:
-            enabled = tuple(c.index for c in machine.cpus if c.runnable)
+            enabled = tuple([c.index for c in machine.cpus if c.runnable])
         if step == 0:
             ops = {c.index: op_key(c.op) for c in machine.cpus if not c.done}
-            return Node(enabled, ops, dict(self.root_sleep) if self.root == 0 else {})
+            sleep0 = dict(self.root_sleep) if self.root == 0 else {}
+            return Node(enabled, ops, sleep0, -1, set(), set(), 0, NO_LOCK, [], _NONE)
         # Only the CPU that ran the last step has a new pending operation (or finished).
         prev = nodes[step - 1]
-        ops = dict(prev.ops)
-        ran = machine.cpus[prev.chosen]
+        p = prev.chosen
+        ops = prev.ops.copy()
+        ran = machine.cpus[p]
         if ran.done:
-            ops.pop(ran.index, None)
+            ops.pop(p, None)
         else:
-            ops[ran.index] = op_key(ran.op)
-        foreign: frozenset[int] = frozenset()
-        if step < self.root:
-            sleep: dict[int, Key] = {}  # above the root: not this search's to use
-        elif step == self.root:
+            ops[p] = op_key(ran.op)
+        foreign = _NONE
+        root = self.root
+        if step > root:
+            if prev.sleep or len(prev.done) > 1:
+                sleep = self.next_sleep(prev)
+                if prev.foreign:
+                    foreign = frozenset(q for q in prev.foreign if q in sleep)
+            else:
+                sleep = {}
+        elif step == root:
             sleep = dict(self.root_sleep)
             foreign = frozenset(sleep)
         else:
-            sleep = self.next_sleep(prev)
-            if prev.foreign:
-                foreign = frozenset(q for q in prev.foreign if q in sleep)
-        pre = prev.preemptions + _preempts(nodes, step - 1, prev.chosen)
-        return Node(enabled, ops, sleep, preemptions=pre, foreign=foreign)
+            sleep = {}  # above the root: not this search's to use
+        pre = prev.preemptions
+        if step >= 2:  # did running p at step-1 preempt the CPU of step-2?
+            pp = nodes[step - 2].chosen
+            if p != pp and pp in prev.enabled:
+                pre += 1
+        return Node(enabled, ops, sleep, -1, set(), set(), pre, NO_LOCK, [], foreign)
 
     def follow(self, node: Node) -> int | None:
         """The CPU a guide (optimal DPOR's wakeup sequence) says to run at `node`, if any."""
@@ -265,10 +306,13 @@ class DporSearch(PrefixSearch):
     def next_sleep(self, node: Node) -> dict[int, Key]:
         """Sleep set after taking `node.chosen` at `node`."""
         p = node.chosen
+        done = node.done
+        if not node.sleep and len(done) == 1:  # the usual case: nothing asleep, one branch
+            return {}
         op = node.ops[p]
         out = {}
         dep = self.dependent
-        for q, key in list(node.sleep.items()) + [(d, node.ops[d]) for d in node.done]:
+        for q, key in list(node.sleep.items()) + [(d, node.ops[d]) for d in done]:
             if q != p and q not in out and not dep(key, op):
                 out[q] = key
         return out

@@ -98,6 +98,7 @@ class Odpor(DporSearch):
     name = "odpor"
     summary = "optimal DPOR: one execution per Mazurkiewicz trace, none blocked (wakeup trees)"
     verify_replay = True
+    guided = True
 
     def __init__(
         self,
@@ -111,6 +112,7 @@ class Odpor(DporSearch):
         self._pending: WakeupNode | None = None  # the branch set up by `_next_branch`
         self._divergences = 0
         self.races: list[tuple[int, int]] = []  # of the current execution, by second event
+        self.events: list[Event] = []  # (cpu, key) of each step of the current execution
 
     @classmethod
     def from_options(cls, o: Options) -> Odpor:
@@ -140,6 +142,7 @@ class Odpor(DporSearch):
         # still be the coordinator's.
         self._guide = copy.deepcopy(list(branch.guide))
         self.races = []
+        self.events = []
 
     # -- following wakeup sequences -----------------------------------------------------------
     def follow(self, node: Node) -> int | None:
@@ -248,7 +251,11 @@ class Odpor(DporSearch):
             races.pop()
         races.extend(self.analyse(keep, steps))
         nodes = self.nodes
-        events = [(nodes[e].chosen, nodes[e].ops[nodes[e].chosen]) for e in range(steps)]
+        events = self.events
+        del events[keep:]
+        for e in range(keep, steps):
+            nd = nodes[e]
+            events.append((nd.chosen, nd.ops[nd.chosen]))
         for i, same_first in groupby(sorted(races), key=itemgetter(0)):
             self._reverse(i, [j for _, j in same_first], events, hb)
 

@@ -107,7 +107,8 @@ class HappensBefore:
         self.cpu_of: list[int] = []
         self.idx_of: list[int] = []
         self.local = [0] * ncpu
-        self.prev_of: dict[int, int] = {}  # CPU -> its last event
+        self.prev_of = [-1] * ncpu  # CPU -> its last event, or -1
+        self._zero = [0] * ncpu
         self.fields: dict[tuple, dict[int, dict[str, int]]] = {}  # field -> CPU -> mode -> ev
         self.lock_ops: dict[tuple, list[int]] = {}  # lock -> its operations, in order
         self.lock_states: list[LockState] = []  # per event: its lock's holders before it
@@ -131,22 +132,23 @@ class HappensBefore:
 
     def truncate(self, k: int) -> None:
         """Forget events k.. (restoring clocks, last accesses and channel state)."""
-        vcs, undo = self.vcs, self._undo
-        while len(vcs) > k:
-            vcs.pop()
-            q = self.cpu_of.pop()
-            self.idx_of.pop()
-            self.lock_states.pop()
-            self.local[q] -= 1
-            for entry in reversed(undo.pop()):
+        n = len(self.vcs)
+        if n <= k:
+            return
+        undo, local, cpu_of = self._undo, self.local, self.cpu_of
+        missing = _MISSING
+        for e in range(n - 1, k - 1, -1):
+            local[cpu_of[e]] -= 1
+            for entry in reversed(undo[e]):
                 if len(entry) == 1:
                     entry[0].pop()
                 else:
                     container, key, old = entry
-                    if old is _MISSING:
+                    if old is missing:
                         del container[key]
                     else:
                         container[key] = old
+        del self.vcs[k:], cpu_of[k:], self.idx_of[k:], self.lock_states[k:], undo[k:]
 
     def add(self, j: int, q: int, key: Key, lock: tuple[LockState, bool] = NO_LOCK) -> list[int]:
         """Append event j (CPU q's operation `key`); return the earlier events racing with it."""
@@ -223,38 +225,34 @@ class HappensBefore:
                     mine = per_cpu[q] = {}
                 undo.append((mine, mode, mine.get(mode, _MISSING)))
                 mine[mode] = j
-        prev = self.prev_of.get(q)
-        base = vcs[prev] if prev is not None else [0] * self.n
-        vc = list(base)
+        prev_of = self.prev_of
+        prev = prev_of[q]
+        base = vcs[prev] if prev >= 0 else self._zero
+        vc = base
         for d in deps:
-            _join(vc, vcs[d])
+            vc = list(map(max, vc, vcs[d]))
+        if vc is base:
+            vc = base.copy()
         local = self.local
         local[q] += 1
         mine_idx = vc[q] = local[q]
-        undo.append((self.prev_of, q, _MISSING if prev is None else prev))
-        self.prev_of[q] = j
+        undo.append((prev_of, q, prev))
+        prev_of[q] = j
         races = []
         idx_of = self.idx_of
-        for x, through in cands.items():
-            if len(deps) == 1:
-                w = base  # no other edge: only j's own program order may order x before j
-            else:
-                w = list(base)
+        if cands:
+            for x, through in cands.items():
+                w = base  # with no other edge, only j's program order may order x before j
                 for d in deps:
                     if d != x and d != through:
-                        _join(w, vcs[d])
-            if w[cpu_of[x]] < idx_of[x]:
-                races.append(x)
-        races.sort()
+                        w = list(map(max, w, vcs[d]))
+                if w[cpu_of[x]] < idx_of[x]:
+                    races.append(x)
+            if len(races) > 1:
+                races.sort()
         vcs.append(vc)
         cpu_of.append(q)
         idx_of.append(mine_idx)
         self.lock_states.append(state)
         self._undo.append(undo)
         return races
-
-
-def _join(into: list[int], other: list[int]) -> None:
-    for k, t in enumerate(other):
-        if t > into[k]:
-            into[k] = t
