@@ -244,13 +244,16 @@ def explore_split(
     progress: Callable[[Coverage], None] | None = None,
     slice_seconds: tuple[float, float] = (MIN_SLICE, MAX_SLICE),
     slice_executions: int | None = None,
+    stats: dict[str, float] | None = None,
 ) -> CheckResult:
     """Explore `target` with DPOR `strategy` split over `executor`'s workers (see the module
     docstring); the result as `check.strategy.explore` gives it.
 
     `slice_executions` caps each slice's executions (tests use it to split small programs
-    into many subtrees).
+    into many subtrees).  `stats`, when given, is filled with `workers`, `tasks`, `busy`
+    (worker seconds in slices), `cpu` (their CPU seconds), `coordinator_cpu`, `wall`.
     """
+    c0 = time.process_time()
     t0 = time.monotonic()
     coordinator = split_strategy(strategy, options)
     frontier = Frontier(coordinator)
@@ -330,6 +333,15 @@ def explore_split(
         res.notes.append(
             f"{strategy}: {divergences} branches abandoned because the model did not replay "
             "them as recorded; the exploration may have missed traces"
+        )
+    if stats is not None:
+        stats.update(
+            workers=n,
+            tasks=run.tasks,
+            busy=run.busy,
+            cpu=run.cpu,
+            coordinator_cpu=time.process_time() - c0,
+            wall=cov.elapsed,
         )
     span = n * cov.elapsed or 1.0
     res.notes.append(
