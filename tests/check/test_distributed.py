@@ -264,3 +264,73 @@ def test_local_processes_steal_work_and_explore_the_sequential_traces():
     alone = explore(program_target("lastzero", 7), Dpor())
     assert res.coverage.complete
     assert res.coverage.traces == alone.coverage.traces == 320
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def checkpointed(tmp_path, **kw) -> CheckSpec:
+    return CheckSpec(
+        protocol="seed-fixed",
+        scenario="flush-vs-fault",
+        checkpoint=str(tmp_path / "run.json"),
+        **kw,
+    )
+
+
+def test_a_run_stopped_by_its_budget_resumes_from_its_checkpoint(tmp_path):
+    first = run_check(checkpointed(tmp_path, max_executions=150))
+    assert first.coverage.executions == 150 and not first.coverage.complete
+    assert (tmp_path / "run.json").exists()
+    assert any("run the same command again" in n for n in first.notes)
+    again = run_check(checkpointed(tmp_path, max_executions=400, jobs=2))
+    assert again.coverage.executions == 400 and not again.coverage.complete
+    rest = run_check(checkpointed(tmp_path))
+    assert rest.coverage.complete
+    assert (rest.coverage.executions, rest.coverage.traces) == (673, 673)  # as in one go
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    spec = checkpointed(tmp_path, strategy="odpor")
+    seen = []
+
+    def interrupt(cov):
+        seen.append(cov.executions)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        explore_split(
+            TargetMaker(make_target, (spec,)),
+            "odpor",
+            Options(),
+            InProcess(),
+            slice_executions=40,
+            progress=interrupt,
+            checkpoint=spec.checkpoint,
+            identity={"check": "flush-vs-fault odpor"},
+        )
+    assert (tmp_path / "run.json").exists()
+    rest = explore_split(
+        TargetMaker(make_target, (spec,)),
+        "odpor",
+        Options(),
+        InProcess(),
+        checkpoint=spec.checkpoint,
+        identity={"check": "flush-vs-fault odpor"},
+    )
+    assert rest.coverage.complete and rest.coverage.traces == 673
+    assert rest.coverage.executions == 673  # nothing lost, nothing explored twice
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_a_checkpoint_of_another_check_or_no_checkpoint_is_refused(tmp_path):
+    run_check(checkpointed(tmp_path, max_executions=20))
+    with pytest.raises(InputError, match="checkpoint of another check"):
+        run_check(checkpointed(tmp_path, strategy="odpor"))
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(InputError, match="cannot read it"):
+        run_check(checkpointed(tmp_path))
+    with pytest.raises(InputError, match="does not keep one"):
+        run_check(checkpointed(tmp_path, strategy="bounded"))

@@ -104,6 +104,13 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
     metavar="tcp://HOST:PORT",
     help="Run on the Dask cluster of this scheduler instead of local processes (--jobs).",
 )
+@click.option(
+    "--checkpoint",
+    default=None,
+    metavar="FILE",
+    help="dpor, odpor: save the exploration's state to FILE as it goes and when stopped "
+    "(budget, Ctrl-C); the same command resumes from it; removed when the run ends.",
+)
 @click.option("--no-races", is_flag=True, help="Switch off the happens-before race detector.")
 @click.option("--no-annotations", is_flag=True, help="Switch off the lock-annotation check.")
 @click.option("--no-witness", is_flag=True, help="Switch off lock-order checking.")
@@ -130,6 +137,7 @@ def check_cmd(
     seed: int,
     jobs: int,
     cluster: str | None,
+    checkpoint: str | None,
     no_races: bool,
     no_annotations: bool,
     no_witness: bool,
@@ -171,6 +179,7 @@ def check_cmd(
         seed=seed,
         jobs=jobs,
         cluster=cluster,
+        checkpoint=checkpoint,
         analyses=tuple(sorted(analyses)),
         max_steps=max_steps,
         reduce=reduce,

@@ -28,6 +28,7 @@ from uvmsim.check.strategies.dpor import DporSearch
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import check_output_file
 from uvmsim.protocols import Protocol
 from uvmsim.runs.distributed import TargetMaker, explore_split
 from uvmsim.runs.executors import MAX_JOBS, make_executor
@@ -50,6 +51,7 @@ class CheckSpec:
     seed: int = 0
     jobs: int = 1
     cluster: str | None = None  # a Dask scheduler address: runs there instead of `jobs`
+    checkpoint: str | None = None  # dpor/odpor: save the run's state there, resume from it
     analyses: tuple[tuple[str, bool], ...] = ()
     max_steps: int = 20_000
     reduce: bool = False  # covered accesses are not scheduling points
@@ -78,6 +80,12 @@ class CheckSpec:
             raise InputError("give --jobs (local processes) or --cluster (Dask), not both")
         parallel = self.jobs > 1 or self.cluster is not None
         cls = get_strategy(self.strategy)
+        if self.checkpoint is not None:
+            if not issubclass(cls, DporSearch):
+                raise InputError(
+                    f"--checkpoint: strategy {self.strategy!r} does not keep one; dpor and odpor do"
+                )
+            check_output_file(self.checkpoint, "--checkpoint")
         if parallel and not cls.sampled and not issubclass(cls, DporSearch):
             raise InputError(
                 f"--jobs/--cluster: strategy {self.strategy!r} runs in one process; split runs "
@@ -218,8 +226,24 @@ def _executor(spec: CheckSpec) -> Any:
     return make_executor(spec.jobs, None)
 
 
+def identity(spec: CheckSpec) -> dict[str, Any]:
+    """What makes two checks explore the same tree (a checkpoint belongs to one of them)."""
+    return {
+        "protocol": spec.protocol,
+        "switches": tok.switches_digest(get_protocol(spec.protocol)),
+        "scenario": spec.scenario,
+        "strategy": spec.strategy,
+        "preemptions": spec.preemptions,
+        "depth": spec.depth,
+        "analyses": dict(spec.analyses),
+        "max_steps": spec.max_steps,
+        "reduce": spec.reduce,
+    }
+
+
 def _run_split(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> CheckResult:
-    """DPOR over `jobs` processes or a Dask cluster: subtrees of one exploration tree."""
+    """DPOR over `jobs` processes or a Dask cluster: subtrees of one exploration tree (also
+    in this process, for a checkpointed run)."""
     executor = _executor(spec)
     try:
         return explore_split(
@@ -230,6 +254,8 @@ def _run_split(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> 
             max_executions=spec.max_executions,
             time_limit=spec.time_limit,
             progress=progress,
+            checkpoint=spec.checkpoint,
+            identity=identity(spec),
         )
     finally:
         executor.close()
@@ -241,7 +267,7 @@ def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = Non
     strategy = make_strategy(spec)
     if strategy.sampled:
         return _run_sampled(spec, progress)
-    if spec.jobs > 1 or spec.cluster is not None:
+    if spec.jobs > 1 or spec.cluster is not None or spec.checkpoint is not None:
         return _run_split(spec, progress)
     return explore(
         make_target(spec),

@@ -23,7 +23,9 @@ spread the tree quickly, and double with each round of tasks up to `MAX_SLICE` s
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -38,6 +40,7 @@ from uvmsim.check.strategy import Options, explore
 from uvmsim.check.target import Target
 from uvmsim.machine import Failure
 from uvmsim.machine.failure import InputError
+from uvmsim.runs import checkpoint as checkpoint_file
 from uvmsim.runs.executors import DaskCluster, InProcess, LocalPool
 from uvmsim.runs.names import get_strategy
 
@@ -46,7 +49,9 @@ MIN_SLICE = 0.1
 MAX_SLICE = 2.0
 """Longest slice: each wave's is twice the previous one's, up to this."""
 BRANCHES_PER_TASK = 64
-"""Most branches dealt to one task in one wave (what it does not start comes back)."""
+"""Most branches given to one task (what it does not start comes back)."""
+CHECKPOINT_EVERY = 30.0
+"""Seconds between two saves of a checkpointed run's state."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,8 @@ def explore_split(
     slice_seconds: tuple[float, float] = (MIN_SLICE, MAX_SLICE),
     slice_executions: int | None = None,
     stats: dict[str, float] | None = None,
+    checkpoint: str | None = None,
+    identity: dict | None = None,
 ) -> CheckResult:
     """Explore `target` with DPOR `strategy` split over `executor`'s workers (see the module
     docstring); the result as `check.strategy.explore` gives it.
@@ -252,6 +259,10 @@ def explore_split(
     `slice_executions` caps each slice's executions (tests use it to split small programs
     into many subtrees).  `stats`, when given, is filled with `workers`, `tasks`, `busy`
     (worker seconds in slices), `cpu` (their CPU seconds), `coordinator_cpu`, `wall`.
+    `checkpoint`: a file the run's state is saved to every `CHECKPOINT_EVERY` seconds and
+    when it stops before the end (budget, interrupt, lost workers), and resumed from when
+    it exists (runs/checkpoint.py; `identity` says which check it belongs to); removed when
+    the run ends (complete, or at its first failure).
     """
     c0 = time.process_time()
     t0 = time.monotonic()
@@ -259,26 +270,46 @@ def explore_split(
     frontier = Frontier(coordinator)
     n = workers if workers is not None else workers_of(executor)
     run = _Run()
+    prior = 0.0  # seconds the run took before it was resumed
+    if checkpoint is not None and os.path.exists(checkpoint):
+        run.coverage, run.tally, run.first = checkpoint_file.load(
+            checkpoint, identity or {}, frontier
+        )
+        prior = run.coverage.elapsed
     cov = run.coverage
     shortest, longest = slice_seconds
     stopping = False
     running: dict[str, Slice] = {}
+    saved = time.monotonic()
+
+    def save() -> None:
+        assert checkpoint is not None
+        in_flight = [b for t in running.values() for b in t.branches]
+        cov.elapsed = prior + time.monotonic() - t0
+        checkpoint_file.save(
+            checkpoint, identity or {}, frontier, in_flight, cov, run.tally, run.first
+        )
+
     steal = isinstance(executor, LocalPool)
     stealing = False
     dispatcher = _Dispatcher(executor, n, run_slice)
     try:
         while True:
             while not stopping and len(running) < n and frontier:
+                cap = slice_executions
+                if max_executions is not None:  # what the slices running may still use
+                    promised = sum(t.max_executions or 0 for t in running.values())
+                    left = max_executions - cov.executions - promised
+                    if left <= 0:
+                        break
+                    share_left = max(1, -(-left // n))
+                    cap = share_left if cap is None else min(cap, share_left)
                 # Share what is there among the idle workers; a busy one hands back soon.
                 share = max(1, min(BRANCHES_PER_TASK, frontier.pending() // n))
                 branches = frontier.take(share)
                 if not branches:
                     break
                 seconds = min(longest, shortest * 2 ** (run.tasks // n))
-                cap = slice_executions
-                if max_executions is not None:
-                    left = max(1, -(-(max_executions - cov.executions) // n))
-                    cap = left if cap is None else min(cap, left)
                 if time_limit is not None:
                     seconds = max(0.01, min(seconds, time_limit - (time.monotonic() - t0)))
                 task = Slice(
@@ -312,12 +343,20 @@ def explore_split(
                 stopping = True  # the slices running finish theirs (a few seconds at most)
             elif cov.out_of_budget(max_executions, time_limit, t0):
                 stopping = True
+            if checkpoint is not None and time.monotonic() - saved > CHECKPOINT_EVERY:
+                save()
+                saved = time.monotonic()
+    except BaseException:
+        if checkpoint is not None:  # interrupted: what is running is explored again later
+            with contextlib.suppress(OSError):
+                save()
+        raise
     finally:
         dispatcher.close()
     cov.pruned += frontier.counts["pruned"]
     divergences = frontier.counts["divergences"]
     cov.complete = not stopping and not frontier and divergences == 0
-    cov.elapsed = time.monotonic() - t0
+    cov.elapsed = prior + time.monotonic() - t0
     failure, schedule = run.first if run.first is not None else (None, ())
     local = target()
     res = CheckResult(
@@ -343,7 +382,16 @@ def explore_split(
             coordinator_cpu=time.process_time() - c0,
             wall=cov.elapsed,
         )
-    span = n * cov.elapsed or 1.0
+    res_note = ""
+    if checkpoint is not None:
+        if frontier and (keep_going or run.first is None):
+            save()
+            res_note = f"checkpoint {checkpoint}: saved; run the same command again to go on"
+        else:
+            checkpoint_file.remove(checkpoint)
+    span = n * (cov.elapsed - prior) or 1.0
+    if res_note:
+        res.notes.append(res_note)
     res.notes.append(
         f"explored in {run.tasks} subtree slices over {n} "
         f"{'worker' if n == 1 else 'workers'} (busy {100 * run.busy / span:.0f}% of the "

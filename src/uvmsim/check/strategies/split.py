@@ -146,6 +146,25 @@ class Frontier:
             self.strategy.shared_request(node, payload)
             self._mark(path)
 
+    def open_paths(self) -> list[Path]:
+        """The shared states that may have alternatives left, shallowest first."""
+        return [p for _, p in sorted(self._open)]
+
+    def restore(
+        self,
+        nodes: list[SharedNode],
+        ready: list[Branch],
+        open_paths: list[Path],
+        counts: dict[str, int],
+    ) -> None:
+        """Take the state a checkpoint saved (runs/checkpoint.py)."""
+        self.nodes = {n.path: n for n in nodes}
+        self.ready = list(ready)
+        self._open, self._queued = [], set()
+        for path in open_paths:
+            self._mark(path)
+        self.counts = dict(counts)
+
     def pending(self) -> int:
         """About how many branches are left to hand out (alternatives not claimed yet)."""
         return len(self.ready) + sum(
