@@ -29,6 +29,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,8 @@ class Slice:
     max_executions: int | None
     keep_going: bool
     key: str
-    steal: int | None = None  # hand back early once `_STEAL` is no longer this (local runs)
+    steal: int | None = None  # hand back early once the steal generation is no longer this
+    steal_var: str | None = None  # a Dask cluster's: the Variable holding the generation
 
     def label(self) -> str:
         return f"{self.strategy} slice {self.key} ({len(self.branches)} subtrees)"
@@ -96,12 +98,68 @@ class SliceResult:
 
 
 _RUN_LOCK = threading.Lock()
+_TARGETS: dict[TargetMaker, Target] = {}
 _STEAL = multiprocessing.RawValue("q", 0)
 """Work stealing for local processes: the coordinator bumps it when a worker is idle and no
 branch is left to give it; every slice running then hands back after its current execution.
 Shared with the pool's workers because it exists before they are forked (with the spawn start
 method each process has its own, and slices just run to their time limit)."""
-_TARGETS: dict[TargetMaker, Target] = {}
+STEAL_POLL = 0.1
+"""Seconds between two looks of a Dask worker at its cluster's steal generation."""
+
+
+class _Steal:
+    """How the coordinator asks the slices running to hand back: the steal generation, in
+    `_STEAL` for local processes, in a Dask `Variable` on a cluster; a slice stops once the
+    generation differs from the one it started with.  Nothing for `InProcess`."""
+
+    def __init__(self, executor: Any):
+        self.local = isinstance(executor, LocalPool)
+        self.var: Any = None
+        self.name: str | None = None
+        self.generation = _STEAL.value if self.local else 0
+        if isinstance(executor, DaskCluster):
+            from distributed import Variable
+
+            self.name = f"uvmsim-steal-{uuid.uuid4().hex}"
+            self.var = Variable(self.name, client=executor.client)
+            self.var.set(0)
+        self.enabled = self.local or self.var is not None
+
+    def ask(self) -> None:
+        self.generation += 1
+        if self.local:
+            _STEAL.value = self.generation
+        elif self.var is not None:
+            self.var.set(self.generation)
+
+    def close(self) -> None:
+        if self.var is not None:
+            with contextlib.suppress(Exception):  # a cluster already gone has nothing left
+                self.var.delete()
+
+
+def _stop_when(task: Slice) -> Callable[[], bool] | None:
+    """The check a slice makes after each execution (see `_Steal`)."""
+    generation = task.steal
+    if generation is None:
+        return None
+    if task.steal_var is None:
+        return lambda: _STEAL.value != generation
+    from distributed import Variable, get_client
+
+    var = Variable(task.steal_var, client=get_client())
+    state = {"at": time.monotonic(), "stop": False}
+
+    def asked() -> bool:  # a look costs a round trip to the scheduler: at most every 0.1 s
+        now = time.monotonic()
+        if not state["stop"] and now - state["at"] >= STEAL_POLL:
+            state["at"] = now
+            with contextlib.suppress(Exception):  # no answer: go on with the slice
+                state["stop"] = var.get(timeout=STEAL_POLL) != generation
+        return bool(state["stop"])
+
+    return asked
 
 
 def split_strategy(name: str, options: Options, branches: Any = None) -> DporSearch:
@@ -123,9 +181,7 @@ def run_slice(task: Slice) -> SliceResult:
         if target is None:
             target = _TARGETS[task.target] = task.target()
         strategy = split_strategy(task.strategy, task.options, task.branches)
-        if task.steal is not None:
-            generation = task.steal
-            strategy.stop_when = lambda: _STEAL.value != generation
+        strategy.stop_when = _stop_when(task)
         res = explore(
             target,
             strategy,
@@ -290,7 +346,7 @@ def explore_split(
             checkpoint, identity or {}, frontier, in_flight, cov, run.tally, run.first
         )
 
-    steal = isinstance(executor, LocalPool)
+    steal = _Steal(executor)
     stealing = False
     dispatcher = _Dispatcher(executor, n, run_slice)
     try:
@@ -321,18 +377,19 @@ def explore_split(
                     cap,
                     keep_going,
                     str(run.tasks),
-                    _STEAL.value if steal else None,
+                    steal.generation if steal.enabled else None,
+                    steal.name,
                 )
                 run.tasks += 1
                 running[task.key] = task
                 dispatcher.submit(task)
             if not running:
                 break
-            if steal and len(running) < n and not frontier and not stealing:
-                _STEAL.value += 1  # idle workers, nothing to give them: ask the busy ones
+            if steal.enabled and len(running) < n and not frontier and not stealing:
+                steal.ask()  # idle workers, nothing to give them: ask the busy ones
                 stealing = True
             task, r = dispatcher.next()
-            if task.steal != _STEAL.value:
+            if task.steal != steal.generation:
                 stealing = False
             del running[task.key]
             run.merge(r)
@@ -353,6 +410,7 @@ def explore_split(
         raise
     finally:
         dispatcher.close()
+        steal.close()
     cov.pruned += frontier.counts["pruned"]
     divergences = frontier.counts["divergences"]
     cov.complete = not stopping and not frontier and divergences == 0
