@@ -25,6 +25,7 @@ times (bounded DPOR: incomplete even within the bound, but a cheap first pass).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -376,13 +377,21 @@ class DporSearch(PrefixSearch):
         return 0
 
     # -- strategy-specific ----------------------------------------------------------------
+    @abstractmethod
     def unclaim(self, node: Node) -> None:
         """Undo the set-up of `node`'s next alternative (it was not run)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def shared(self, path: Path, node: Node) -> SharedNode:
         """`node`, a state of this search's subtree, as a shared state."""
-        raise NotImplementedError
+
+    @abstractmethod
+    def shared_request(self, node: SharedNode, payload: Any) -> None:
+        """Apply what a race below asks of `node` (a shared state above its subtree)."""
+
+    @abstractmethod
+    def shared_next(self, node: SharedNode, counts: dict[str, int]) -> Branch | None:
+        """Claim `node`'s next alternative as a branch; None when none is left."""
 
 
 class Dpor(DporSearch):
