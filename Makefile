@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: review test bench campaign lint clean
+.PHONY: review test bench campaign docs sabotage lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,19 @@ campaign: $(STAMP)
 	$(BIN)/uvmsim sweep run examples/sweep-campaign.toml --store campaign.sqlite
 	$(BIN)/uvmsim report campaign.sqlite
 
+# Rewrite every table and output the docs quote from the command it quotes (docs/generate.py);
+# tests/test_docs.py fails when a committed one differs.
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
+
+# Not in CI (minutes): each deliberate breakage of tests/sabotage/breakages.py, applied to a
+# copy of the repository, must make the tests named for it fail.
+sabotage: $(STAMP)
+	$(BIN)/python -m tests.sabotage.run
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

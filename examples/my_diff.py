@@ -21,3 +21,11 @@ SEED_MISSED_ANFREE = PROTOCOLS["seed"].variant(
     "the diff, but uvm_anfree_list still wraps uvm_pagefree in the pageq lock",
     anfree_list_unlocked=False,
 )
+
+# The diff on a kernel without the per-CPU page magazines: what uvn_flush's per-page frees
+# cost when each one takes the fpageq lock (docs/simulator.md, R4).
+SEED_NOCACHE = PROTOCOLS["seed"].variant(
+    "seed-nocache",
+    "the diff without the per-CPU page magazines",
+    percpu_magazines=False,
+)

@@ -85,3 +85,38 @@ def test_pct_reports_its_guarantee_and_stops_at_the_bug():
     res = explore(ProgramTarget(depth2(), analyses=NO_RACES), Pct(depth=2, stop=500))
     assert res.failure is not None and res.failure.kind == "kassert"
     assert any("probability >= 1/(n*k^(d-1))" in note for note in res.notes)
+
+
+def all_before():
+    """Bug iff the reader's one read comes after all 20 of the writer's stores: depth 1 for
+    PCT (the writer needs the higher priority: probability 1/2), but a random walk must pick
+    the writer 20 times in a row first (probability 2^-20)."""
+
+    def build():
+        cs = cells(2)
+
+        def writer():
+            for i in range(1, 21):
+                cs[0].v = i
+
+        def reader():
+            KASSERT(cs[0].v != 20, "the reader saw every store")
+
+        return cs, [writer, reader]
+
+    return build
+
+
+def test_pct_meets_its_bound_where_a_random_walk_almost_never_hits():
+    from uvmsim.check.strategies.random_walk import RandomWalk
+
+    runs = 400
+    target = ProgramTarget(all_before(), analyses=NO_RACES)
+    pct_res = explore(target, Pct(depth=1, stop=runs), keep_going=True)
+    walk_res = explore(target, RandomWalk(stop=runs), keep_going=True)
+    pct_hits = sum(t["count"] for t in pct_res.tally.counts.values())
+    walk_hits = sum(t["count"] for t in walk_res.tally.counts.values())
+    bound = pct_bound(target.cpus, 21, 1)
+    assert bound == 0.5
+    assert at_or_above(pct_hits / runs, bound, runs), pct_hits
+    assert walk_hits <= 2  # expected 400 * 2^-20: none

@@ -27,6 +27,7 @@ SIM = (
     ("build", 16, 600),
     ("flush", 8, 300),
     ("pressure", 4, 200),
+    ("make", 8, 300),
 )
 WALL_CLOCK = {"elapsed_s", "seconds", "elapsed"}
 # Model source lines move whenever a model file is edited (an import, a docstring); what must

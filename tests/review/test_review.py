@@ -7,25 +7,36 @@ import subprocess
 
 import pytest
 
-from uvmsim.review.questions import Bounds
 from uvmsim.review.render import distinct_counterexamples, render_text, to_json, write_html
-from uvmsim.review.run import run_review
-
-SMALL = Bounds(
-    max_executions=1500, campaign_executions=40, sim_ops=400, sim_cpus=(8,), mutant_executions=150
-)
 
 
 @pytest.fixture(scope="module")
-def review():
-    return run_review("seed", "openbsd-pre", bounds=SMALL)
+def review(small_review):
+    return small_review
 
 
-def test_every_question_has_a_computed_verdict(review):
+def test_every_question_has_a_computed_verdict_and_a_control_that_flipped(review):
     doc = to_json(review)
     assert [q["id"] for q in doc["questions"]] == [f"R{i}" for i in range(1, 10)]
-    assert {q["verdict"] for q in doc["questions"]} <= {"holds", "fails", "measured"}
-    assert all(q["summary"] for q in doc["questions"])
+    verdicts = {q["id"]: q["verdict"] for q in doc["questions"]}
+    assert verdicts == {
+        "R1": "holds",
+        "R2": "fails",
+        "R3": "holds",
+        "R4": "measured",
+        "R5": "holds",
+        "R6": "holds",
+        "R7": "measured",
+        "R8": "measured",
+        "R9": "fails",
+    }
+    for q in doc["questions"]:
+        assert q["summary"]
+        control = q["control"]
+        assert control is not None and control["flipped"] is True, q["id"]
+        assert control["expected"] == {"holds": "fires", "fails": "silent"}.get(
+            q["verdict"], control["expected"]
+        )
 
 
 def test_failures_of_the_reviewed_protocol_come_first_with_a_token(review):
@@ -34,12 +45,16 @@ def test_failures_of_the_reviewed_protocol_come_first_with_a_token(review):
     assert doc["failures"][0]["replay_token"].startswith("uvm1.")
 
 
-def test_mutation_score_and_every_survivor_explained(review):
+def test_mutation_score_and_every_survivor_explained_from_its_own_runs(review):
     doc = to_json(review)["mutation"]
     assert doc["total"] == 20  # one mutant per switch of the diff
-    assert doc["killed"] >= 12
-    for m in doc["mutants"]:
-        assert m["how"], m
+    assert doc["killed"] == 14
+    survivors = [m for m in doc["mutants"] if m["status"] == "survives"]
+    assert len(survivors) == 6
+    for m in survivors:
+        # what the flip changed where it runs, and what the explorations covered
+        assert re.search(r"in [\w-]+ it changes (lock acquisitions|no lock acquisition)", m["how"])
+        assert "no new or lost failure in " in m["how"], m
 
 
 def test_html_report_renders_in_headless_chromium(review, tmp_path):

@@ -2,8 +2,14 @@
 
 import pytest
 
+from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.runs.simulate import simulate
+from uvmsim.simulate.costs import cost_table
+from uvmsim.simulate.engine import TimedEngine
+from uvmsim.simulate.run import run_timed
+from uvmsim.workloads import WORKLOADS
+from uvmsim.workloads.base import WorkloadContext
 
 SEED = PROTOCOLS["seed"]
 
@@ -56,27 +62,55 @@ def test_fifo_and_cas_give_the_same_mean_wait_without_handoff_cost():
     )
 
 
-def test_littles_law_holds_exactly():
-    """L (time-average CPUs waiting or holding, from the spans) = X * R, on every run."""
-    for n in (2, 8):
-        r = simulate("spinlock", SEED, n, seed=3, options={"iterations": 2000}, trace=True)
+class _Census(TimedEngine):
+    """The timed engine, noting when each CPU enters the lock's system (the CPU's clock when
+    it comes to its mtx_enter, before any spinning) and leaves it (the end of its mtx_leave):
+    the intervals integrate to the time-average number of CPUs in the system, with nothing
+    taken from the lockstat sums."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.arrived: dict[int, float] = {}
+        self.area = 0.0
+
+    def _charge(self, c, op, t):
+        if op[0] == MTX_ENTER:
+            self.arrived[c.index] = c.clock  # before the gap it spun is added
+        super()._charge(c, op, t)
+        if op[0] == MTX_LEAVE:
+            self.area += c.clock - self.arrived.pop(c.index)
+
+
+def test_littles_law_against_an_independent_census():
+    """L (the time-average number of CPUs in the lock's system, integrated from each CPU's
+    arrival and departure times) = X * R (lockstat: acquisitions over time, wait plus hold per
+    acquisition), at light and heavy load."""
+    wl = WORKLOADS["spinlock"]
+    for n, think in ((2, 9000.0), (8, 9000.0), (8, 1000.0)):
+        opts = wl.parse({"think": think, "hold": 1000.0})
+        engines: list = []
+
+        def build(engine, n=n, opts=opts, engines=engines):
+            engines.append(engine)
+            return wl.build(WorkloadContext(opts, n, 3, engine, SEED))
+
+        r = run_timed(
+            build,
+            labels=("seed", "spinlock"),
+            cpus=n,
+            costs=cost_table(**wl.costs(opts)),
+            ops=3000,
+            seed=3,
+            engine_class=_Census,
+        )
+        T = r.cycles
+        L = engines[0].area / T
         lock = r.locks["spinlock"]
-        spans = [e for e in r.trace if e["tid"] >= 0]
-        assert len(spans) < 200_000  # the trace was not cut
-        events = []
-        for e in spans:
-            events.append((e["ts"], 1))
-            events.append((e["ts"] + e["dur"], -1))
-        events.sort()
-        area, inside, last = 0.0, 0, 0.0
-        for t, d in events:
-            area += inside * (t - last)
-            inside, last = inside + d, t
-        T = r.cycles / 3000.0
-        L = area / T
         X = lock["acquisitions"] / T
-        R = (lock["wait_cycles"] + lock["hold_cycles"]) / 3000.0 / lock["acquisitions"]
-        assert pytest.approx(X * R, rel=1e-6) == L
+        R = (lock["wait_cycles"] + lock["hold_cycles"]) / lock["acquisitions"]
+        # within 1e-4 in practice: the one difference is a stay still open when the run stops
+        assert pytest.approx(X * R, rel=1e-3) == L, (n, think, L, X * R)
+        assert L > 0.1
 
 
 def boyd_wickizer(n, a, s, c):

@@ -65,3 +65,24 @@ def never(op) -> bool:
 def at_work(name: str):
     """A stop predicate: the CPU is about to do the piece of work `name` (e.g. swap_io)."""
     return lambda op: op[0] == "work" and op[2] == name
+
+
+def at_lock(kind: str, lock: str, function: str):
+    """A stop predicate: the CPU is about to do lock operation `kind` on the lock named
+    `lock` from `function` (e.g. the pagedaemon re-taking a page's owner lock)."""
+
+    def stop(op) -> bool:
+        return (
+            op[0] == kind
+            and getattr(op[1], "name", None) == lock
+            and op[3] is not None
+            and op[3][0].co_name == function
+        )
+
+    return stop
+
+
+# The window of finding F2 and hunk 18: the pagedaemon (cpu0) runs until it is about to take
+# the page's owner lock back after its one-page swap write failed with VM_PAGER_AGAIN; the
+# exiting CPU (cpu1) then runs to its end, releasing the busy anon; then the pagedaemon.
+RELEASED_WINDOW = [(0, at_lock(RW_TRY, "amap.am_lock", "kl_rw_enter")), (1, never), (0, never)]

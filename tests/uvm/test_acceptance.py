@@ -5,7 +5,7 @@ from uvmsim.protocols import PROTOCOLS
 from uvmsim.runs.names import get_scenario
 from uvmsim.scenarios import run_scenario
 
-from .helpers import PhaseEngine, at_work, never
+from .helpers import RELEASED_WINDOW, PhaseEngine
 
 
 def pagedaemon_first():
@@ -35,7 +35,7 @@ def test_same_schedule_under_seed_does_not_recurse():
 
 
 def test_released_page_path_recurses_without_its_dequeue():
-    phases = [(0, at_work("swap_io")), (1, never), (0, never)]
+    phases = RELEASED_WINDOW
     mutant = PROTOCOLS["seed"].variant("m", pdaemon_released_dequeue_first=False)
     f = run_scenario(get_scenario("pdaemon-released"), mutant, PhaseEngine(phases)).failure
     assert f is not None and f.kind == "recursion"

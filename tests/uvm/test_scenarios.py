@@ -14,7 +14,7 @@ SEEDS = 1000
 def allowed(scenario, proto, failure):
     """A failure is acceptable only as the scenario's recorded expectation on `proto`."""
     expect = scenario.expectation(proto)
-    if failure is None:
+    if failure is None or expect == "fails":
         return True
     if expect == "finding":
         return classify(failure) is not None
@@ -37,7 +37,7 @@ def test_scenario_runs_to_completion(name, proto_name):
         completed += r.completed
     if scenario.expectation(proto) == "holds":
         assert completed == len(engines)
-    else:
+    elif scenario.expectation(proto) != "fails":  # a control may fail on every schedule
         assert completed > 0  # the expected failure needs a particular interleaving
 
 

@@ -10,14 +10,14 @@ import pytest
 from uvmsim.machine import RandomEngine, RoundRobinEngine
 from uvmsim.protocols import ALL_SWITCHES, PROTOCOLS, Protocol
 
-from .helpers import PhaseEngine, at_work, behaviour, never
+from .helpers import RELEASED_WINDOW, PhaseEngine, behaviour
 
 
 def engines():
     yield RoundRobinEngine()
     yield RoundRobinEngine(quantum=1_000_000)
-    # cpu1 runs entirely while cpu0 waits for its swap write (the pagedaemon's released path).
-    yield PhaseEngine([(0, at_work("swap_io")), (1, never), (0, never)])
+    # cpu1 runs entirely in the window of the pagedaemon's released path.
+    yield PhaseEngine(RELEASED_WINDOW)
     for seed in range(30):
         yield RandomEngine(seed)
 

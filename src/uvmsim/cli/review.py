@@ -47,11 +47,11 @@ def review(
 ) -> None:
     """Answer every concern of the pageqlock review thread with computed evidence.
 
-    One row per question R1-R9 of the thread (docs/review.md): a verdict (holds, FAILS,
+    One row per question R1-R9 of the thread (docs/review.md): a verdict (holds, FAILS, UNPROVEN,
     measured), the evidence (scenarios, executions, bounds, simulator figures), and a
     minimized counterexample with its replay token where something fails.  Failures of the
-    reviewed protocol itself are printed first.  Exit status 1 when any verdict FAILS (a
-    result, as for `check`), 0 otherwise.
+    reviewed protocol itself are printed first.  Exit status 1 when any verdict FAILS or is
+    UNPROVEN (a result, as for `check`), 0 otherwise.
 
     \b
     Examples:
@@ -84,4 +84,4 @@ def review(
         click.echo(json.dumps(to_json(rv), indent=2))
     else:
         render_text(rv, timing=sys.stdout.isatty())
-    sys.exit(EXIT_FOUND if any(v.verdict == "fails" for v in rv.verdicts) else 0)
+    sys.exit(EXIT_FOUND if any(v.verdict in ("fails", "unproven") for v in rv.verdicts) else 0)

@@ -31,6 +31,9 @@ from uvmsim.simulate.outputs import chrome_trace_text, folded_text
 from uvmsim.simulate.run import MAX_CPUS, SimResult, check_cpus, check_cycles
 from uvmsim.workloads import WORKLOADS
 
+# for --help: the registry's names, so a new workload cannot be left out of it
+_WORKLOAD_NAMES = ", ".join(sorted(WORKLOADS)[:-1]) + " or " + sorted(WORKLOADS)[-1]
+
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
@@ -132,6 +135,16 @@ def _console() -> Console:
     return console(width=None if wide else 140)
 
 
+def _minsec(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}m{s:06.3f}s"
+
+
+def time_line(t: dict[str, float]) -> str:
+    """`time(1)`'s line: real, user and sys as minutes and seconds."""
+    return "  ".join(f"{k} {_minsec(t[k])}" for k in ("real", "user", "sys"))
+
+
 def render_run(r: SimResult) -> None:
     con = _console()
     ct = r.cpu_time
@@ -143,6 +156,9 @@ def render_run(r: SimResult) -> None:
         f"{r.throughput:,.0f} ops/s"
     )
     con.print("CPU time: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in ct.items()))
+    con.print(time_line(r.time()))
+    if r.time_scale != 1.0:
+        con.print(f"{time_line(r.time(scaled=True))}  (jobs at their real size: {r.time_scale:g}x)")
     t = Table(title="locks (by total wait)")
     for col in (
         "lock",
@@ -197,7 +213,7 @@ def render_run(r: SimResult) -> None:
     "--workload",
     "-w",
     required=True,
-    help="build, flush, pressure or spinlock (their options: below).",
+    help=f"{_WORKLOAD_NAMES} (their options: below).",
 )
 @click.option("--cpus", "-n", type=int, required=True, help=f"Number of CPUs, 1..{MAX_CPUS}.")
 @click.option("--ops", type=int, default=None, help="Stop after N workload operations.")
@@ -248,6 +264,7 @@ def simulate_cmd(
     \b
     Examples:
       uvmsim simulate -p seed -w build -n 32 --ops 20000
+      uvmsim simulate -p seed -w make -n 64 --kind kernel    # a whole make -j64 kernel build
       uvmsim simulate -p openbsd-pre -w flush -n 16 --json
       uvmsim simulate -p seed -w spinlock -n 16 --think 9000 --hold 1000 --discipline fifo
       uvmsim simulate -p seed -w build -n 16 --folded out.folded --trace out.json
@@ -304,8 +321,10 @@ def scale_rows(
     opts: dict,
     discipline: str = "cas",
     start: Callable[..., Any] | None = None,
+    ops_per_cpu: int | None = None,
 ) -> list[dict]:
-    """One simulation per protocol x CPU count; `start(label)` (progress_bar) if given."""
+    """One simulation per protocol x CPU count; `start(label)` (progress_bar) if given;
+    `ops_per_cpu`, if given, replaces `ops` by that many per CPU."""
     rows = []
     for p in protocols:
         proto = get_protocol(p)
@@ -314,7 +333,7 @@ def scale_rows(
                 workload,
                 proto,
                 n,
-                ops=ops,
+                ops=ops if ops_per_cpu is None else ops_per_cpu * n,
                 seed=seed,
                 options=opts,
                 discipline=discipline,
@@ -373,9 +392,7 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
 
 @click.command("scale", cls=WorkloadHelp, context_settings=_EXTRA)
 @click.option("--protocol", "-p", "protocols", required=True, metavar="P1,P2,...")
-@click.option(
-    "--workload", "-w", required=True, help="build, flush, pressure or spinlock (options: below)."
-)
+@click.option("--workload", "-w", required=True, help=f"{_WORKLOAD_NAMES} (options: below).")
 @click.option(
     "--cpus",
     "-n",
@@ -386,6 +403,12 @@ def plot_scale(rows: list[dict], path: str, title: str) -> None:
 )
 @click.option(
     "--ops", type=int, default=5000, show_default=True, help="Workload operations per run."
+)
+@click.option(
+    "--ops-per-cpu",
+    type=int,
+    default=None,
+    help="Instead of --ops: this many operations per CPU (every run as long per CPU).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--discipline", type=click.Choice(["cas", "fifo"]), default="cas")
@@ -403,6 +426,7 @@ def scale_cmd(
     workload: str,
     cpus: str,
     ops: int,
+    ops_per_cpu: int | None,
     seed: int,
     discipline: str,
     plot: str | None,
@@ -417,6 +441,7 @@ def scale_cmd(
     Examples:
       uvmsim scale -p openbsd-pre,seed -w build -n 8,16,32,64 --plot scale.png
       uvmsim scale -p openbsd-2024-nocache,openbsd-pre -w build --json
+      uvmsim scale -p openbsd-pre,seed -w make -n 16,32,64,80 --jobs -1 --ops-per-cpu 60
     """
     plist = parse_list(protocols, "--protocol")
     nlist = parse_list(cpus, "--cpus", int)
@@ -424,12 +449,14 @@ def scale_cmd(
         check_cpus(n)
     if ops < 1:
         raise InputError(f"--ops must be a positive integer, got {ops}")
+    if ops_per_cpu is not None and ops_per_cpu < 1:
+        raise InputError(f"--ops-per-cpu must be a positive integer, got {ops_per_cpu}")
     if plot and not plot.endswith((".png", ".svg")):
         # Said before the runs, not after them.
         raise InputError(f"--plot: {plot!r} must end in .png or .svg")
     opts = workload_options(workload, list(ctx.args))
     with progress_bar(not as_json and _stderr_is_tty(), len(plist) * len(nlist)) as start:
-        rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline, start)
+        rows = scale_rows(plist, workload, nlist, ops, seed, opts, discipline, start, ops_per_cpu)
     names = list(dict.fromkeys(r["protocol"] for r in rows))  # the protocols' own names
     if plot:
         plot_scale(rows, plot, f"{workload}: " + " vs ".join(names))

@@ -95,7 +95,7 @@ def measure(
     workload: str,
     protocol: Protocol,
     cpus: int,
-    ops: int,
+    ops: int | None,
     seed: int = 1,
     options: dict | None = None,
 ) -> Any:

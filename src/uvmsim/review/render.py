@@ -17,7 +17,7 @@ from uvmsim.output_files import publish_directory
 from uvmsim.review.run import Counterexample, Review
 from uvmsim.scenarios.findings import FINDINGS
 
-MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured"}
+MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured", "unproven": "UNPROVEN"}
 
 HTML_WIDTH = 200
 """The width the counterexamples are laid out for in the HTML page (a <pre> that scrolls)."""
@@ -104,6 +104,7 @@ def to_json(rv: Review) -> dict:
                 "counterexample": (
                     rv.question_examples[v.id].token if v.id in rv.question_examples else None
                 ),
+                "control": v.control.to_json() if v.control is not None else None,
             }
             for v in rv.verdicts
         ],
@@ -162,7 +163,9 @@ def render_text(rv: Review, timing: bool = True, width: int | None = None) -> No
     if timing:
         t.add_column("time", justify="right", no_wrap=True)
     for v in rv.verdicts:
-        color = {"holds": "green", "fails": "red", "measured": "cyan"}[v.verdict]
+        color = {"holds": "green", "fails": "red", "measured": "cyan", "unproven": "yellow"}[
+            v.verdict
+        ]
         evidence = escape(v.summary)
         if v.id in rv.question_examples:
             cx = rv.question_examples[v.id]
@@ -207,6 +210,7 @@ body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #bbb; padding: 4px 8px; vertical-align: top; text-align: left; }
 .holds { color: #186a18; font-weight: bold; } .fails { color: #b00; font-weight: bold; }
+.unproven { color: #a60; font-weight: bold; }
 .measured { color: #06a; font-weight: bold; }
 td { overflow-wrap: break-word; }
 pre { background: #f5f5f5; padding: 8px; overflow-x: auto; font-size: 12px; }

@@ -12,7 +12,7 @@ from typing import Any
 from uvmsim.machine import Analyses
 from uvmsim.protocols import Protocol
 from uvmsim.runs.names import get_workload
-from uvmsim.simulate.costs import CostTable, cost_table
+from uvmsim.simulate.costs import CPU_HZ, CostTable, cost_table
 from uvmsim.simulate.engine import TimedEngine
 from uvmsim.simulate.run import Progress, SimResult, check_cpus, run_timed
 from uvmsim.workloads.base import WorkloadContext
@@ -38,16 +38,23 @@ def simulate(
     progress: Progress | None = None,
 ) -> SimResult:
     """Run `workload` on `cpus` CPUs until `ops` workload operations or `cycles` cycles
-    (DEFAULT_OPS when neither is given and the workload has no iteration count)."""
+    (DEFAULT_OPS when neither is given, unless the workload is finite or has an iteration
+    count)."""
     check_cpus(cpus)
     wl = get_workload(workload)
     opts = wl.parse(options or {})
     table = costs if costs is not None else cost_table(**wl.costs(opts))
-    if ops is None and cycles is None and visible is None and not opts.get("iterations"):
+    if (
+        ops is None
+        and cycles is None
+        and visible is None
+        and not opts.get("iterations")
+        and not wl.finite(opts)
+    ):
         ops = DEFAULT_OPS
 
     def build(engine: TimedEngine) -> list[Any]:
-        return wl.build(WorkloadContext(opts, cpus, seed, engine, protocol))
+        return wl.build(WorkloadContext(opts, cpus, seed, engine, protocol, CPU_HZ))
 
     return run_timed(
         build,
@@ -65,4 +72,5 @@ def simulate(
         progress=progress,
         bind=wl.bind,
         counters=wl.counters,
+        time_scale=wl.time_scale(opts),
     )

@@ -6,7 +6,8 @@ starting state, so the state is one the model itself can produce.  `program(w)` 
 one function per CPU; the checker explores their interleavings with every invariant armed.
 
 `expect` maps protocol names to what the scenario shows on them: "holds" (nothing can go
-wrong), a failure kind that must be reachable (e.g. "recursion"), or "finding" (a failure the
+wrong), a failure kind that must be reachable (e.g. "recursion"), "fails" (some interleaving
+fails, whatever the first failure found is: the control harnesses), or "finding" (a failure the
 model found in the kernel's own protocol, recorded in docs/findings.md).
 """
 
@@ -43,6 +44,9 @@ class Scenario:
     program: Callable[[World], list[Callable[[], Any]]]
     expect: dict[str, str] = field(default_factory=dict)
     swap: dict[str, Any] = field(default_factory=dict)
+    world: dict[str, Any] = field(default_factory=dict)
+    apparatus: bool = False  # a control or measurement harness of the review (controls.py),
+    # not a kernel situation: campaigns over "all" scenarios leave it out
 
     def expectation(self, protocol: Protocol) -> str | None:
         return self.expect.get(protocol.name)
@@ -57,8 +61,12 @@ def register(s: Scenario) -> Scenario:
 
 
 def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
-    """A fresh world: counters, allocator with `scenario.pages` pages, swap."""
-    w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap)
+    """A fresh world: counters, allocator with `scenario.pages` pages, swap.
+
+    `scenario.swap` are `uvm_swap_init`'s parameters (encryption, fragmentation, injected
+    failures), `scenario.world` `uvm_boot`'s others (`dma_share`).
+    """
+    w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap, **scenario.world)
 
 
 class SetupError(RuntimeError):

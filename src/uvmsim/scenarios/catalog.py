@@ -14,14 +14,21 @@ from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_unref
 from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
-from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_unwire, uvm_fault_upper
+from uvmsim.uvm.uvm_fault import (
+    fault_entry,
+    fault_range,
+    uvm_fault,
+    uvm_fault_lower,
+    uvm_fault_unwire,
+    uvm_fault_upper,
+)
 from uvmsim.uvm.uvm_km import uvm_km_pgremove
-from uvmsim.uvm.uvm_object import uvm_obj_free, uvm_obj_init, uvm_object
-from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagerealloc_multi
+from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
+from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
 
 P = PAGE_SIZE
 ALL_PROTOCOLS_HOLD = {
@@ -65,8 +72,9 @@ def _pageclean_race_setup(w: World) -> None:
     S.fault_anon(w.pm, 0x1000, w.amap, 0)
     S.clean_anon(w.amap, 0)
     S.deactivate_anon(w.amap, 0)
+    # A zero-filled aobj page never paged out: dirty and without a swap slot, so freeing it
+    # needs no uvm_swap_free (which waits for the kernel lock the pagedaemon holds).
     S.fault_object(w.pm, 0x2000, w.aobj, 0)
-    S.clean_object_page(w.aobj, 0)
     S.deactivate_object_page(w.aobj, 0)
 
 
@@ -76,7 +84,8 @@ register(
         cpus=3,
         pages=12,
         summary="two free paths reach one page: an exiting process frees its anon, the last "
-        "reference of an aobj goes, and the pagedaemon wants the same clean inactive pages",
+        "reference of an aobj goes, and the pagedaemon wants the same inactive pages (a "
+        "clean anon page, a dirty aobj page)",
         questions=("R1",),
         setup=_pageclean_race_setup,
         program=lambda w: [
@@ -92,6 +101,9 @@ register(
             "openbsd-2024-nocache": "holds",
             "seed-fixed": "holds",
         },
+        # A machine with at most 4 GiB: every page is DMA-reachable, so every free bypasses
+        # the per-CPU magazines (one fpageq acquisition each).
+        world={"dma_share": 1.0},
     )
 )
 
@@ -118,8 +130,7 @@ def _pdaemon_vs_free_setup(w: World) -> None:
     S.deactivate_anon(w.amap, 0)
     S.fault_anon(w.pm, 0x2000, w.amap, 1)  # dirty: the pagedaemon pages it out
     S.deactivate_anon(w.amap, 1)
-    S.fault_object(w.pm, 0x3000, w.aobj, 0)
-    S.clean_object_page(w.aobj, 0)
+    S.fault_object(w.pm, 0x3000, w.aobj, 0)  # dirty, no swap slot
     S.deactivate_object_page(w.aobj, 0)
 
 
@@ -128,9 +139,9 @@ register(
         name="pdaemon-vs-free",
         cpus=3,
         pages=12,
-        summary="the pagedaemon's inactive scan frees clean pages and pages a dirty anon out "
-        "(synchronously) while other CPUs free queued anon and aobj pages (amap wipeout, "
-        "uao_flush)",
+        summary="the pagedaemon's inactive scan frees a clean anon page and starts an async "
+        "swap write of a dirty anon and a dirty aobj page while other CPUs free queued anon "
+        "and aobj pages (amap wipeout, uao_flush)",
         questions=("R6",),
         setup=_pdaemon_vs_free_setup,
         program=lambda w: [
@@ -153,23 +164,29 @@ register(
 def _pdaemon_released_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
-    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: paged out synchronously
+    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: the pagedaemon pages it out
     S.deactivate_anon(w.amap, 0)
     _swap_only_elsewhere(w)
 
+
+# The path of finding F2: swap too fragmented for a cluster (uvm_swap_alloc falls back to one
+# slot, so the cluster is the page alone and is written at once with it as the page of
+# interest) and the NOWAIT pool_get(&bufpool) failing (VM_PAGER_AGAIN before any I/O).
+F2_SWAP = {"fragmented": True, "bufpool_fail": 1}
 
 register(
     Scenario(
         name="pdaemon-released",
         cpus=2,
         pages=12,
-        summary="the pagedaemon pages a dirty anon out synchronously while the process exits: "
-        "the anon is freed during the I/O (PG_RELEASED) and the pagedaemon frees the page after "
-        "it, with the pageq lock held",
+        summary="the pagedaemon's one-page swap cluster gets VM_PAGER_AGAIN while the process "
+        "exits: the anon is freed in the window where the pagedaemon holds no owner lock "
+        "(PG_RELEASED) and the pagedaemon frees the page after it, with the pageq lock held",
         questions=("R6",),
         setup=_pdaemon_released_setup,
         program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
         expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+        swap=F2_SWAP,
     )
 )
 
@@ -177,7 +194,7 @@ register(
 def _swpgonly_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
-    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: paged out synchronously
+    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: the pagedaemon pages it out
     S.deactivate_anon(w.amap, 0)
 
 
@@ -186,12 +203,31 @@ register(
         name="swpgonly-released",
         cpus=2,
         pages=12,
-        summary="finding F2: as pdaemon-released, but no other page lives only in swap, so the "
-        "pagedaemon's free of the released anon trips KASSERT(uvmexp.swpgonly > 0)",
+        summary="finding F2: as pdaemon-released (one-page cluster, VM_PAGER_AGAIN, the anon "
+        "released meanwhile), with no other page living only in swap: the pagedaemon's "
+        "uvm_anfree of the released anon trips KASSERT(uvmexp.swpgonly > 0)",
         questions=(),
         setup=_swpgonly_setup,
         program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
         expect={name: "finding" for name in ALL_PROTOCOLS_HOLD},
+        swap=F2_SWAP,
+    )
+)
+
+
+register(
+    Scenario(
+        name="again-cluster",
+        cpus=2,
+        pages=12,
+        summary="as swpgonly-released, but swap has room for a whole cluster: the page is "
+        "written as part of the final cluster (no page of interest), VM_PAGER_AGAIN drops "
+        "the cluster (slot zeroed, anon released by uvm_pager_dropcluster): no F2",
+        questions=(),
+        setup=_swpgonly_setup,
+        program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
+        expect=dict(ALL_PROTOCOLS_HOLD),
+        swap={"bufpool_fail": 1},
     )
 )
 
@@ -364,8 +400,9 @@ def _aiodone_setup(w: World) -> None:
     S.deactivate_anon(w.amap, 0)
     S.fault_object(w.pm, 0x2000, w.aobj, 0)
     S.deactivate_object_page(w.aobj, 0)
-    # The pagedaemon starts asynchronous pageouts of both dirty pages; they stay busy until
-    # the aiodone daemon completes them.
+    # The pagedaemon starts an asynchronous swap write of both dirty pages (one cluster);
+    # unencrypted and DMA-reachable, they are written in place and stay busy until the
+    # aiodone daemon completes them.
     uvm_pageout(shortage=2)
 
 
@@ -374,7 +411,8 @@ register(
         name="aiodone-vs-flush",
         cpus=3,
         pages=12,
-        summary="async swap pageout completion (uvm_aio_aiodone_pages) against uao_flush(PGO_FREE) "
+        summary="unencrypted async swap pageout completion (uvm_aio_aiodone_pages, on a machine "
+        "whose memory is all DMA-reachable, so nothing bounces) against uao_flush(PGO_FREE) "
         "waiting for the busy aobj page and an exit freeing the busy anon (PG_RELEASED)",
         questions=("R5", "R6"),
         setup=_aiodone_setup,
@@ -384,7 +422,8 @@ register(
             lambda: amap_unref(w.amap),
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
-        swap={"write_async": True},
+        swap={"encrypt": False},
+        world={"dma_share": 1.0},
     )
 )
 
@@ -424,22 +463,14 @@ register(
 
 
 def _bufcache_setup(w: World) -> None:
-    w.bobj = uvm_object("bufcache")
-    uvm_obj_init(w.bobj, "bufcache", 1)
-    pg = uvm_pagealloc(w.bobj, 0, None, 0)
-    pg.wire_count = 1
-    poke(pg, "hand_wired", True)
+    w.bp = bufcache_alloc("buf", 2)  # two pages from dma_constraint
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
 
 
 def _bufcache_flip_and_free(w: World) -> None:
-    uvm_pagerealloc_multi(w.bobj, 0, P, None)
-    # vfs_biomem zeroes wire_count before the object is freed.
-    pg = w.bobj.memt[0]
-    pg.wire_count = 0
-    poke(pg, "hand_wired", False)
-    uvm_obj_free(w.bobj)
+    bufcache_flip_high(w.bp)
+    bufcache_free(w.bp)
 
 
 register(
@@ -447,8 +478,9 @@ register(
         name="bufcache-flip",
         cpus=2,
         pages=12,
-        summary="the buffer cache flips a buffer's page (uvm_pagerealloc_multi) then frees its "
-        "object (uvm_obj_free) while a process faults pages in",
+        summary="the buffer cache flips a two-page buffer to high memory (uvm_pagerealloc_multi: "
+        "its DMA pages freed around the magazines) then frees it (buf_free_pages -> "
+        "uvm_obj_free), under the kernel lock, while a process faults pages in",
         questions=("R7",),
         setup=_bufcache_setup,
         program=lambda w: [
@@ -490,22 +522,124 @@ def _encrypted_setup(w: World) -> None:
     w.amap = S.new_amap("amap")
     S.fault_anon(w.pm, 0x1000, w.amap, 0)
     S.deactivate_anon(w.amap, 0)
+    w.heap = S.new_amap("heap")  # another mapping: the pagedaemon's try-lock always succeeds
 
 
 register(
     Scenario(
         name="pageout-encrypted",
-        cpus=2,
+        cpus=3,
         pages=16,
-        summary="the pagedaemon pages a dirty anon out to encrypted swap (bounce pages freed by "
-        "uvm_swap_freepages) while the process touches another page",
+        summary="the pagedaemon pages a dirty anon out to encrypted swap (the default): the "
+        "original is unbusied and cleaned before the write, the aiodone daemon frees only "
+        "the bounce pages (uvm_swap_freepages), while the process touches another page",
         questions=("R7",),
         setup=_encrypted_setup,
         program=lambda w: [
             lambda: uvm_pageout(shortage=1),
-            lambda: S.fault_anon(w.pm, 0x2000, w.amap, 1),
+            lambda: uvm_aiodone_daemon(1),
+            lambda: S.fault_anon(w.pm, 0x2000, w.heap, 0),
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
-        swap={"encrypt": True},
+    )
+)
+
+
+# ---- fault-ahead and object faults that do I/O ---------------------------------------------
+
+AHEAD = 5  # pages of the anon mapping in fault-ahead
+
+
+def _fault_ahead_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.amap = S.new_amap("amap")
+    for i in range(AHEAD):
+        S.fault_anon(w.pm, 0x10000 + i * P, w.amap, i)
+    for i in (0, 1, 3, 4):
+        S.clean_anon(w.amap, i)
+        S.deactivate_anon(w.amap, i)  # unmapped: the next fault maps it ahead
+    # The faulting page itself is unmapped too (as after a pmap_remove).
+    _pmap.pmap_remove(w.pm, 0x10000 + 2 * P, 0x10000 + 3 * P)
+
+
+def _fault_in_the_middle(w: World) -> None:
+    uvm_fault(fault_range(w.pm, 0x10000, AHEAD, 2, amap=w.amap))
+
+
+register(
+    Scenario(
+        name="fault-ahead",
+        cpus=2,
+        pages=12,
+        summary="a fault in the middle of a five-page anon mapping (MADV_NORMAL) activates and "
+        "maps its four resident, unmapped, clean inactive neighbours, each under its own pageq "
+        "lock round trip holding only the amap lock, while the pagedaemon scans the inactive "
+        "queue to free them",
+        questions=("R5",),
+        setup=_fault_ahead_setup,
+        program=lambda w: [lambda: _fault_in_the_middle(w), lambda: uvm_pageout(shortage=2)],
+        expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+    )
+)
+
+
+def _object_io_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.uvn = uvn_attach("vnode", npages=3)
+    _vnode_page(w.uvn, 0)
+    _vnode_page(w.uvn, 2 * P)  # page 1 is not resident: a fault reads it in
+
+
+def _file_fault(w: World) -> None:
+    uvm_fault(fault_range(w.pm, 0x4000, 3, 1, uobj=w.uvn, prot=_pmap.PROT_READ))
+
+
+def _file_flush(w: World) -> None:
+    rw_enter(w.uvn.vmobjlock, RW_WRITE)
+    uvn_flush(w.uvn, 0, 3 * P, PGO_FREE)
+    rw_exit(w.uvn.vmobjlock)
+
+
+register(
+    Scenario(
+        name="object-fault-io",
+        cpus=2,
+        pages=12,
+        summary="a fault on a file page that is not resident (uvm_fault_lower_io: uvn_get reads "
+        "it in with the object unlocked and the kernel lock held, its resident neighbours "
+        "mapped ahead) against uvn_flush(PGO_FREE) of the file",
+        questions=("R5",),
+        setup=_object_io_setup,
+        program=lambda w: [lambda: _file_fault(w), lambda: _file_flush(w)],
+        expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+    )
+)
+
+
+def _aobj_swapin_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.aobj = uao_create("aobj", npages=2)
+    for i in range(2):
+        S.fault_object(w.pm, 0x8000 + i * P, w.aobj, i * P)
+        S.clean_object_page(w.aobj, i * P)
+    S.evict_object_page(w.aobj, 0)  # its data lives only in swap
+    S.deactivate_object_page(w.aobj, P)
+
+
+register(
+    Scenario(
+        name="aobj-swapin",
+        cpus=2,
+        pages=12,
+        summary="a fault brings an aobj page back from swap (uao_get: the object unlocked for "
+        "the read, under the kernel lock, swpgonly decremented, the object unlocked on return "
+        "and relocked by the fault) while uao_flush(PGO_FREE) frees the object's pages",
+        questions=("R5",),
+        setup=_aobj_swapin_setup,
+        program=lambda w: [
+            lambda: uvm_fault(fault_range(w.pm, 0x8000, 2, 0, uobj=w.aobj)),
+            lambda: _flush_free(w.aobj),
+        ],
+        expect=dict(ALL_PROTOCOLS_HOLD),
     )
 )

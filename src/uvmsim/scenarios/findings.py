@@ -50,9 +50,10 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding(
         "F2",
-        "suspected, not related to the diff: the pagedaemon frees an anon released during a "
-        "synchronous pageout with its swap slot set, so uvm_anfree_list decrements "
-        "uvmexp.swpgonly for a page never counted as swap-only (KASSERT swpgonly > 0)",
+        "not related to the diff (uvm_pdaemon.c 1.134-1.137): a one-page swap cluster whose "
+        "write fails with VM_PAGER_AGAIN keeps its fresh slot; if the anon was released "
+        "meanwhile, the pagedaemon's uvm_anfree decrements uvmexp.swpgonly for a page never "
+        "counted as swap-only (KASSERT swpgonly > 0)",
         _f2,
     ),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from uvmsim.machine import RW_WRITE, atomic_inc_int, atomic_setbits_int, peek, rw_enter, rw_exit
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.kernel_lock import KERNEL_LOCK, KERNEL_UNLOCK
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock, vm_amap
 from uvmsim.uvm.uvm_aobj import uao_set_swslot
@@ -44,12 +45,21 @@ def fault_object(pm: Any, va: int, uobj: Any, offset: int, wired: bool = False) 
     return peek(uobj, "memt")[offset]
 
 
+def swap_slot() -> int:
+    """One swap slot, as the pagedaemon gets one (`uvm_swap_alloc` under the kernel lock)."""
+    KERNEL_LOCK()
+    slot, _n = uvm_swap_alloc(1, False)
+    KERNEL_UNLOCK()
+    assert slot != 0, "swap is full"
+    return slot
+
+
 def clean_anon(amap: vm_amap, slot: int) -> None:
     """As a completed pageout would: give the anon a swap slot and mark its page clean."""
     amap_lock(amap)
     anon = amap_lookup(amap, slot)
     pg = anon.an_page
-    anon.an_swslot = uvm_swap_alloc(1)
+    anon.an_swslot = swap_slot()
     _pmap.pmap_clear_modify(pg)
     atomic_setbits_int(pg, "pg_flags", PG_CLEAN)
     amap_unlock(amap)
@@ -60,7 +70,7 @@ def clean_object_page(uobj: Any, offset: int, swap: bool = True) -> None:
     rw_enter(uobj.vmobjlock, RW_WRITE)
     pg = uvm_pagelookup(uobj, offset)
     if swap:
-        uao_set_swslot(uobj, offset // PAGE_SIZE, uvm_swap_alloc(1))
+        uao_set_swslot(uobj, offset // PAGE_SIZE, swap_slot())
     _pmap.pmap_clear_modify(pg)
     atomic_setbits_int(pg, "pg_flags", PG_CLEAN)
     rw_exit(uobj.vmobjlock)

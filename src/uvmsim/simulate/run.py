@@ -98,6 +98,18 @@ class SimResult:
     failure: str | None = None
     folded: dict[str, float] | None = None
     trace: list[dict] | None = None
+    time_scale: float = 1.0  # real run / simulated run, for a scaled workload
+
+    def time(self, scaled: bool = False) -> dict[str, float]:
+        """`time(1)`'s real, user and sys seconds (sys counts spinning, as the kernel's
+        accounting does), of this run or, `scaled`, of the real one it stands for."""
+        k = self.time_scale if scaled else 1.0
+        c = self.cpu_time
+        return {
+            "real": round(k * self.cycles / CPU_HZ, 6),
+            "user": round(k * c["user"] / CPU_HZ, 6),
+            "sys": round(k * (c["system"] + c["spin"]) / CPU_HZ, 6),
+        }
 
     def to_json(self) -> dict:
         return {
@@ -113,6 +125,9 @@ class SimResult:
             "locks": self.locks,
             "counters": self.counters,
             "failure": self.failure,
+            "time": self.time(),
+            "time_scale": round(self.time_scale, 6),
+            "time_scaled": self.time(scaled=True),
         }
 
     @property
@@ -138,6 +153,8 @@ def run_timed(
     progress: Progress | None = None,
     bind: Callable[[Machine], None] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,
+    engine_class: type[TimedEngine] = TimedEngine,
+    time_scale: float = 1.0,
 ) -> SimResult:
     """Run the programs `build(engine)` returns (one per CPU) until `ops` workload operations,
     `cycles` cycles or `visible` visible operations.
@@ -146,7 +163,9 @@ def run_timed(
     first step (e.g. to give the lock letters of the model's annotations their locks) and
     `counters()` after the last (the world's own counters, added to the result's).
     `progress`, if given, is called as the run goes (see `Progress`), last with fraction 1.0:
-    the command line draws its progress bar from it.
+    the command line draws its progress bar from it.  `engine_class` lets a test observe the
+    engine's decisions (a subclass must not change them).  `time_scale`: how much longer the
+    real thing runs than this (scaled) run, for the `time(1)` figures of the result.
     """
     check_cpus(cpus)
     if ops is not None and ops < 1:
@@ -162,7 +181,7 @@ def run_timed(
         trace=trace,
     )
     if progress is None:
-        engine = TimedEngine(costs, **limits)
+        engine = engine_class(costs, **limits)
     else:
         every = max(1, ops // 200) if ops else 10
         engine = _ReportingEngine(costs, progress=progress, every=every, **limits)
@@ -201,6 +220,7 @@ def run_timed(
         failure=None if r.failure is None else r.failure.message,
         folded=engine.folded,
         trace=engine.trace,
+        time_scale=time_scale,
     )
 
 

@@ -49,10 +49,6 @@ def _flags(flags: int) -> str:
     return flag_names(flags)
 
 
-def _is_bufcache(uobj: Any) -> bool:
-    return peek(uobj, "pgops") == "bufcache"
-
-
 def check_queues() -> str | None:
     """I1 (flag <=> membership), I2 (counters), I5 (wired => unqueued), owners of queued pages."""
     uvm, ue = _world()
@@ -98,8 +94,8 @@ def check_wired() -> str | None:
 def check_owners(final: bool = True) -> str | None:
     """I8 (object membership), I9 (anon back-pointer), I10 (single owner).
 
-    Buffer-cache objects are protected by the kernel lock, which the model does not have, so
-    their tree is only compared with their pages when every CPU has finished (`final`).
+    Buffer-cache objects are protected by the kernel lock; a quiescent point is one where no
+    CPU holds any lock, the kernel lock included, so they are compared there too.
     """
     uvm, _ue = _world()
     for pg in uvm.pages:
@@ -111,16 +107,14 @@ def check_owners(final: bool = True) -> str | None:
         if uobj is not None and anon is not None:
             return f"I10: {pg.name} has both an object ({uobj.name}) and an anon ({anon.name})"
         if flags & PG_TABLED and (uobj is None or peek(uobj, "memt").get(d["offset"]) is not pg):
-            if uobj is not None and (
-                uobj.__dict__.get("dying") or (not final and _is_bufcache(uobj))
-            ):
+            if uobj is not None and uobj.__dict__.get("dying"):
                 continue
             return f"I8: {pg.name} is PG_TABLED but not in its object's tree"
         if flags & PQ_ANON and (anon is None or peek(anon, "an_page") is not pg):
             return f"I9: {pg.name} is PQ_ANON but its anon does not point back at it"
     for uobj in uvm.objects:
         od = uobj.__dict__
-        if od.get("dying") or (not final and _is_bufcache(uobj)):
+        if od.get("dying"):
             continue
         memt = od["memt"]
         if od["uo_npages"] != len(memt):

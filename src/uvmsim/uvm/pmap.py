@@ -87,6 +87,18 @@ def _pv_remove(pg: Any, pm: pmap, va: int) -> None:
     mtx_leave(md.pv_mtx)
 
 
+def pmap_extract(pm: pmap, va: int) -> bool:
+    """`pmap_extract`: whether `va` is mapped in `pm` (the physical address is not needed).
+
+    amd64 reads the PTE without a lock (an aligned, atomically updated word); the model's
+    mappings are one dict, so it reads them under `pm_mtx`, a leaf lock.
+    """
+    mtx_enter(pm.pm_mtx)
+    mapped = va in pm.pm_map
+    mtx_leave(pm.pm_mtx)
+    return mapped
+
+
 def pmap_remove(pm: pmap, sva: int, eva: int) -> None:
     """`pmap_remove`: unmap [sva, eva) of `pm`."""
     mtx_enter(pm.pm_mtx)

@@ -16,7 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import IPL_BIO, IPL_VM, Machine, Mutex, Shared, SharedObject, inline, poke
+from uvmsim.machine import (
+    IPL_BIO,
+    IPL_NONE,
+    IPL_VM,
+    Machine,
+    Mutex,
+    Shared,
+    SharedObject,
+    inline,
+    poke,
+)
 from uvmsim.machine.mutex import mtx_enter, mtx_leave
 from uvmsim.protocols import Protocol
 
@@ -49,6 +59,9 @@ class uvm_t:
         self.fpageqlock = Mutex("fpageqlock", IPL_VM)
         self.aiodoned_lock = Mutex("aiodoned_lock", IPL_BIO)
         self.swap_data_lock = Mutex("uvm_swap_data_lock", IPL_VM)
+        # KERNEL_LOCK (sys/kern/kern_lock.c): see uvm/kernel_lock.py.  IPL_NONE: it spins but
+        # raises no IPL.
+        self.kernel_lock = Mutex("kernel_lock", IPL_NONE)
         self.page_active = pglist("page_active")
         self.page_inactive = pglist("page_inactive")
         self.pages: list = []  # every managed page (vm_physmem), in physical order
@@ -68,8 +81,12 @@ class uvm_t:
 uvm = uvm_t()
 
 
-def uvm_world_init(proto: Protocol, ncpu: int) -> None:
-    """Boot a fresh world for one execution: new locks, queues, counters, allocator."""
+def uvm_world_init(proto: Protocol, ncpu: int, dma_end: int | None = None) -> None:
+    """Boot a fresh world for one execution: new locks, queues, counters, allocator.
+
+    `dma_end`: the first physical address above `dma_constraint` (None: no limit, every
+    page is DMA-reachable and constrained).
+    """
     from uvmsim.uvm import uvm_pager, uvm_pmemrange, uvm_swap
     from uvmsim.uvm import uvmexp as uvmexp_mod
 
@@ -77,8 +94,8 @@ def uvm_world_init(proto: Protocol, ncpu: int) -> None:
     uvm.proto = proto
     uvm.ncpu = ncpu
     uvmexp_mod.uvmexp_init(proto)
-    uvm_pmemrange.uvm_pmr_init(ncpu)
-    uvm_swap.uvm_swap_init(nslots=64)
+    uvm_pmemrange.uvm_pmr_init(ncpu, uvm_pmemrange.NO_LIMIT if dma_end is None else dma_end)
+    uvm_swap.uvm_swap_init()
     uvm_pager.uvm_pager_init()
 
 
@@ -134,7 +151,15 @@ def TAILQ_INSERT_TAIL(q: pglist, pg: Any) -> None:
 def TAILQ_REMOVE(q: pglist, pg: Any) -> None:
     """Unlink `pg` from queue `q`."""
     head = q.tqh
-    q.tqh = [p for p in head if p is not pg]
+    # A page is on a queue at most once, and list.index finds it by identity (a page has no
+    # __eq__).  Removing a page that is not there writes the queue unchanged: a racing
+    # protocol may do that, and the invariants, not an exception, must report it.
+    try:
+        i = head.index(pg)
+    except ValueError:
+        q.tqh = [*head]
+    else:
+        q.tqh = head[:i] + head[i + 1 :]
     poke(pg, "pageq", None)
 
 

@@ -29,8 +29,6 @@ from uvmsim.uvm.uvm_object import uvm_obj_init, uvm_object
 from uvmsim.uvm.uvm_pager import PGO_ALLPAGES, PGO_CLEANIT, PGO_DEACTIVATE, PGO_FREE, PGO_LOCKED
 from uvmsim.uvm.uvm_swap import VM_PAGER_OK
 
-EIO = 5
-
 
 class uvm_aobj(uvm_object):
     """`struct uvm_aobj`: the object plus its swap slots by page index [o]."""
@@ -162,63 +160,98 @@ def uao_flush(uobj: uvm_aobj, start: int, stop: int, flags: int) -> bool:
     return True
 
 
-def uao_get(uobj: uvm_aobj, offset: int, flags: int) -> tuple[int, Any]:
-    """`uao_get` for one page: (VM_PAGER_OK, page), or an error with the object unlocked.
+def uao_get(uobj: uvm_aobj, offset: int, pps: list, centeridx: int, flags: int) -> tuple[int, int]:
+    """`uao_get` (uvm_aobj.c 1.115/1.116): the aobj's pgo_get; (result, pages got).
 
-    PGO_LOCKED: only a resident, non-busy page is returned (not busied), or None.
-    Otherwise (object lock write-held) a missing page is allocated busy and either
-    zero-filled or read from swap with the object unlocked; a failed swap-in marks the slot
-    bad, unbusies and frees the fresh page (before the diff inside the pageq lock, switch
-    `uao_get_unlocked`), unlocks the object and returns the error.  The page returned is busy.
+    `pps` holds one entry per page from `offset`; PGO_DONTCARE entries are skipped.
+    - PGO_LOCKED (object lock held, kept): fill in every resident, non-busy page, not
+      busying it; never sleeps.  VM_PAGER_UNLOCK if the centre page is missing or busy.
+    - Otherwise (object lock write-held; returned *unlocked*, on success and on error):
+      get the centre page busy.  A missing page is allocated (on shortage: unlock,
+      `uvm_wait`, relock, retry; never ENOMEM) and zero-filled, or read from swap with the
+      object unlocked; a busy page is waited for (relock, retry); a resident one is busied.
+      A failed swap-in marks the slot bad, unbusies and frees the fresh page (before the
+      diff inside the pageq lock, switch `uao_get_unlocked`) and returns the error.  The
+      page comes back busy, valid and clean: the caller unbusies and activates it.
     """
-    from uvmsim.uvm.uvm_page import uvm_pagealloc, uvm_pagefree, uvm_pagelookup, uvm_pagewait
-    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE, PG_RELEASED, PG_WANTED, PQ_AOBJ
-    from uvmsim.uvm.uvm_swap import uvm_swap_get, uvm_swap_markbad
+    from uvmsim.uvm.uvm_page import (
+        uvm_pagealloc,
+        uvm_pagefree,
+        uvm_pagelookup,
+        uvm_pagewait,
+        uvm_pagezero,
+    )
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE, PG_WANTED, PQ_AOBJ
+    from uvmsim.uvm.uvm_pager import PGO_DONTCARE
+    from uvmsim.uvm.uvm_pdaemon import uvm_wait
+    from uvmsim.uvm.uvm_swap import (
+        PGO_SYNCIO,
+        SWSLOT_BAD,
+        VM_PAGER_UNLOCK,
+        uvm_swap_get,
+        uvm_swap_markbad,
+    )
 
     lock = uobj.vmobjlock
     if flags & PGO_LOCKED:
-        pg = uvm_pagelookup(uobj, offset)
-        if pg is None or pg.pg_flags & (PG_BUSY | PG_RELEASED):
-            return VM_PAGER_OK, None
-        return VM_PAGER_OK, pg
+        done = True
+        gotpages = 0
+        for lcv in range(len(pps)):
+            if pps[lcv] is PGO_DONTCARE:
+                continue
+            ptmp = uvm_pagelookup(uobj, offset + lcv * PAGE_SIZE)
+            if ptmp is None or ptmp.pg_flags & PG_BUSY:
+                if lcv == centeridx:
+                    done = False
+                continue
+            pps[lcv] = ptmp
+            gotpages += 1
+        return (VM_PAGER_OK if done else VM_PAGER_UNLOCK), gotpages
     KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
-    pageidx = offset // PAGE_SIZE
-    while True:
-        pg = uvm_pagelookup(uobj, offset)
-        if pg is None:
-            pg = uvm_pagealloc(uobj, offset, None, 0)
-            if pg is None:
-                return 12, None  # ENOMEM: the kernel would uvm_wait and retry
-            atomic_setbits_int(pg, "pg_flags", PQ_AOBJ)
+    current_offset = offset + centeridx * PAGE_SIZE
+    pageidx = current_offset // PAGE_SIZE
+    ptmp = None
+    while pps[centeridx] is None:
+        ptmp = uvm_pagelookup(uobj, current_offset)
+        if ptmp is None:
+            ptmp = uvm_pagealloc(uobj, current_offset, None, 0)
+            if ptmp is None:
+                rw_exit(lock)
+                uvm_wait("uao_getpage")
+                rw_enter(lock, RW_WRITE)
+                continue
+            atomic_setbits_int(ptmp, "pg_flags", PQ_AOBJ)
             break
-        if pg.pg_flags & PG_BUSY:
-            uvm_pagewait(pg, lock, "uao_get")
+        if ptmp.pg_flags & PG_BUSY:
+            uvm_pagewait(ptmp, lock, "uao_get")
             rw_enter(lock, RW_WRITE)
             continue
-        atomic_setbits_int(pg, "pg_flags", PG_BUSY)
-        return VM_PAGER_OK, pg
-    slot = uao_find_swslot(uobj, pageidx)
-    if slot == 0:
-        from uvmsim.uvm.uvm_page import uvm_pagezero
-
-        uvm_pagezero(pg)
-    else:
-        rw_exit(lock)
-        rv = uvm_swap_get(pg, slot)
-        rw_enter(lock, RW_WRITE)
-        if rv != VM_PAGER_OK:
-            uao_set_swslot(uobj, pageidx, -1)
-            uvm_swap_markbad(slot, 1)
-            if pg.pg_flags & PG_WANTED:
-                wakeup(pg)
-            atomic_clearbits_int(pg, "pg_flags", PG_WANTED | PG_BUSY)
-            unlocked = uvm.proto.uao_get_unlocked
-            if not unlocked:
-                uvm_lock_pageq()
-            uvm_pagefree(pg)
-            if not unlocked:
-                uvm_unlock_pageq()
+        atomic_setbits_int(ptmp, "pg_flags", PG_BUSY)
+        pps[centeridx] = ptmp
+    if pps[centeridx] is None:
+        swslot = uao_find_swslot(uobj, pageidx)
+        if swslot == 0:
+            uvm_pagezero(ptmp)
+        else:
             rw_exit(lock)
-            return EIO, None
-    atomic_clearbits_int(pg, "pg_flags", PG_FAKE)
-    return VM_PAGER_OK, pg
+            rv = uvm_swap_get(ptmp, swslot, PGO_SYNCIO)
+            rw_enter(lock, RW_WRITE)
+            if rv != VM_PAGER_OK:
+                swslot = uao_set_swslot(uobj, pageidx, SWSLOT_BAD)
+                uvm_swap_markbad(swslot, 1)
+                if ptmp.pg_flags & PG_WANTED:
+                    wakeup(ptmp)
+                atomic_clearbits_int(ptmp, "pg_flags", PG_WANTED | PG_BUSY)
+                unlocked = uvm.proto.uao_get_unlocked
+                if not unlocked:
+                    uvm_lock_pageq()
+                uvm_pagefree(ptmp)
+                if not unlocked:
+                    uvm_unlock_pageq()
+                rw_exit(lock)
+                return rv, 0
+        atomic_clearbits_int(ptmp, "pg_flags", PG_FAKE)
+        _pmap.pmap_clear_modify(ptmp)
+        pps[centeridx] = ptmp
+    rw_exit(lock)
+    return VM_PAGER_OK, 1

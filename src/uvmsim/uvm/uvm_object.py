@@ -44,18 +44,22 @@ def uvm_obj_init(uobj: uvm_object, pgops: str, refs: int, lock: RWLock | None = 
 
 
 def uvm_obj_free(uobj: uvm_object) -> None:
-    """`uvm_obj_free`: tear down a buffer-cache object, cleaning its pages then freeing them.
+    """`uvm_obj_free` (uvm_object.c 1.26/1.27): tear down a buffer-cache object's pages.
 
-    Kernel lock held; the pages are wired by hand (zeroed by vfs_biomem before this) and never
-    queued.  Each page loses PG_TABLED and `uobject` by hand (1.26), is cleaned (before the
-    diff inside the pageq lock, switch `obj_free_unlocked`) and goes on a local list for one
-    `uvm_pglistfree`.
+    Kernel lock held (asserted; `buf_free_pages` is the caller); the pages were unwired by
+    hand and were never queued.  Each page loses PG_TABLED and `uobject` by hand (1.26), is
+    cleaned (before the diff inside its own pageq lock round trip, switch
+    `obj_free_unlocked`) and goes on a local list for one `uvm_pglistfree` (one fpageq
+    acquisition, no magazines).
     """
+    from uvmsim.uvm.kernel_lock import KERNEL_ASSERT_LOCKED
+
+    KERNEL_ASSERT_LOCKED()
     from uvmsim.uvm.uvm_page import uvm_pageclean, uvm_pglistfree
     from uvmsim.uvm.uvm_page_h import PG_TABLED, UVM_OBJ_IS_BUFCACHE
 
     KASSERT(UVM_OBJ_IS_BUFCACHE(uobj), "UVM_OBJ_IS_BUFCACHE(uobj)")
-    # The kernel lock (not modelled) keeps everyone else out while the object is torn down;
+    # The kernel lock keeps the rest of the buffer cache out while the object is torn down;
     # the invariants skip an object in this state.
     poke(uobj, "dying", True)
     pgl: list = []

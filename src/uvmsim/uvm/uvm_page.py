@@ -468,23 +468,58 @@ def uvm_pagezero(pg: vm_page) -> None:
 
 
 def uvm_pagecopy(src: vm_page, dst: vm_page) -> None:
-    """`uvm_pagecopy`: copy a page's contents: work, no shared state."""
+    """`uvm_pagecopy`: copy a page's contents (clears the copy's PG_CLEAN), then the work."""
+    atomic_clearbits_int(dst, "pg_flags", PG_CLEAN)
     kernel_work("pagecopy", dst)
 
 
-def uvm_pagerealloc_multi(obj: Any, off: int, size: int, where: Any) -> None:
-    """`uvm_pagerealloc_multi`: the buffer cache "flip": move a buffer's pages to `where`.
+def uvm_pagealloc_multi(obj: Any, off: int, size: int, flags: int) -> int:
+    """`uvm_pagealloc_multi` (uvm_page.c 1.181/1.183): a buffer's pages, from dma_constraint.
 
-    Buffer-cache object (dummy owner), kernel lock held.  Each old page (wired by hand,
-    never queued) is copied to a new page, unwired by hand and freed; before the diff inside
-    the pageq lock (switch `pagerealloc_multi_unlocked`).
+    Buffer-cache object (dummy owner); kernel lock held (asserted).  One `uvm_pglistalloc`
+    inside `dma_constraint` (one fpageq acquisition, no magazines), then each page is wired
+    by hand (never counted in uvmexp.wired, never queued), marked clean and fake, and
+    inserted in the object.  No pageq lock, before or after the diff.  Returns 0 or ENOMEM.
     """
     from uvmsim.uvm import uvm_pmemrange as pmr
+    from uvmsim.uvm.kernel_lock import KERNEL_ASSERT_LOCKED
 
     KASSERT(UVM_OBJ_IS_BUFCACHE(obj), "UVM_OBJ_IS_BUFCACHE(obj)")
+    KERNEL_ASSERT_LOCKED()
+    plist: list = []
+    error = pmr.uvm_pglistalloc(size // PAGE_SIZE, flags, plist, uvm.dma_constraint)
+    if error:
+        return error
+    for i, pg in enumerate(plist):
+        pg.wire_count = 1
+        poke(pg, "hand_wired", True)
+        atomic_setbits_int(pg, "pg_flags", PG_CLEAN | PG_FAKE)
+        uvm_pagealloc_pg(pg, obj, off + i * PAGE_SIZE, None)
+    return 0
+
+
+def uvm_pagerealloc_multi(obj: Any, off: int, size: int, flags: int, where: Any) -> int:
+    """`uvm_pagerealloc_multi` (uvm_page.c 1.181/1.182): the buffer cache "flip".
+
+    Moves a buffer's pages into the memory `where` (`high_constraint` for buf_flip_high,
+    `dma_constraint` for buf_flip_dma).  Buffer-cache object (dummy owner), kernel lock
+    held (asserted).  One `uvm_pglistalloc` for the new pages; each old page (wired by
+    hand, never queued) is copied, unwired by hand and freed -- before the diff inside a
+    pageq lock round trip per page (switch `pagerealloc_multi_unlocked`); its free goes to
+    this CPU's magazine, or straight to pmemrange (one fpageq acquisition) when it comes
+    from a constrained range, as every page a flip to high memory leaves does.  Returns 0
+    or the allocation's error.
+    """
+    from uvmsim.uvm import uvm_pmemrange as pmr
+    from uvmsim.uvm.kernel_lock import KERNEL_ASSERT_LOCKED
+
+    KASSERT(UVM_OBJ_IS_BUFCACHE(obj), "UVM_OBJ_IS_BUFCACHE(obj)")
+    KERNEL_ASSERT_LOCKED()
     npages = size // PAGE_SIZE
     plist: list = []
-    pmr.uvm_pglistalloc(npages, pmr.UVM_PLA_WAITOK, plist, where)
+    error = pmr.uvm_pglistalloc(npages, flags, plist, where)
+    if error:
+        return error
     for i in range(npages):
         offset = off + i * PAGE_SIZE
         tpg = uvm_pagelookup(obj, offset)
@@ -503,3 +538,4 @@ def uvm_pagerealloc_multi(obj: Any, off: int, size: int, where: Any) -> None:
         if not uvm.proto.pagerealloc_multi_unlocked:
             uvm_unlock_pageq()
         uvm_pagealloc_pg(pg, obj, offset, None)
+    return 0

@@ -1,15 +1,21 @@
-"""The pagedaemon (sys/uvm/uvm_pdaemon.c 1.134 + the seed diff).
+"""The pagedaemon (sys/uvm/uvm_pdaemon.c 1.134 + the seed diff; swap clustering as in 1.137).
 
 One round of `uvm_pageout`: compute the shortages, drain this CPU's magazines when short,
 then with the pageq lock held scan the inactive queue (`uvmpd_scan_inactive`) and the active
 queue (`uvmpd_scan_active`), and finally take the fpageq lock *inside* the pageq lock to wake
 those waiting for memory.
 
+The pagedaemon runs holding the kernel lock: unlike the aiodone daemon it never drops it,
+so it is released only while the pagedaemon sleeps (`kl_rw_enter`, the sleep between rounds,
+the OOM sleep in `uvm_swap_allocpages`).  Swap slot allocation (`uvm_swap_alloc`) and swap
+I/O (`uvm_swap_io`) assert it.
+
 The inactive scan holds the pageq lock at the top of every iteration.  It reads a page's
 owner pointers with only the pageq lock held (`uvmpd_trylockowner`), try-locks the owner
 (RW_NOSLEEP: pageq -> owner is the wrong order), and then: reactivates referenced pages,
-skips busy ones, frees clean ones, and pages dirty ones out through `uvm_pager_put` (which
-drops the pageq lock).  It advances with a saved `nextpg`, re-validated after a pageout (the
+skips busy ones, frees clean ones, pages dirty vnode pages out through `uvm_pager_put`
+(which drops the pageq lock) and gathers dirty swap-backed pages into swap clusters written
+asynchronously.  It advances with a saved `nextpg`, re-validated after a pageout (the
 PQ_ITER marker iterator came later, in 1.136).
 """
 
@@ -26,6 +32,7 @@ from uvmsim.machine import (
     atomic_clearbits_int,
     atomic_inc_int,
     atomic_setbits_int,
+    curcpu,
     peek,
     rw_enter,
     rw_exit,
@@ -34,6 +41,13 @@ from uvmsim.machine import (
     wakeup,
 )
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.kernel_lock import (
+    KERNEL_LOCK,
+    KERNEL_UNLOCK,
+    kernel_lock_acquire_count,
+    kernel_lock_release_all,
+    kl_rw_enter,
+)
 from uvmsim.uvm.uvm import (
     TAILQ_FIRST,
     TAILQ_NEXT,
@@ -46,6 +60,8 @@ from uvmsim.uvm.uvm import (
 from uvmsim.uvm.uvm_pager import uvm_pager_put
 from uvmsim.uvm.uvm_swap import VM_PAGER_AGAIN, VM_PAGER_OK, VM_PAGER_PEND
 from uvmsim.uvm.uvmexp import uvmexp
+
+UVMPD_NUMDIRTYREACTS = 16
 
 
 def uvmpd_trylockowner(pg: Any) -> Any:
@@ -86,14 +102,29 @@ def uvmpd_dropswap(pg: Any) -> int:
 
 
 def uvmpd_scan_inactive(shortage: int) -> int:
-    """`uvmpd_scan_inactive`: free or page out up to `shortage` inactive pages; pageq held.
+    """`uvmpd_scan_inactive` (uvm_pdaemon.c 1.134): free or page out inactive pages.
 
-    Clean page: unmap, then (after the diff) dequeue first, then `uvm_pagefree` (switch
-    `pdaemon_clean_dequeue_first`: without it the free would take the pageq lock again).
-    Dirty page: busy it, give it a swap slot (swap-backed: the owner is unlocked then), and
-    `uvm_pager_put` (pageq dropped there).  After a synchronous pageout, a page whose anon was
-    freed meanwhile (PG_RELEASED) is freed with the pageq lock retaken; again dequeued first
-    after the diff (switch `pdaemon_released_dequeue_first`).
+    Pageq held on entry and on return; the pagedaemon holds the kernel lock throughout.
+    Stops when the pages freed plus those being paged out (`uvmexp.paging`) meet
+    `shortage`, or after UVMPD_NUMDIRTYREACTS dirty reactivations.
+    - Clean page: unmap, then (after the diff) dequeue first, then `uvm_pagefree` (switch
+      `pdaemon_clean_dequeue_first`: without it the free would take the pageq lock again).
+    - Dirty object page (vnode): busy, write-protect, `uvm_pager_put` with the object lock
+      held (pageq dropped there; `uvn_put` is synchronous).
+    - Dirty swap-backed page: busy, write-protect, drop its old slot, and add it to the swap
+      cluster: a cluster of SWCLUSTPAGES contiguous slots from `uvm_swap_alloc` (one slot
+      when swap is too fragmented), each page given its slot under its owner lock, which is
+      then released: the page stays busy and queued with no owner lock held.  The cluster
+      is written when full, or at the end of the scan with no page of interest (`p` NULL).
+    - The write: PEND (always, unless AGAIN: every pagedaemon swap write is asynchronous)
+      adds the cluster to `uvmexp.paging` and moves on.  Otherwise the page of interest is
+      relocked (blocking) and unbusied; if its anon was freed meanwhile (PG_RELEASED) the
+      anon is freed (`uvm_anfree`, with the slot the cluster gave it) and the page freed with
+      the pageq lock retaken, again dequeued first after the diff (switch
+      `pdaemon_released_dequeue_first`); on AGAIN it stays inactive and dirty; on an error
+      it is reactivated; on OK it is marked clean.
+    It advances with a saved `nextpg`, re-validated after the pageq lock was dropped (the
+    PQ_ITER marker iterator came later, in 1.136).
     """
     from uvmsim.uvm.uvm_anon import uvm_anfree
     from uvmsim.uvm.uvm_aobj import uao_set_swslot
@@ -104,87 +135,140 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         PG_CLEAN,
         PG_RELEASED,
         PG_WANTED,
-        PQ_ANON,
         PQ_INACTIVE,
         PQ_SWAPBACKED,
     )
-    from uvmsim.uvm.uvm_swap import uvm_swap_alloc, uvm_swap_full
+    from uvmsim.uvm.uvm_pager import PGO_ALLPAGES, PGO_PDFREECLUST
+    from uvmsim.uvm.uvm_swap import (
+        SWCLUSTPAGES,
+        uvm_swap_alloc,
+        uvm_swap_free,
+        uvm_swapisfilled,
+        uvm_swapisfull,
+    )
 
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     proto = uvm.proto
     freed = 0
+    dirtyreacts = 0
+    swslot = swnpages = swcpages = 0
+    swpps: list = []
     inactive = uvm.page_inactive
     p = TAILQ_FIRST(inactive)
-    while p is not None:
-        if freed >= shortage:
-            break
-        uvmexp.pdscans = uvmexp.pdscans + 1
-        nextpg = TAILQ_NEXT(inactive, p)
-        # Only the pageq lock is held: the owner pointers are read without the owner lock.
-        anon = unlocked_read(p, "uanon")
-        uobj = unlocked_read(p, "uobject")
-        slock = uvmpd_trylockowner(p)
-        if slock is None:
-            p = nextpg
-            continue
-        if _pmap.pmap_is_referenced(p):
-            uvm_pageactivate(p)
-            rw_exit(slock)
-            uvmexp.pdreact = uvmexp.pdreact + 1
-            p = nextpg
-            continue
-        if p.pg_flags & PG_BUSY:
-            rw_exit(slock)
-            uvmexp.pdbusy = uvmexp.pdbusy + 1
-            p = nextpg
-            continue
-        if uobj is None:
-            KASSERT(anon is not None, "anon != NULL")
-        if p.pg_flags & PG_CLEAN:
-            if p.pg_flags & PQ_SWAPBACKED:
-                atomic_inc_int(uvmexp, "swpgonly")
-            _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
-            if proto.pdaemon_clean_dequeue_first:
-                uvm_pagedequeue(p)
-            uvm_pagefree(p)
-            freed += 1
-            if anon is not None:
-                anon.an_page = None
-            rw_exit(slock)
-            p = nextpg
-            continue
-        swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
-        if swap_backed and uvm_swap_full():
-            uvm_pageactivate(p)
-            rw_exit(slock)
-            p = nextpg
-            continue
-        atomic_setbits_int(p, "pg_flags", PG_BUSY)
-        _pmap.pmap_page_protect(p, _pmap.PROT_READ)
-        slot = 0
-        if swap_backed:
-            uvmpd_dropswap(p)
-            slot = uvm_swap_alloc(1)
-            if slot == 0:
-                atomic_clearbits_int(p, "pg_flags", PG_BUSY)
+    while p is not None or swslot != 0:
+        uobj = anon = None
+        slock = None
+        nextpg = None
+        if p is not None and (
+            uvmexp.paging >= shortage - freed or dirtyreacts == UVMPD_NUMDIRTYREACTS
+        ):
+            if swslot == 0:
+                break
+            p = None  # the target is met: write out the open cluster
+        if p is not None:
+            uvmexp.pdscans = uvmexp.pdscans + 1
+            nextpg = TAILQ_NEXT(inactive, p)
+            # Only the pageq lock is held: the owner pointers are read without the owner lock.
+            anon = unlocked_read(p, "uanon")
+            uobj = unlocked_read(p, "uobject")
+            slock = uvmpd_trylockowner(p)
+            if slock is None:
+                p = nextpg
+                continue
+            if _pmap.pmap_is_referenced(p):
+                uvm_pageactivate(p)
+                rw_exit(slock)
+                uvmexp.pdreact = uvmexp.pdreact + 1
+                p = nextpg
+                continue
+            if p.pg_flags & PG_BUSY:
+                rw_exit(slock)
+                uvmexp.pdbusy = uvmexp.pdbusy + 1
+                p = nextpg
+                continue
+            if uobj is None:
+                KASSERT(anon is not None, "anon != NULL")
+            if p.pg_flags & PG_CLEAN:
+                if p.pg_flags & PQ_SWAPBACKED:
+                    atomic_inc_int(uvmexp, "swpgonly")
+                _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
+                if proto.pdaemon_clean_dequeue_first:
+                    uvm_pagedequeue(p)
+                uvm_pagefree(p)
+                freed += 1
+                if anon is not None:
+                    KASSERT(anon.an_swslot != 0, "anon->an_swslot != 0")
+                    anon.an_page = None
                 rw_exit(slock)
                 p = nextpg
                 continue
-            if p.pg_flags & PQ_ANON:
-                anon.an_swslot = slot
-            else:
-                uao_set_swslot(uobj, p.offset // PAGE_SIZE, slot)
-            rw_exit(slock)  # the page stays busy and queued while it is written
+            if uvmexp.paging > shortage - freed:
+                rw_exit(slock)
+                p = nextpg
+                continue
+            if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfull():
+                dirtyreacts += 1
+                uvm_pageactivate(p)
+                rw_exit(slock)
+                p = nextpg
+                continue
+            if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
+                uvmpd_dropswap(p)
+            swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
+            atomic_setbits_int(p, "pg_flags", PG_BUSY)
+            _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+            if swap_backed:
+                uvmpd_dropswap(p)
+                if swslot == 0:
+                    swslot, swnpages = uvm_swap_alloc(SWCLUSTPAGES, True)
+                    if swslot == 0:
+                        atomic_clearbits_int(p, "pg_flags", PG_BUSY)
+                        rw_exit(slock)
+                        p = nextpg
+                        continue
+                    swcpages = 0
+                    swpps = []
+                swpps.append(p)
+                if anon is not None:
+                    anon.an_swslot = swslot + swcpages
+                else:
+                    uao_set_swslot(uobj, p.offset // PAGE_SIZE, swslot + swcpages)
+                swcpages += 1
+                rw_exit(slock)  # the page stays busy and queued while it is written
+                if swcpages < swnpages:
+                    p = nextpg
+                    continue
+        else:
+            swap_backed = True  # p NULL: the last swap cluster
+        if swap_backed:
+            pps = swpps
+            start = swslot
+            npages = swcpages
+            if swcpages < swnpages:
+                uvm_swap_free(swslot + swcpages, swnpages - swcpages)
+        else:
+            pps = None
+            start = 0
+            npages = 1
         uvmexp.pdpageouts = uvmexp.pdpageouts + 1
-        result = uvm_pager_put(None if swap_backed else uobj, p, 0, slot)
+        result = uvm_pager_put(
+            None if swap_backed else uobj, p, PGO_ALLPAGES | PGO_PDFREECLUST, start, pps
+        )
+        if swap_backed:
+            swslot = 0
+            swpps = []
         if result == VM_PAGER_PEND:
-            atomic_add_int(uvmexp, "paging", 1)
+            atomic_add_int(uvmexp, "paging", npages)
             uvm_lock_pageq()
-            nextpg = TAILQ_NEXT(inactive, p) if p.pg_flags & PQ_INACTIVE else TAILQ_FIRST(inactive)
-            p = nextpg
+            uvmexp.pdpending = uvmexp.pdpending + 1
+            if p is not None:
+                p = TAILQ_NEXT(inactive, p) if p.pg_flags & PQ_INACTIVE else TAILQ_FIRST(inactive)
+            continue
+        if p is None:
+            uvm_lock_pageq()
             continue
         if swap_backed:
-            rw_enter(slock, RW_WRITE)
+            kl_rw_enter(slock, RW_WRITE)
         if p.pg_flags & PG_WANTED:
             wakeup(p)
         atomic_clearbits_int(p, "pg_flags", PG_BUSY | PG_WANTED)
@@ -261,15 +345,19 @@ def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
 
 
 def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
-    """`uvm_pageout`: `rounds` iterations of the pagedaemon's main loop (without its sleep).
+    """`uvm_pageout` (uvm_pdaemon.c 1.134): `rounds` iterations of the pagedaemon's loop.
 
-    The shortage is computed from the free target as in the kernel, and this CPU's
-    magazines are drained first when short.  `shortage` (a scenario knob: "free this many")
-    replaces that computation and skips the drain.  Lock order at the end of a round: pageq,
-    then fpageq inside it.
+    This CPU is the pagedaemon (`uvm.pagedaemon_proc`) and holds the kernel lock while it
+    runs (taken here, recursively when `uvm_pagedaemon` already holds it).  The sleep at the
+    top of the loop is left out (see `uvm_pagedaemon`): each round computes the shortage
+    from the free target as in the kernel and drains this CPU's magazines when short;
+    `shortage` (a scenario knob: "free this many") replaces that computation and skips the
+    drain.  Lock order at the end of a round: pageq, then fpageq inside it.
     """
     from uvmsim.uvm.uvm_pmemrange import uvm_pmr_cache_drain
 
+    curcpu().local["pagedaemon"] = True
+    KERNEL_LOCK()
     for _ in range(rounds):
         uvm_lock_fpageq()
         short = uvmexp.freetarg - (uvmexp.free + uvmexp.paging)
@@ -292,10 +380,11 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
             wakeup(uvmexp)
         uvm_unlock_fpageq()
         uvm_unlock_pageq()
+    KERNEL_UNLOCK()
 
 
 def uvm_wait(wmsg: str) -> None:
-    """`uvm_wait`: no free page: wake the pagedaemon and sleep until memory is freed.
+    """`uvm_wait` (uvm_pdaemon.c): no free page: wake the pagedaemon and sleep for memory.
 
     Sleeps on `&uvmexp.free` with the fpageq lock as interlock (never the pageq lock).
     """
@@ -305,12 +394,26 @@ def uvm_wait(wmsg: str) -> None:
 
 
 def uvm_pagedaemon() -> None:
-    """The pagedaemon thread: sleep on `uvm.pagedaemon` until the free count falls below
-    the free target, then run `uvm_pageout` rounds; forever (a timed run stops it)."""
+    """The pagedaemon thread (`uvm_pageout`'s loop, uvm_pdaemon.c 1.134), forever.
+
+    It holds the kernel lock except while it sleeps on `uvm.pagedaemon` until the free
+    count falls below the free target (the scheduler drops the kernel lock for the sleep;
+    the model drops it before re-taking the fpageq interlock for the sleep, so that the
+    mutexes nest), then runs a round.  A timed run stops it.
+    """
+    curcpu().local["pagedaemon"] = True
+    KERNEL_LOCK()
     while True:
         uvm_lock_fpageq()
         if uvmexp.free >= uvmexp.freetarg:
-            sleep_on(uvm.pagedaemon_chan, uvm.fpageqlock, "pgdaemon")
+            uvm_unlock_fpageq()
+            saved = kernel_lock_release_all()
+            uvm_lock_fpageq()
+            if uvmexp.free >= uvmexp.freetarg:
+                sleep_on(uvm.pagedaemon_chan, uvm.fpageqlock, "pgdaemon")
+            else:
+                uvm_unlock_fpageq()
+            kernel_lock_acquire_count(saved)
             continue
         uvm_unlock_fpageq()
         uvm_pageout(1)

@@ -1,9 +1,15 @@
 """The free-page allocator (sys/uvm/uvm_pmemrange.c, uvm_percpu.h) under `uvm.fpageqlock`.
 
-Pmemrange keeps free memory in ranges; the model keeps one range as a list of free pages
-(physical order does not matter to any lock or invariant here), each page marked PQ_FREE and
-counted in uvmexp.free, all under the fpageq lock ([F]).  A page may belong to a constrained
-range (`pmr_use > 0`, e.g. DMA-reachable memory): such pages bypass the per-CPU caches on free.
+Pmemrange keeps free memory in ranges; the model keeps one list of free pages, each page
+marked PQ_FREE and counted in uvmexp.free, all under the fpageq lock ([F]).  What the ranges
+carry that matters here is their `use`: `uvm_pmr_init` raises it for every range inside a
+machine-dependent constraint (`uvm_md_constraints`; on amd64 the ISA range below 16 MiB and
+`dma_constraint`, memory below 4 GiB).  The model keeps one constrained range, the DMA one:
+the first `dma_pages` pages of the world (a boot parameter, `uvm_boot(dma_share=...)`) have
+`pmr_use` 1, the rest 0.  An allocation without a constraint takes pages of the lowest use
+first, as pmemrange's use-sorted range list makes it; an allocation with a constraint
+(`uvm_pglistalloc`: buffer cache, swap bounce pages) takes only pages inside it; pages with
+`use > 0` bypass the per-CPU caches when freed (`uvm_pmr_cache_put`).
 
 Per-CPU magazines (2024): each CPU has two magazines of up to 8 pages and an active index.
 No lock protects them: only their own CPU touches them, at splvm, so an interrupt on the same
@@ -77,10 +83,39 @@ class uvm_pmr_cache:
         self.actv = 0
 
 
-def uvm_pmr_init(ncpu: int) -> None:
-    """A new, empty allocator and one magazine pair per CPU (pages: `uvm_page_physload`)."""
+class uvm_constraint_range:
+    """`struct uvm_constraint_range`: physical addresses [ucr_low, ucr_high) (immutable)."""
+
+    __slots__ = ("name", "ucr_high", "ucr_low")
+
+    def __init__(self, name: str, low: int, high: int):
+        self.name = name
+        self.ucr_low = low
+        self.ucr_high = high
+
+    def __contains__(self, pg: Any) -> bool:
+        pa = peek(pg, "phys_addr")
+        return self.ucr_low <= pa < self.ucr_high
+
+    def __repr__(self) -> str:
+        return f"{self.name}[0x{self.ucr_low:x}, 0x{self.ucr_high:x})"
+
+
+NO_LIMIT = 1 << 62
+
+
+def uvm_pmr_init(ncpu: int, dma_end: int = NO_LIMIT) -> None:
+    """A new, empty allocator and one magazine pair per CPU (pages: `uvm_page_physload`).
+
+    `dma_end` is the first physical address above `dma_constraint` (amd64: 4 GiB); pages
+    below it are in a range of use 1.  `high_constraint` is everything above it, what
+    `buf_flip_high` asks for.
+    """
     uvm.pmr = uvm_pmr_control("pmr")
     uvm.cpu_caches = [uvm_pmr_cache(i) for i in range(ncpu)]
+    uvm.no_constraint = uvm_constraint_range("no_constraint", 0, NO_LIMIT)
+    uvm.dma_constraint = uvm_constraint_range("dma_constraint", 0, dma_end)
+    uvm.high_constraint = uvm_constraint_range("high_constraint", dma_end, NO_LIMIT)
 
 
 def uvm_page_physload(pages: list) -> None:
@@ -113,13 +148,44 @@ def _took(pg: Any) -> None:
     d["pageq"] = None
 
 
-def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
-    """`uvm_pmr_getpages`: take `count` free pages into `result` (0, or ENOMEM).
+def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
+    """Positions in `pool` of the `count` free pages a request takes: inside `constraint`,
+    lowest range use first, pool order within a use; None if fewer fit.
 
-    Takes only the fpageq lock.  Wakes the pagedaemon below the free targets; refuses to dip
-    into the kernel reserve without UVM_PLA_USERESERVE and into the pagedaemon reserve unless
-    it may wait (UVM_PLA_WAITOK: sleep on &uvmexp.free with fpageq as interlock, then retry).
-    Each page leaves with PQ_FREE and PG_ZERO clear and (1.77) KASSERTed ownerless.
+    One pass, by use.  Use 0 is the lowest there is, so once `count` fitting pages of use 0
+    are found the pass stops (the common case: a build's pool is thousands of pages long
+    and a request wants one or eight).
+    """
+    if constraint is None:
+        constraint = uvm.no_constraint
+    low, high = constraint.ucr_low, constraint.ucr_high
+    by_use: dict[int, list[int]] = {0: []}
+    for i, pg in enumerate(pool):
+        d = pg.__dict__
+        if not low <= d["phys_addr"] < high:
+            continue
+        use = d["pmr_use"]
+        if use == 0:
+            first = by_use[0]
+            first.append(i)
+            if len(first) == count:
+                return first
+        else:
+            by_use.setdefault(use, []).append(i)
+    fits = [i for use in sorted(by_use) for i in by_use[use]]
+    return fits[:count] if len(fits) >= count else None
+
+
+def uvm_pmr_getpages(count: int, flags: int, result: list, constraint: Any = None) -> int:
+    """`uvm_pmr_getpages` (uvm_pmemrange.c 1.77): take `count` free pages into `result`.
+
+    Returns 0, or ENOMEM.  Takes only the fpageq lock.  Wakes the pagedaemon below the free
+    targets; refuses to dip into the kernel reserve without UVM_PLA_USERESERVE and into the
+    pagedaemon reserve unless it may wait (UVM_PLA_WAITOK: sleep on &uvmexp.free with fpageq
+    as interlock, then retry).  Pages come from inside `constraint` (None: anywhere), from
+    the ranges of lowest use first.  Each page leaves with PQ_FREE and PG_ZERO clear and
+    (1.77) KASSERTed ownerless.  (The kernel re-takes fpageq once per PG_ZERO page handed
+    out; the model has no zeroed free pages, so it never does.)
     """
     KASSERT(count > 0, "count > 0")
     KASSERT(
@@ -136,7 +202,8 @@ def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
             uvm_unlock_fpageq()
             return ENOMEM
         pool = uvm.pmr.free_pages
-        if len(pool) < count:
+        chosen = _choose(pool, count, constraint)
+        if chosen is None:
             if flags & UVM_PLA_WAITOK and not flags & UVM_PLA_FAILOK:
                 # uvm_wait_pla: sleep until pages are freed (fpageq is the interlock).
                 wakeup(uvm.pagedaemon_chan)
@@ -147,7 +214,10 @@ def uvm_pmr_getpages(count: int, flags: int, result: list) -> int:
             uvm_unlock_fpageq()
             return ENOMEM
         kernel_work("pmr_work")  # the address/size tree search the model does not have
-        taken, rest = pool[:count], pool[count:]
+        taken = [pool[i] for i in chosen]
+        rest = list(pool)
+        for i in sorted(chosen, reverse=True):
+            del rest[i]
         uvm.pmr.free_pages = rest
         uvmexp.free = free - count
         for pg in taken:
@@ -176,8 +246,12 @@ def uvm_pmr_getone(flags: int) -> Any:
 
 
 def uvm_pglistalloc(npages: int, flags: int, result: list, where: Any = None) -> int:
-    """`uvm_pglistalloc`: `uvm_pmr_getpages` with UVM_PLA_USERESERVE forced (no magazines)."""
-    return uvm_pmr_getpages(npages, flags | UVM_PLA_USERESERVE, result)
+    """`uvm_pglistalloc` (uvm_page.c): `uvm_pmr_getpages` inside the constraint `where`.
+
+    UVM_PLA_USERESERVE is forced; the per-CPU magazines are never used.  The buffer cache
+    and swap bounce pages pass `dma_constraint`, flips to high memory `high_constraint`.
+    """
+    return uvm_pmr_getpages(npages, flags | UVM_PLA_USERESERVE, result, where)
 
 
 @inline
@@ -328,12 +402,15 @@ def uvm_pmr_cache_put(pg: Any) -> None:
 
 
 def uvm_pmr_cache_drain() -> int:
-    """`uvm_pmr_cache_drain`: flush both magazines of the calling CPU; return pages freed."""
+    """`uvm_pmr_cache_drain` (uvm_pmemrange.c 1.77): flush both magazines of this CPU.
+
+    Returns the pages freed.  Both magazines go through `uvm_pmr_cache_free` whether or
+    not they hold pages, so the fpageq lock is taken twice even when both are empty.
+    """
     s = splvm()
     upc = _mine()
     freed = 0
     for mag in upc.magz:
-        if mag:
-            freed += uvm_pmr_cache_free(mag)
+        freed += uvm_pmr_cache_free(mag)
     splx(s)
     return freed

@@ -1,8 +1,10 @@
-"""Vnode objects (sys/uvm/uvm_vnode.c): the page cache of files.
+"""Vnode objects (sys/uvm/uvm_vnode.c 1.138 before the seed diff, 1.139 with it, read in 1.140).
 
-A `uvm_vnode` is a `uvm_object` with pgops 'vnode'.  `uvn_put` writes pages to the file
-synchronously in the model (the kernel may complete asynchronously; the model's async
-completion path is the swap one, through the aiodone daemon).
+A `uvm_vnode` is a `uvm_object` with pgops 'vnode'.  Its I/O (`uvn_io`) is synchronous, as the
+kernel's (VOP_READ/VOP_WRITE): the object lock is dropped around it (the pages are busy), and
+the VOP runs under the kernel lock, which the thread gives up while it waits for the disk.
+`uvn_put` (pageouts, from `uvn_flush` and the pagedaemon) and `uvn_get` (page-ins, from
+faults) both go through it.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from typing import Any
 from uvmsim.machine import (
     KASSERT,
     RW_WRITE,
+    Shared,
     atomic_clearbits_int,
     atomic_setbits_int,
-    kernel_work,
     peek,
     poke,
     rw_enter,
+    rw_exit,
     rw_write_held,
     wakeup,
 )
 from uvmsim.machine.sites import inline
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.kernel_lock import KERNEL_LOCK, KERNEL_UNLOCK, kl_biowait, kl_rw_enter
 from uvmsim.uvm.uvm import privlist, uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_object import uvm_obj_init, uvm_object
 from uvmsim.uvm.uvm_pager import (
@@ -30,16 +34,24 @@ from uvmsim.uvm.uvm_pager import (
     PGO_CLEANIT,
     PGO_DEACTIVATE,
     PGO_DOACTCLUST,
+    PGO_DONTCARE,
     PGO_FREE,
     PGO_LOCKED,
+    PGO_NOWAIT,
     PGO_SYNCIO,
     uvm_pager_put,
 )
-from uvmsim.uvm.uvm_swap import VM_PAGER_OK, VM_PAGER_PEND
+from uvmsim.uvm.uvm_swap import VM_PAGER_BAD, VM_PAGER_OK, VM_PAGER_PEND, VM_PAGER_UNLOCK
+
+UIO_READ = 0
+UIO_WRITE = 1
 
 
 class uvm_vnode(uvm_object):
-    """`struct uvm_vnode`: the object plus the file size (pages beyond it are not flushed)."""
+    """`struct uvm_vnode`: the object, the file size (`u_size`, pages beyond it are not
+    flushed) and the I/Os in progress (`u_nio` [o])."""
+
+    u_nio = Shared("o")
 
 
 def uvn_attach(name: str, npages: int, lock: Any = None) -> uvm_vnode:
@@ -50,22 +62,95 @@ def uvn_attach(name: str, npages: int, lock: Any = None) -> uvm_vnode:
     return uvn
 
 
-def uvn_put(uobj: Any, pps: list, flags: int) -> int:
-    """`uvn_put`: write the pages to the file (object lock held): VM_PAGER_OK."""
-    kernel_work("vnode_io", pps[0])
+def uvn_io(uvn: Any, pps: list, flags: int, rw: int) -> int:
+    """`uvn_io` (uvm_vnode.c 1.140): read or write `pps` with VOP_READ/VOP_WRITE.
+
+    Object lock write-held on entry and on return, dropped around the I/O (the pages are
+    busy, `u_nio` counts the I/O).  The VOP runs under the kernel lock (taken here,
+    recursively for the pagedaemon), and the thread sleeps without it while the disk works.
+    Relocking the object may sleep too, which for a kernel-lock holder drops it.  Not
+    modelled: UVM_VNODE_IOSYNC waits, the vnode lock (so never AGAIN), I/O errors.
+    """
+    lock = uvn.vmobjlock
+    KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
+    if pps[0].offset >= peek(uvn, "u_size"):
+        return VM_PAGER_BAD
+    uvn.u_nio = uvn.u_nio + 1
+    rw_exit(lock)
+    KERNEL_LOCK()
+    kl_biowait("vnode_io", pps[0])  # VOP_READ / VOP_WRITE: bread/bwrite, biowait
+    KERNEL_UNLOCK()
+    kl_rw_enter(lock, RW_WRITE)
+    uvn.u_nio = uvn.u_nio - 1
     return VM_PAGER_OK
 
 
-def uvn_get(uobj: Any, offset: int, flags: int) -> tuple[int, Any]:
-    """`uvn_get` with PGO_LOCKED: a resident, non-busy page (not busied), or None."""
-    from uvmsim.uvm.uvm_page import uvm_pagelookup
-    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_RELEASED
+def uvn_put(uobj: Any, pps: list, flags: int) -> int:
+    """`uvn_put` (uvm_vnode.c 1.140): write the pages (object lock write-held): `uvn_io`."""
+    KASSERT(rw_write_held(uobj.vmobjlock), "rw_write_held(uobj->vmobjlock)")
+    return uvn_io(uobj, pps, flags, UIO_WRITE)
 
-    KASSERT(flags & PGO_LOCKED, "flags & PGO_LOCKED")
-    pg = uvm_pagelookup(uobj, offset)
-    if pg is None or pg.pg_flags & (PG_BUSY | PG_RELEASED):
-        return VM_PAGER_OK, None
-    return VM_PAGER_OK, pg
+
+def uvn_get(uobj: Any, offset: int, pps: list, centeridx: int, flags: int) -> tuple[int, int]:
+    """`uvn_get` (uvm_vnode.c 1.140): the vnode's pgo_get; (result, pages got).
+
+    - PGO_LOCKED: as `uao_get`'s: resident, non-busy pages, not busied; VM_PAGER_UNLOCK if
+      the centre is missing or busy.  The object lock stays held.
+    - Otherwise (object lock write-held; returned *unlocked*): get the centre page busy.  A
+      missing page is allocated (on shortage `uvm_wait` *with the object lock held*, then
+      retry) and read in with `uvn_io`; a busy one is waited for; a resident one busied.  A
+      failed read frees the fresh page (no pageq lock since 1.140) and returns the error.
+    """
+    from uvmsim.uvm.uvm_page import uvm_pagealloc, uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE, PG_WANTED
+    from uvmsim.uvm.uvm_pdaemon import uvm_wait
+
+    lock = uobj.vmobjlock
+    if flags & PGO_LOCKED:
+        done = True
+        gotpages = 0
+        for lcv in range(len(pps)):
+            if pps[lcv] is PGO_DONTCARE:
+                continue
+            ptmp = uvm_pagelookup(uobj, offset + lcv * PAGE_SIZE)
+            if ptmp is None or ptmp.pg_flags & PG_BUSY:
+                if lcv == centeridx:
+                    done = False
+                continue
+            pps[lcv] = ptmp
+            gotpages += 1
+        return (VM_PAGER_OK if done else VM_PAGER_UNLOCK), gotpages
+    KASSERT(rw_write_held(lock), "rw_write_held(uobj->vmobjlock)")
+    current_offset = offset + centeridx * PAGE_SIZE
+    ptmp = None
+    while pps[centeridx] is None:
+        ptmp = uvm_pagelookup(uobj, current_offset)
+        if ptmp is None:
+            ptmp = uvm_pagealloc(uobj, current_offset, None, 0)
+            if ptmp is None:
+                uvm_wait("uvn_getpage")  # sleeps holding the object lock
+                continue
+            break
+        if ptmp.pg_flags & PG_BUSY:
+            uvm_pagewait(ptmp, lock, "uvn_get")
+            rw_enter(lock, RW_WRITE)
+            continue
+        atomic_setbits_int(ptmp, "pg_flags", PG_BUSY)
+        pps[centeridx] = ptmp
+    if pps[centeridx] is None:
+        result = uvn_io(uobj, [ptmp], PGO_SYNCIO | PGO_NOWAIT, UIO_READ)
+        if result != VM_PAGER_OK:
+            if ptmp.pg_flags & PG_WANTED:
+                wakeup(ptmp)
+            atomic_clearbits_int(ptmp, "pg_flags", PG_WANTED | PG_BUSY)
+            uvm_pagefree(ptmp)
+            rw_exit(lock)
+            return result, 0
+        atomic_clearbits_int(ptmp, "pg_flags", PG_FAKE)
+        _pmap.pmap_clear_modify(ptmp)
+        pps[centeridx] = ptmp
+    rw_exit(lock)
+    return VM_PAGER_OK, 1
 
 
 @inline

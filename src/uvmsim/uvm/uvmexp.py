@@ -30,12 +30,17 @@ class Uvmexp(SharedObject):
     pcphit = Shared("a")
     pcpmiss = Shared("a")
     swpgonly = Shared("a")
+    nswget = Shared("a")  # swap reads
+    nswapdev = Shared("I")  # swap devices (set when swap is configured)
+    swpages = Shared("I")  # swap slots
+    swpginuse = Shared("")  # [S] uvm_swap_data_lock (a letter the machine does not check)
     # pagedaemon statistics: written only by the pagedaemon under the pageq lock
     pdscans = Shared("L")
     pdfreed = Shared("L")
     pdreact = Shared("L")
     pdbusy = Shared("L")
     pdpageouts = Shared("L")
+    pdpending = Shared("L")
 
 
 class UvmexpPlainWired(Uvmexp):

@@ -42,6 +42,7 @@ class WorkloadContext:
     seed: int
     engine: Any
     protocol: Protocol
+    cycles_per_second: float = 3e9  # the simulated CPU's clock (simulate/costs.py CPU_HZ)
 
 
 @dataclass
@@ -56,6 +57,14 @@ class Workload(ABC):
     def costs(self, opts: dict[str, Any]) -> dict[str, int]:
         """The cost-table entries this workload sets (simulate/costs.py), given its options."""
         return {}
+
+    def finite(self, opts: dict[str, Any]) -> bool:
+        """Whether a run ends by itself (no default --ops bound is needed)."""
+        return False
+
+    def time_scale(self, opts: dict[str, Any]) -> float:
+        """How much longer the real thing runs than the simulated one (a scaled workload)."""
+        return 1.0
 
     def bind(self, machine: Machine) -> None:
         """Prepare the machine the programs run on, before the first step."""

@@ -49,8 +49,9 @@ def boot_world(protocol: Any, cpus: int, pages: int) -> list:
     return uvm_boot(protocol, cpus, pages)
 
 
-def resident_file(name: str, npages: int) -> Any:
-    """A file whose pages are resident, active and clean (as after earlier reads).
+def resident_file(name: str, npages: int, resident: set[int] | None = None) -> Any:
+    """A file whose pages (those in `resident`, by default all) are resident, active and
+    clean, as after earlier reads; the others are read in by the first fault on them.
 
     Built directly (no machine runs before a timed run), with the same bookkeeping
     `uvm_pagealloc` + `uvm_pageactivate` would leave.
@@ -58,7 +59,8 @@ def resident_file(name: str, npages: int) -> Any:
 
     uvn = uvn_attach(name, npages)
     pool = peek(uvm.pmr, "free_pages")
-    for i in range(npages):
+    indices = range(npages) if resident is None else sorted(resident)
+    for i in indices:
         pg = pool.pop()
         poke(pg, "pg_flags", PG_CLEAN | PQ_ACTIVE | PG_TABLED)
         poke(pg, "uobject", uvn)
@@ -69,8 +71,8 @@ def resident_file(name: str, npages: int) -> Any:
         peek(uvm.page_active, "tqh").append(pg)
         poke(pg, "pageq", uvm.page_active)
 
-    poke(uvmexp, "free", peek(uvmexp, "free") - npages)
-    poke(uvmexp, "active", peek(uvmexp, "active") + npages)
+    poke(uvmexp, "free", peek(uvmexp, "free") - len(indices))
+    poke(uvmexp, "active", peek(uvmexp, "active") + len(indices))
     return uvn
 
 

@@ -1,0 +1,409 @@
+"""Regenerate the tables and outputs the docs quote, from the commands they quote.
+
+    python docs/generate.py            # rewrite every generated block (make docs)
+    python docs/generate.py --check    # exit 1, naming the blocks, if any differs
+
+A generated block in a Markdown file is
+
+    <!-- generated: VIEW ARGS... -->
+    ...
+    <!-- end generated -->
+
+where VIEW names a function below and ARGS are the `uvmsim` arguments it runs (the command a
+reader can type: `uvmsim scale ARGS --json` for the `scale` view).  Nothing between the two
+markers is typed by hand.  Plots named by a `--plot` argument are rewritten by `make docs`
+and not compared by `--check` (their bytes depend on the matplotlib version).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stdout
+
+from click.testing import CliRunner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = ("README.md", "docs/simulator.md", "docs/checker.md", "docs/review.md")
+BLOCK = re.compile(
+    r"(<!-- generated: (?P<spec>.*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
+)
+
+
+def _uvmsim(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    from uvmsim.cli import main
+
+    r = CliRunner().invoke(main, args, env={"COLUMNS": "80", **(env or {})})
+    return r.exit_code, r.output
+
+
+_RUNS: dict[tuple[str, ...], dict] = {}
+
+
+def _json(args: list[str]) -> dict:
+    """`uvmsim ARGS --json`, run once per generation however many views quote it."""
+    key = tuple(args)
+    if key not in _RUNS:
+        code, out = _uvmsim([*args, "--json"])
+        if code not in (0, 1):
+            raise RuntimeError(f"uvmsim {' '.join(args)} exited {code}: {out[-500:]}")
+        _RUNS[key] = json.loads(out)
+    return _RUNS[key]
+
+
+def _table(header: list[str], rows: list[list[str]], right_from: int = 1) -> str:
+    aligns = ["---" if i < right_from else "--:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _without_plot(args: list[str], plot: bool) -> list[str]:
+    out, i = [], 0
+    while i < len(args):
+        if args[i] == "--plot":
+            if plot:
+                out += args[i : i + 2]
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
+def view_scale(args: list[str], plot: bool) -> str:
+    """`uvmsim scale ARGS`: per CPU count, system cycles per operation, spin share and
+    throughput of each protocol."""
+    if plot and "--plot" in args:
+        _uvmsim(["scale", *_without_plot(args, True)])
+    doc = _json(["scale", *_without_plot(args, False)])
+    protos = list(dict.fromkeys(r["protocol"] for r in doc["runs"]))
+    by = {(r["protocol"], r["cpus"]): r for r in doc["runs"]}
+    cpus = sorted({r["cpus"] for r in doc["runs"]})
+    header = ["CPUs"]
+    header += [f"{p} sys/op" for p in protos] + [f"{p} spin" for p in protos]
+    header += [f"{p} ops/s" for p in protos]
+    rows = []
+    for n in cpus:
+        runs = [by[(p, n)] for p in protos]
+        row = [str(n)]
+        row += [f"{r['cpu_time']['system'] / max(1, r['ops']):,.0f}" for r in runs]
+        row += [f"{100 * r['cpu_time']['spin'] / sum(r['cpu_time'].values()):.1f}%" for r in runs]
+        row += [f"{r['throughput']:,.0f}" for r in runs]
+        rows.append(row)
+    return _table(header, rows)
+
+
+def view_flush(args: list[str], plot: bool) -> str:
+    """`uvmsim simulate -w flush ARGS` for each `-p` and `-n` given (comma lists)."""
+    protos = args[args.index("-p") + 1].split(",")
+    cpus = args[args.index("-n") + 1].split(",")
+    rest = [
+        a for i, a in enumerate(args) if a not in ("-p", "-n") and args[i - 1] not in ("-p", "-n")
+    ]
+    rows = []
+    for n in cpus:
+        for p in protos:
+            doc = _json(["simulate", "-w", "flush", "-p", p, "-n", n, *rest])
+            f = doc["locks"].get("fpageqlock", {})
+            flushes = max(1, doc["ops"] // 2)
+            rows.append(
+                [
+                    n,
+                    doc["protocol"],
+                    f"{f.get('acquisitions', 0):,}",
+                    f"{f.get('acquisitions', 0) / flushes:.2f}",
+                    f"{f.get('contended', 0):,}",
+                    f"{f.get('wait_cycles', 0):,}",
+                    f"{doc['throughput']:,.0f}",
+                ]
+            )
+    header = ["CPUs", "protocol", "fpageq acq", "per flush", "contended", "wait cycles", "ops/s"]
+    return _table(header, rows, right_from=2)
+
+
+def view_calibration(args: list[str], plot: bool) -> str:
+    """The build workload against calibration.md §1 (`python -m uvmsim.runs.calibration`)."""
+    from uvmsim.runs.calibration import POINTS, simulate_points
+    from uvmsim.workloads.build import FITTED
+
+    rows = []
+    for point, res in zip(POINTS, simulate_points(FITTED), strict=True):
+        pid, kind, n, proto = point[:4]
+        rows.append(
+            [
+                f"{pid} {kind}, {n}, {proto}",
+                f"{res.published:.3f}",
+                f"{res.simulated:.3f}",
+                f"{100 * res.error:+.1f}%",
+            ]
+        )
+    return _table(["point", "published sys/user", "simulated", "error"], rows)
+
+
+def view_workloads(args: list[str], plot: bool) -> str:
+    """The workload registry: name, summary, options with defaults."""
+    from uvmsim.workloads import WORKLOADS
+
+    rows = [
+        [f"`{w.name}`", w.summary, ", ".join(f"`{o.name}` ({o.default})" for o in w.options)]
+        for w in WORKLOADS.values()
+    ]
+    return _table(["workload", "what it does", "options (default)"], rows, right_from=99)
+
+
+def view_check(args: list[str], plot: bool) -> str:
+    """`uvmsim check ARGS` as printed through a pipe (80 columns), in a code block."""
+    _code, out = _uvmsim(["check", *args])
+    return "```\n" + out + "```\n"
+
+
+def view_review(args: list[str], plot: bool) -> str:
+    """`uvmsim review ARGS`: the verdicts, their summaries and controls, as a table."""
+    doc = _json(["review", *args])
+    rows = []
+    for q in doc["questions"]:
+        control = q["control"]
+        flipped = "flipped" if control and control["flipped"] else "did NOT flip"
+        rows.append(
+            [
+                q["id"],
+                q["verdict"],
+                q["summary"].replace("|", "\\|"),
+                f"{control['what']}: expected {control['expected']}, {flipped}".replace("|", "\\|"),
+            ]
+        )
+    table = _table(["", "verdict", "summary", "control"], rows, right_from=99)
+    return table + f"\nR7 mutation score {doc['mutation']['score']}.\n"
+
+
+def view_time(args: list[str], plot: bool) -> str:
+    """The time(1) lines `uvmsim simulate ARGS` prints, as a console block."""
+    code, out = _uvmsim(["simulate", *args])
+    if code != 0:
+        raise RuntimeError(f"uvmsim simulate {' '.join(args)} exited {code}: {out[-500:]}")
+    lines = [line for line in out.splitlines() if line.startswith("real ")]
+    return "```\n$ uvmsim simulate " + " ".join(args) + "\n...\n" + "\n".join(lines) + "\n```\n"
+
+
+def view_make_kinds(args: list[str], plot: bool) -> str:
+    """The make build family's kinds: what each simulated job stands for."""
+    from uvmsim.workloads.make import KINDS, MAKE
+
+    rows = []
+    for name in KINDS:
+        k = MAKE.kind({"kind": name})
+        rows.append(
+            [
+                name,
+                f"{k.jobs:,}",
+                f"{k.real_pages:,}",
+                f"{k.user_seconds:,.2f}",
+                f"{k.think(3e9):,.0f}",
+                f"{k.text_pages:,}",
+                str(k.link_factor),
+            ]
+        )
+    header = [
+        "kind",
+        "jobs",
+        "pages a job touches",
+        "user s (N=16)",
+        "user cycles per fault",
+        "compiler text pages",
+        "link (jobs)",
+    ]
+    return _table(header, rows)
+
+
+def view_make_fit(args: list[str], plot: bool) -> str:
+    """`python -m uvmsim.runs.calibrate_make`'s results (src/uvmsim/workloads/make_fit.json)."""
+    from uvmsim.workloads.make import FIT_FILE
+
+    with open(FIT_FILE) as fh:
+        fit = json.load(fh)
+    loo = {x["point"]: x["error"] for x in fit["leave_one_out"]}
+    rows = [
+        [
+            p["point"],
+            f"{p['published']:.3f}",
+            f"{p['simulated']:.3f}",
+            f"{100 * p['error']:+.1f}%",
+            f"{100 * loo[p['point']]:+.1f}%",
+        ]
+        for p in fit["in_sample"]
+    ]
+    params = ", ".join(f"`{k}` = {v:,}" for k, v in fit["params"].items())
+    table = _table(
+        ["point", "published sys/user", "fitted", "in-sample error", "leave-one-out error"], rows
+    )
+    return table + f"\nFitted: {params}.\n"
+
+
+def view_r8(args: list[str], plot: bool) -> str:
+    """R8's band from `uvmsim review ARGS --json`: per CPU count, the central value and the
+    range over the unfitted parameters."""
+    doc = _json(["review", *args])
+    r8 = next(q for q in doc["questions"] if q["id"] == "R8")
+    rows = []
+    for n, r in r8["figures"]["make kernel build"].items():
+        c = r["central"]
+        rows.append(
+            [
+                n,
+                f"{c['base_spin']:.1f}% -> {c['mine_spin']:.1f}%",
+                f"{c['spin_pp']:+.1f} ({r['spin_pp'][0]:+.1f}..{r['spin_pp'][1]:+.1f})",
+                f"{c['base_real_s']:.0f} s -> {c['mine_real_s']:.0f} s",
+                f"{100 * c['real']:+.1f}% ({100 * r['real'][0]:+.1f}..{100 * r['real'][1]:+.1f})",
+                "band" if r["band"] else "central",
+            ]
+        )
+    header = [
+        "CPUs",
+        "pageqlock spin",
+        "gain, points (range)",
+        "build real time",
+        "real-time gain (range)",
+        "range over",
+    ]
+    return _table(header, rows)
+
+
+def view_r8_sensitivity(args: list[str], plot: bool) -> str:
+    """Which unfitted parameter moves R8's real-time gain most (`uvmsim review ARGS --json`)."""
+    doc = _json(["review", *args])
+    r8 = next(q for q in doc["questions"] if q["id"] == "R8")
+    rows = [
+        [
+            x["parameter"],
+            f"`{x['option']}` {x['range'][0]:g}..{x['range'][1]:g}",
+            str(x["cpus"]),
+            f"{100 * x['real_low']:+.1f}% .. {100 * x['real_high']:+.1f}%",
+            f"{x['spin_low']:+.1f} .. {x['spin_high']:+.1f}",
+            f"{100 * x['swing']:.1f}",
+        ]
+        for x in r8["figures"]["sensitivity"]
+    ]
+    header = [
+        "parameter",
+        "range",
+        "CPUs",
+        "real-time gain, low .. high",
+        "spin gain (points), low .. high",
+        "swing (points of %)",
+    ]
+    return _table(header, rows, right_from=2)
+
+
+def view_make_scale(args: list[str], plot: bool) -> str:
+    """`uvmsim scale ARGS --json` of the make build: real-time speedup over the protocol's
+    smallest CPU count, and system time per fault; with --plot, both as curves."""
+    doc = _json(["scale", *_without_plot(args, False)])
+    protos = list(dict.fromkeys(r["protocol"] for r in doc["runs"]))
+    cpus = sorted({r["cpus"] for r in doc["runs"]})
+    by = {(r["protocol"], r["cpus"]): r for r in doc["runs"]}
+    speed = {
+        p: [by[(p, n)]["throughput"] / by[(p, cpus[0])]["throughput"] for n in cpus] for p in protos
+    }
+    sysf = {
+        p: [
+            (by[(p, n)]["cpu_time"]["system"] + by[(p, n)]["cpu_time"]["spin"])
+            / max(1, by[(p, n)]["ops"])
+            for n in cpus
+        ]
+        for p in protos
+    }
+    if plot and "--plot" in args:
+        _make_plot(args[args.index("--plot") + 1], cpus, protos, speed, sysf)
+    header = ["CPUs"] + [f"{p} speedup" for p in protos] + [f"{p} sys/fault" for p in protos]
+    rows = [
+        [str(n)] + [f"{speed[p][i]:.1f}x" for p in protos] + [f"{sysf[p][i]:,.0f}" for p in protos]
+        for i, n in enumerate(cpus)
+    ]
+    return _table(header, rows)
+
+
+def _make_plot(path: str, cpus: list, protos: list, speed: dict, sysf: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from uvmsim.output_files import save_figure
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for p in protos:
+        a.plot(cpus, speed[p], marker="o", label=p)
+        b.plot(cpus, sysf[p], marker="o", label=p)
+    a.plot(cpus, [n / cpus[0] for n in cpus], linestyle=":", color="grey", label="linear")
+    a.set_xlabel("CPUs (make -jN)")
+    a.set_ylabel(f"real-time speedup over {cpus[0]} CPUs")
+    b.set_xlabel("CPUs (make -jN)")
+    b.set_ylabel("system cycles per fault (spin included)")
+    a.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, os.path.join(ROOT, path))
+    plt.close(fig)
+
+
+VIEWS: dict[str, Callable[[list[str], bool], str]] = {
+    "time": view_time,
+    "make-kinds": view_make_kinds,
+    "make-fit": view_make_fit,
+    "r8": view_r8,
+    "r8-sensitivity": view_r8_sensitivity,
+    "make-scale": view_make_scale,
+    "scale": view_scale,
+    "flush": view_flush,
+    "calibration": view_calibration,
+    "workloads": view_workloads,
+    "check": view_check,
+    "review": view_review,
+}
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """(spec, body) of every generated block in `text`."""
+    return [(m.group("spec"), m.group("body")) for m in BLOCK.finditer(text)]
+
+
+def render(spec: str, plot: bool = False) -> str:
+    view, *args = shlex.split(spec)
+    if view not in VIEWS:
+        raise SystemExit(f"docs/generate.py: unknown view {view!r} in <!-- generated: {spec} -->")
+    with redirect_stdout(io.StringIO()):
+        return VIEWS[view](args, plot)
+
+
+def regenerate(path: str, plot: bool) -> str:
+    with open(path) as fh:
+        text = fh.read()
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group("spec"), plot) + m.group(4), text)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    os.chdir(ROOT)
+    stale = []
+    for rel in FILES:
+        new = regenerate(rel, plot=not check)
+        with open(rel) as fh:
+            old = fh.read()
+        if new != old:
+            stale.append(rel)
+            if not check:
+                with open(rel, "w") as fh:
+                    fh.write(new)
+    if check and stale:
+        print("generated blocks differ from their commands in: " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

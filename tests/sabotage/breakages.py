@@ -1,0 +1,163 @@
+"""Deliberate breakages of the code, each with the tests of `make test` that must catch it.
+
+Each is a textual replacement in one file of a copy of the repository (tests/sabotage/run.py
+applies it and runs the named tests there).  The first eight are the breakages an audit found
+surviving the whole suite (issue 12); the others guard what later work relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Breakage:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+V = "tests/review/test_verdicts.py"
+
+BREAKAGES: tuple[Breakage, ...] = (
+    Breakage(
+        "R1's check never fires",
+        "src/uvmsim/review/checked.py",
+        '    return "two CPUs in uvm_pageclean" in m or "double free" in m or "I17" in m or '
+        "double_free",
+        "    return False",
+        (f"{V}::test_r1_holds_on_seed_with_a_control_that_fired",),
+    ),
+    Breakage(
+        "R5's check never fires",
+        "src/uvmsim/review/checked.py",
+        '    return "stale mapping" in m or "still mapped" in m or "I12:" in m',
+        "    return False",
+        (f"{V}::test_holds_names_the_scope_and_the_mechanism",),
+    ),
+    Breakage(
+        "R1's model check removed (two CPUs in uvm_pageclean)",
+        "src/uvmsim/uvm/uvm_page.py",
+        "        other is None or other == me,",
+        "        True,",
+        (f"{V}::test_r1_control_reaches_the_model_check_itself",),
+    ),
+    Breakage(
+        "R4's denominator halved",
+        "src/uvmsim/review/measured.py",
+        "        flushes = max(1, r.ops // 2)",
+        "        flushes = max(1, r.ops // 4)",
+        (f"{V}::test_r4_counts_the_flush_s_own_frees_at_their_call_site",),
+    ),
+    Breakage(
+        "R8's gain inverted",
+        "src/uvmsim/review/measured.py",
+        '        "real": mine.throughput / base.throughput - 1 if base.throughput else 0.0,',
+        '        "real": base.throughput / mine.throughput - 1 if mine.throughput else 0.0,',
+        (f"{V}::test_r8_is_a_band_over_the_unfitted_parameters_with_a_control_that_loses",),
+    ),
+    Breakage(
+        "every R7 mutant reported as killed",
+        "src/uvmsim/review/mutation.py",
+        '    return "survives", _survivor_reason(protocol, mutant, row, explored, measured)',
+        '    return "killed by check", _survivor_reason(protocol, mutant, row, explored, measured)',
+        (f"{V}::test_r7_score_and_its_control",),
+    ),
+    Breakage(
+        "a minimizer that does nothing",
+        "src/uvmsim/check/minimize.py",
+        "    sig = failure_signature(failure)\n    original = count_preemptions(target, schedule)",
+        "    sig = failure_signature(failure)\n    original = count_preemptions(target, schedule)\n"
+        "    return Minimized(failure, schedule, original, len(schedule), original, 0)",
+        ("tests/check/test_minimize.py",),
+    ),
+    Breakage(
+        "PCT replaced by a random walk",
+        "src/uvmsim/check/strategies/pct.py",
+        "        return PctEngine(seed, self.target.cpus, self.depth, self.k or 1)",
+        "        from uvmsim.machine import RandomEngine\n\n        return RandomEngine(seed)",
+        (
+            "tests/check/test_pct.py::test_pct_meets_its_bound_where_a_random_walk_almost_never_hits",
+        ),
+    ),
+    # -- guards added since --------------------------------------------------------------------
+    Breakage(
+        "R3's control variant is the protocol itself",
+        "src/uvmsim/review/checked.py",
+        '    return p.variant(f"{p.name}~plain-wired", wired_atomic=False)',
+        '    return p.variant(f"{p.name}~plain-wired")',
+        (f"{V}::test_verdict_follows_the_switches_and_each_side_has_its_control",),
+    ),
+    Breakage(
+        "lockstat hold times halved",
+        "src/uvmsim/simulate/engine.py",
+        "            ls.released(hold)\n            ss.released(hold)\n            self._span(",
+        "            ls.released(hold / 2)\n            ss.released(hold / 2)\n"
+        "            self._span(",
+        ("tests/simulate/test_theory.py::test_littles_law_against_an_independent_census",),
+    ),
+    Breakage(
+        "report directories replaced whoever wrote them",
+        "src/uvmsim/output_files.py",
+        "        if os.listdir(full) and not _written_by_uvmsim(full):",
+        "        if False:",
+        (
+            "tests/test_output_files.py",
+            "tests/test_exit_codes.py::test_review_html_dot_leaves_a_working_directory_untouched",
+        ),
+    ),
+    Breakage(
+        "replay tokens no longer ignore whitespace",
+        "src/uvmsim/check/token.py",
+        '    token = "".join(token.split())',
+        "    token = token.strip()",
+        ("tests/check/test_token_fuzz.py::test_a_token_with_line_breaks_and_spaces_replays",),
+    ),
+    Breakage(
+        "DPOR adds no backtrack point for a race",
+        "src/uvmsim/check/strategies/dpor.py",
+        "            node.backtrack.add(q if q in usable else min(usable))",
+        "            pass",
+        ("tests/check/test_exploration.py",),
+    ),
+    Breakage(
+        "a read fault takes the object lock for writing",
+        "src/uvmsim/uvm/uvm_fault.py",
+        "        self.lower_lock_type = RW_READ\n",
+        "        self.lower_lock_type = RW_WRITE\n",
+        (
+            "tests/uvm/test_kernel_paths.py::"
+            "test_a_read_fault_on_a_resident_page_shares_the_object_lock",
+        ),
+    ),
+    Breakage(
+        "fault-ahead maps anon neighbours without activating them",
+        "src/uvmsim/uvm/uvm_fault.py",
+        "            uvm_lock_pageq()\n"
+        "            uvm_pageactivate(pg)\n"
+        "            uvm_unlock_pageq()\n"
+        "            KASSERT(not flt.wired",
+        "            KASSERT(not flt.wired",
+        (
+            "tests/uvm/test_kernel_paths.py::"
+            "test_upper_fault_activates_each_unmapped_neighbour_under_its_own_pageq_round_trip",
+        ),
+    ),
+    Breakage(
+        "make charges the text faults no user time",
+        "src/uvmsim/workloads/make.py",
+        "FAULTS_PER_PAGE = (TEXT_EVERY + 1) / TEXT_EVERY",
+        "FAULTS_PER_PAGE = 1",
+        ("tests/simulate/test_make.py",),
+    ),
+    Breakage(
+        "an engine imports the model",
+        "src/uvmsim/check/strategy.py",
+        "from uvmsim.check.result import CheckResult, Coverage, FailureTally",
+        "from uvmsim.check.result import CheckResult, Coverage, FailureTally\n"
+        "from uvmsim.uvm import uvm as _uvm  # noqa: F401",
+        ("tests/test_layers.py::test_every_import_points_down",),
+    ),
+)
