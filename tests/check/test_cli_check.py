@@ -206,11 +206,11 @@ def test_odpor_reports_executions_traces_and_blocked_in_text_and_json():
     r = invoke("check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "odpor")
     assert r.exit_code == 0
     assert r.output.splitlines()[-1] == (
-        "coverage (odpor): 43 executions, 43 traces, 0 redundant (sleep-set blocked), deepest "
-        "140 steps; complete: every interleaving up to equivalence explored"
+        "coverage (odpor): 260 executions, 260 traces, 0 redundant (sleep-set blocked), deepest "
+        "280 steps; complete: every interleaving up to equivalence explored"
     )
     d = invoke("check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "dpor")
-    assert "48 executions, 43 traces, 5 redundant (sleep-set blocked)" in d.output
+    assert "273 executions, 260 traces, 13 redundant (sleep-set blocked)" in d.output
     doc = json.loads(
         invoke(
             "check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "odpor", "--json"
@@ -219,8 +219,8 @@ def test_odpor_reports_executions_traces_and_blocked_in_text_and_json():
     cov = doc["coverage"]
     assert doc["strategy"] == "odpor"
     assert (cov["executions"], cov["traces"], cov["redundant"], cov["complete"]) == (
-        43,
-        43,
+        260,
+        260,
         0,
         True,
     )

@@ -180,7 +180,7 @@ def test_local_cluster_explores_the_sequential_traces_and_failures(cluster, stra
     )
     seq = run_check(CheckSpec(protocol="seed-fixed", scenario="flush-vs-fault", strategy=strategy))
     assert res.coverage.complete and seq.coverage.complete
-    assert res.coverage.traces == seq.coverage.traces == 673
+    assert res.coverage.traces == seq.coverage.traces == 709
     assert res.failure is None and "over 2 workers" in res.notes[-1]
     spec = scenario_spec("pageclean-race", "seed", strategy, True)
     executor = DaskCluster(cluster)
@@ -219,7 +219,7 @@ def test_check_cli_on_a_cluster(cluster):
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert (doc["coverage"]["traces"], doc["coverage"]["complete"]) == (43, True)
+    assert (doc["coverage"]["traces"], doc["coverage"]["complete"]) == (260, True)
     r = CliRunner().invoke(main, ["check", "-p", "seed", "-s", "pageclean-race", "-j", "2"])
     assert r.exit_code == 1
     assert "explored in" in r.output
@@ -287,7 +287,7 @@ def test_a_run_stopped_by_its_budget_resumes_from_its_checkpoint(tmp_path):
     assert again.coverage.executions == 400 and not again.coverage.complete
     rest = run_check(checkpointed(tmp_path))
     assert rest.coverage.complete
-    assert (rest.coverage.executions, rest.coverage.traces) == (673, 673)  # as in one go
+    assert (rest.coverage.executions, rest.coverage.traces) == (709, 709)  # as in one go
     assert not (tmp_path / "run.json").exists()
 
 
@@ -320,8 +320,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
         checkpoint=spec.checkpoint,
         identity={"check": "flush-vs-fault odpor"},
     )
-    assert rest.coverage.complete and rest.coverage.traces == 673
-    assert rest.coverage.executions == 673  # nothing lost, nothing explored twice
+    assert rest.coverage.complete and rest.coverage.traces == 709
+    assert rest.coverage.executions == 709  # nothing lost, nothing explored twice
     assert not (tmp_path / "run.json").exists()
 
 

@@ -210,7 +210,7 @@ def test_run_check_reports_odpor_coverage():
     res = run_check(CheckSpec(protocol="openbsd-pre", scenario="pageclean-race", strategy="odpor"))
     cov = res.coverage
     assert res.strategy == "odpor" and not res.found
-    assert (cov.executions, cov.traces, cov.redundant, cov.complete) == (27, 27, 0, True)
+    assert (cov.executions, cov.traces, cov.redundant, cov.complete) == (121, 121, 0, True)
 
 
 # -- bounds -------------------------------------------------------------------------------------

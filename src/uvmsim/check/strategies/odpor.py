@@ -60,7 +60,6 @@ race of the execution is reconsidered (a wakeup sequence runs to the execution's
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -86,6 +85,49 @@ class WakeupNode:
     cpu: int
     key: Key
     children: list[WakeupNode] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple:
+        # Pickled flat (preorder, with child counts), not nested: a tree as deep as a long
+        # execution would exceed the pickler's recursion limit on its way to a worker.
+        flat = []
+        todo = [self]
+        while todo:
+            n = todo.pop()
+            flat.append((n.cpu, n.key, len(n.children)))
+            todo.extend(reversed(n.children))
+        return (_unflatten, (flat,))
+
+
+def _unflatten(flat: list[tuple[int, Key, int]]) -> WakeupNode:
+    """The tree `WakeupNode.__reduce__` flattened."""
+    cpu, key, count = flat[0]
+    root = WakeupNode(cpu, key)
+    open_nodes = [[root, count]] if count else []
+    for cpu, key, count in flat[1:]:
+        node = WakeupNode(cpu, key)
+        parent = open_nodes[-1]
+        parent[0].children.append(node)
+        parent[1] -= 1
+        if parent[1] == 0:
+            open_nodes.pop()
+        if count:
+            open_nodes.append([node, count])
+    return root
+
+
+def copy_trees(trees: Sequence[WakeupNode]) -> list[WakeupNode]:
+    """A deep copy of wakeup trees, made without recursion: a wakeup sequence is as long as
+    an execution (hundreds of steps in the UVM scenarios), deeper than `copy.deepcopy` can
+    follow within Python's recursion limit."""
+    out = [WakeupNode(t.cpu, t.key) for t in trees]
+    todo = list(zip(trees, out, strict=True))
+    while todo:
+        old, new = todo.pop()
+        for child in old.children:
+            twin = WakeupNode(child.cpu, child.key)
+            new.children.append(twin)
+            todo.append((child, twin))
+    return out
 
 
 class Odpor(DporSearch):
@@ -140,7 +182,7 @@ class Odpor(DporSearch):
         super()._start(branch)
         # A private copy: the tree is extended in place, and in this process the branch may
         # still be the coordinator's.
-        self._guide = copy.deepcopy(list(branch.guide))
+        self._guide = copy_trees(branch.guide)
         self.races = []
         self.events = []
 
