@@ -62,6 +62,25 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
 )
 @click.option("--scenario", "-s", required=True, help="Scenario (uvmsim scenarios).")
 @click.option(
+    "--cpus",
+    type=int,
+    default=None,
+    help="Grow the scenario: CPUs (default: its own; uvmsim scenarios says what each adds).",
+)
+@click.option(
+    "--pages",
+    type=int,
+    default=None,
+    help="Grow the scenario: pages of memory (default: its own, plus 4 per CPU or "
+    "operation added).",
+)
+@click.option(
+    "--ops", type=int, default=None, help="Grow the scenario: operations per CPU (default 1)."
+)
+@click.option(
+    "--passes", type=int, default=None, help="Grow the scenario: pagedaemon passes (default 1)."
+)
+@click.option(
     "--strategy",
     default="dpor",
     show_default=True,
@@ -128,6 +147,10 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
 def check_cmd(
     protocol: str,
     scenario: str,
+    cpus: int | None,
+    pages: int | None,
+    ops: int | None,
+    passes: int | None,
     strategy: str,
     preemptions: int | None,
     depth: int | None,
@@ -154,6 +177,7 @@ def check_cmd(
       uvmsim check -p seed-plain-wired -s wired-counter --strategy bounded --preemptions 2
       uvmsim check -p seed -s pdaemon-vs-free --strategy pct --max-executions 5000 -j 2
       uvmsim check -p seed-fixed -s flush-vs-fault --strategy odpor -j 2
+      uvmsim check -p seed-fixed -s pageclean-race --cpus 4 --passes 2
       uvmsim check -p seed-fixed -s wired-counter --cluster tcp://10.0.0.5:8786
       uvmsim check -p examples/my_diff.py:SEED_MISSED_ANFREE -s pageclean-race --json
 
@@ -167,9 +191,11 @@ def check_cmd(
         analyses.append(("annotations", False))
     if no_witness:
         analyses.append(("witness", False))
+    sizes = {"cpus": cpus, "pages": pages, "ops": ops, "passes": passes}
     spec = CheckSpec(
         protocol=protocol,
         scenario=scenario,
+        sizes=tuple((k, v) for k, v in sizes.items() if v is not None),
         strategy=strategy,
         preemptions=preemptions,
         depth=depth,

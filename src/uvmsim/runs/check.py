@@ -43,6 +43,7 @@ class CheckSpec:
     protocol: str
     scenario: str
     strategy: str = "dpor"
+    sizes: tuple[tuple[str, int], ...] = ()  # the scenario's sizes given (cpus, pages, ops, ...)
     preemptions: int | None = None
     depth: int | None = None
     pct_depth: int = 2
@@ -59,6 +60,7 @@ class CheckSpec:
 
     def validate(self) -> None:
         get_strategy(self.strategy)
+        get_scenario(self.scenario, dict(self.sizes))
         for name, value in (
             ("preemptions", self.preemptions),
             ("depth", self.depth),
@@ -101,7 +103,7 @@ class CheckSpec:
 
 def make_target(spec: CheckSpec) -> ScenarioTarget:
     protocol = get_protocol(spec.protocol)
-    scenario = get_scenario(spec.scenario)
+    scenario = get_scenario(spec.scenario, dict(spec.sizes))
     analyses = Analyses(**dict(spec.analyses))
     return ScenarioTarget(
         scenario,
@@ -207,10 +209,12 @@ def check_protocol(
     analyses: Analyses | None = None,
     max_executions: int | None = None,
     keep_going: bool = False,
+    sizes: dict[str, int] | None = None,
 ) -> CheckResult:
-    """Explore `scenario` on a protocol object (a variant or a mutant no name resolves to):
-    the door for faces that build protocols themselves (review's controls and mutants)."""
-    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=analyses)
+    """Explore `scenario` (grown to `sizes`) on a protocol object (a variant or a mutant no
+    name resolves to): the door for faces that build protocols themselves (review's controls
+    and mutants, the sweep's sampled runs)."""
+    target = ScenarioTarget(get_scenario(scenario, sizes), protocol, analyses=analyses)
     return explore(
         target,
         get_strategy(strategy).from_options(options or Options()),
@@ -228,7 +232,9 @@ def _executor(spec: CheckSpec) -> Any:
 
 def identity(spec: CheckSpec) -> dict[str, Any]:
     """What makes two checks explore the same tree (a checkpoint belongs to one of them)."""
+    sizes = {"sizes": dict(spec.sizes)} if spec.sizes else {}  # absent: checkpoints of old
     return {
+        **sizes,
         "protocol": spec.protocol,
         "switches": tok.switches_digest(get_protocol(spec.protocol)),
         "scenario": spec.scenario,
@@ -304,6 +310,7 @@ def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
         protocol=protocol,
         protocol_spec=spec.protocol,
         scenario=spec.scenario,
+        sizes=make_target(spec).scenario.given(),
         analyses=dict(spec.analyses),
         max_steps=spec.max_steps,
         schedule_covered=not spec.reduce,
@@ -351,10 +358,15 @@ def replay(
             f"replay token: field 'analyses' names unknown analyses; accepted: "
             f"{', '.join(sorted(known))}"
         )
-    get_scenario(doc["scenario"])
+    sizes = tuple(sorted(doc["sizes"].items()))
+    try:
+        get_scenario(doc["scenario"], dict(sizes))
+    except InputError as exc:
+        raise InputError(f"replay token: {exc}") from None
     spec = CheckSpec(
         protocol=named,
         scenario=doc["scenario"],
+        sizes=sizes,
         strategy="dpor",
         analyses=tuple(sorted(analyses.items())),
         max_steps=doc["max_steps"],
