@@ -18,32 +18,48 @@ Sections (all by default; `--only` picks some):
   how much CPU they got (on a machine shared with other work, the wall-time ratio is bounded
   by the CPU the workers get; the estimate for an idle machine is printed too).
 
+`--growth` (not part of the default run, and the only section that writes a file): every UVM
+scenario on seed, seed-fixed and openbsd-pre, exhaustive under dpor with every analysis on
+(the defaults of `uvmsim check`), at its original shape and then grown one size at a time
+(`--cpus`, `--ops`, `--passes`, as each scenario takes them), smallest sizes of every
+scenario first, until a run does not finish within `--per-run` CPU seconds or the whole
+section has used `--budget` wall seconds; the results go to src/uvmsim/review/growth.json, which
+docs/checker.md's growth table and `uvmsim review` read.
+
 Times are CPU seconds of this process (`time.process_time`) except in `split`, so that other
 load on the machine disturbs them less; tables are Markdown (docs/checker.md quotes them).
 
-Run: `make bench`, `python benchmarks/checker.py [--quick] [--only uvm,split]`.
+Run: `make bench`, `python benchmarks/checker.py [--quick] [--only uvm,split]`,
+`nice -n 10 python benchmarks/checker.py --growth [--per-run 10] [--budget 2400]
+[--protocols seed --out seed.json]`, then `--merge seed.json ...` for one file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.check.literature import program_target
 
+from uvmsim.check.result import Coverage
 from uvmsim.check.strategies import Dfs, Dpor, Odpor
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.check.target import Target
 from uvmsim.machine import Analyses, ReplayEngine
 from uvmsim.protocols import PROTOCOLS
+from uvmsim.review.growth import AXES, GROWTH_FILE, shape_text
 from uvmsim.runs.distributed import TargetMaker, explore_split
 from uvmsim.runs.executors import DaskCluster, LocalPool
+from uvmsim.runs.names import get_protocol, get_scenario
 from uvmsim.runs.target import ScenarioTarget
 from uvmsim.scenarios import SCENARIOS
 
@@ -300,6 +316,126 @@ def split(quick: bool) -> None:
     print()
 
 
+class _OverBudget(Exception):
+    pass
+
+
+def _growth_run(scenario: str, protocol: str, sizes: dict[str, int], per_run: float) -> dict:
+    """One exhaustive dpor run of a grown scenario, stopped after `per_run` CPU seconds.
+
+    CPU seconds, not wall seconds: on a machine shared with other work a wall-time budget
+    would measure the load, not the run.  The budget is checked at every progress report
+    (every PROGRESS_EVERY executions), which sees the coverage so far.
+    """
+    sc = get_scenario(scenario, sizes)
+    target = ScenarioTarget(sc, get_protocol(protocol))
+    t0, c0 = time.perf_counter(), time.process_time()
+    seen: list[Coverage] = []
+
+    def watch(cov: Coverage) -> None:
+        seen[:] = [cov]
+        if time.process_time() - c0 > per_run:
+            raise _OverBudget
+
+    kinds: dict[str, int] = {}
+    try:
+        res = explore(target, Dpor(), keep_going=True, progress=watch)
+        cov = res.coverage
+        for t in res.tally.counts.values():
+            kinds[t["kind"]] = kinds.get(t["kind"], 0) + t["count"]
+    except _OverBudget:
+        cov = seen[0]
+        cov.complete = False  # failures found so far are not tallied: the run is not reported
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    return {
+        "sizes": sc.shape(),
+        "status": "complete" if cov.complete else "stopped",
+        "executions": cov.executions,
+        "traces": cov.traces,
+        "blocked": cov.redundant,
+        "cpu_seconds": round(cpu, 2),
+        "wall_seconds": round(wall, 2),
+        "failures": dict(sorted(kinds.items())),
+    }
+
+
+def merge_growth(parts: list[Path], out: Path) -> None:
+    """One growth.json from runs made in several processes (`--protocols`, one each)."""
+    docs = [json.loads(p.read_text()) for p in parts]
+    doc = dict(docs[0])
+    doc["protocols"] = [n for n in UVM_PROTOCOLS if any(n in d["protocols"] for d in docs)]
+    doc["seconds"] = max(d["seconds"] for d in docs)
+    doc["processes"] = len(docs)
+    doc["runs"] = [r for d in docs for r in d["runs"]]
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {out} ({len(doc['runs'])} runs from {len(docs)} processes)")
+
+
+def growth(per_run: float, budget: float, out: Path, protocols: tuple[str, ...]) -> None:
+    """The growth section (module docstring): level by level, so that when the budget runs
+    out every scenario has been grown as far as the ones before it."""
+    print(f"## Growth: per run {per_run:g} s, whole section {budget:g} s\n")
+    t_start = time.perf_counter()
+    names = sorted(n for n, sc in SCENARIOS.items() if not sc.apparatus)
+    runs: list[dict[str, Any]] = []
+    # (scenario, protocol, axis) still growing, with the value reached
+    alive: dict[tuple[str, str, str], int] = {}
+
+    def record(scenario: str, protocol: str, axis: str | None, row: dict) -> None:
+        row = {"scenario": scenario, "protocol": protocol, "axis": axis, **row}
+        runs.append(row)
+        print(
+            f"{scenario:18} {protocol:12} {shape_text(row['sizes']) or '-':34} "
+            f"{row['status']:9} {row.get('traces', 0):>8,} traces "
+            f"{row.get('cpu_seconds', 0):7.1f} s",
+            flush=True,
+        )
+
+    def out_of_budget() -> bool:
+        return time.perf_counter() - t_start > budget
+
+    for name in names:
+        for proto in protocols:
+            row = _growth_run(name, proto, {}, per_run)
+            record(name, proto, None, row)
+            if row["status"] == "complete":
+                for sz in SCENARIOS[name].sizes:
+                    alive[(name, proto, sz.name)] = SCENARIOS[name].defaults()[sz.name]
+    while alive:
+        for key in sorted(alive, key=lambda k: (AXES.index(k[2]), k)):
+            name, proto, axis = key
+            value = alive[key] + 1
+            hi = next(sz.hi for sz in SCENARIOS[name].sizes if sz.name == axis)
+            if value > hi:
+                del alive[key]
+                continue
+            if out_of_budget():
+                sizes = get_scenario(name, {axis: value}).shape()
+                record(name, proto, axis, {"sizes": sizes, "status": "not run", "failures": {}})
+                del alive[key]
+                continue
+            row = _growth_run(name, proto, {axis: value}, per_run)
+            record(name, proto, axis, row)
+            if row["status"] == "complete":
+                alive[key] = value
+            else:
+                del alive[key]
+    doc = {
+        "strategy": "dpor",
+        "analyses": "all on (the defaults of uvmsim check)",
+        "budget": "per run: CPU seconds of the process; whole section: wall seconds",
+        "per_run_seconds": per_run,
+        "budget_seconds": budget,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, run with nice -n 10 beside other work",
+        "protocols": list(protocols),
+        "runs": runs,
+    }
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"\nwrote {out} ({len(runs)} runs, {doc['seconds']:.0f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (under a minute)")
@@ -311,7 +447,25 @@ def main() -> None:
     ap.add_argument(
         "--dfs-seconds", type=float, default=5.0, help="wall time given to plain DFS per scenario"
     )
+    ap.add_argument("--growth", action="store_true", help="only the growth section (writes JSON)")
+    ap.add_argument("--per-run", type=float, default=10.0, help="growth: CPU seconds per run")
+    ap.add_argument("--budget", type=float, default=2400.0, help="growth: wall seconds in all")
+    ap.add_argument("--out", type=Path, default=GROWTH_FILE, help="growth: the JSON written")
+    ap.add_argument(
+        "--protocols",
+        default=",".join(UVM_PROTOCOLS),
+        help="growth: these protocols only (run one process per protocol, then --merge)",
+    )
+    ap.add_argument(
+        "--merge", nargs="+", type=Path, default=None, help="growth: merge these into --out"
+    )
     args = ap.parse_args()
+    if args.merge:
+        merge_growth(args.merge, args.out)
+        return
+    if args.growth:
+        growth(args.per_run, args.budget, args.out, tuple(args.protocols.split(",")))
+        return
     sections = set(args.only.split(","))
     if "literature" in sections:
         literature(args.quick)
