@@ -41,13 +41,13 @@ DOC = {
 }
 
 
-def test_the_largest_verified_shapes_per_direction_and_where_it_fails(monkeypatch):
+def test_the_largest_complete_shapes_per_direction_and_the_failures_met(monkeypatch):
     monkeypatch.setattr(growth, "load", lambda: DOC)
     assert growth.reach("seed", ("wired-counter", "flush-vs-fault", "fault-ahead")) == (
         "largest verified size: wired-counter: complete for 5 CPUs x 1 operation and "
-        "3 CPUs x 2 operations; not explored beyond (fails at 3 CPUs x 3 operations: "
-        "invariant); flush-vs-fault: not verified at any recorded size (its original shape "
-        "did not finish); fault-ahead: no growth results recorded"
+        "3 CPUs x 3 operations; not explored beyond (failures met in those runs: invariant); "
+        "flush-vs-fault: not complete at any recorded size; fault-ahead: no growth results "
+        "recorded"
     )
 
 
