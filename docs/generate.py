@@ -380,7 +380,79 @@ def _make_plot(path: str, cpus: list, protos: list, speed: dict, sysf: dict) -> 
     plt.close(fig)
 
 
+def view_sizes(args: list[str], plot: bool) -> str:
+    """The scenario registry's sizes: defaults (the original shapes), bounds, what grows."""
+    from uvmsim.scenarios import SCENARIOS
+
+    rows = []
+    for name, sc in sorted(SCENARIOS.items()):
+        if sc.apparatus:
+            continue
+        accepted = sc.accepted()
+        defaults = sc.defaults()
+        cells = [f"`--{k}` {defaults[k]} ({lo}..{hi})" for k, (lo, hi) in accepted.items()]
+        grows = "; ".join(f"`--{sz.name}`: {sz.what}" for sz in sc.sizes) or "pages only"
+        rows.append([f"`{name}`", ", ".join(cells), grows])
+    return _table(["scenario", "sizes: default (accepted)", "one more adds"], rows, right_from=99)
+
+
+def view_growth(args: list[str], plot: bool) -> str:
+    """The growth runs `benchmarks/checker.py --growth` recorded (src/uvmsim/review/growth.json):
+    per scenario, protocol and shape, the exhaustive dpor run's figures or why it stopped."""
+    from uvmsim.review.growth import GROWTH_FILE, shape_text
+
+    with open(GROWTH_FILE) as fh:
+        doc = json.load(fh)
+    rows = []
+    for r in sorted(
+        doc["runs"],
+        key=lambda r: (r["scenario"], r["protocol"], r["axis"] or "", sorted(r["sizes"].items())),
+    ):
+        grown = f"+{r['axis']}" if r["axis"] else "original"
+        if r["status"] == "not run":
+            figures = ["", "", "", "", ""]
+            status = "not run (global budget spent)"
+        else:
+            secs = r["cpu_seconds"]
+            figures = [
+                f"{r['traces']:,}",
+                f"{r['executions']:,}",
+                f"{r['blocked']:,}",
+                f"{secs:.1f}",
+                f"{r['executions'] / secs:,.0f}" if secs > 0 else "",
+            ]
+            status = (
+                "complete"
+                if r["status"] == "complete"
+                else f"did NOT finish in {doc['per_run_seconds']:g} CPU s"
+            )
+            if r["failures"]:
+                status += ": fails (" + ", ".join(r["failures"]) + ")"
+        rows.append(
+            [
+                r["scenario"],
+                r["protocol"],
+                grown,
+                shape_text(r["sizes"]),
+                str(r["sizes"]["pages"]),
+                *figures,
+                status,
+            ]
+        )
+    header = ["scenario", "protocol", "grown", "shape", "pages", "traces", "executions"]
+    header += ["blocked", "CPU s", "executions/s", "result"]
+    table = _table(header, rows, right_from=4)
+    return table + (
+        f"\nStrategy {doc['strategy']}, analyses {doc['analyses']}; each run stopped after "
+        f"{doc['per_run_seconds']:g} CPU seconds, the whole table capped at "
+        f"{doc['budget_seconds']:g} s of wall time in each of {doc.get('processes', 1)} "
+        f"processes (it took {doc['seconds']:g} s); {doc['machine']}.\n"
+    )
+
+
 VIEWS: dict[str, Callable[[list[str], bool], str]] = {
+    "growth": view_growth,
+    "sizes": view_sizes,
     "time": view_time,
     "make-kinds": view_make_kinds,
     "make-fit": view_make_fit,

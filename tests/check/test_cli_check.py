@@ -200,3 +200,27 @@ def test_the_token_is_alone_and_whole_on_its_line_at_80_columns():
     assert len(token) > 80  # so rich or a wrapper would have broken it
     again = invoke("replay", token, env={"COLUMNS": "80"})
     assert again.exit_code == 1 and token_of(again.output) == token
+
+
+def test_odpor_reports_executions_traces_and_blocked_in_text_and_json():
+    r = invoke("check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "odpor")
+    assert r.exit_code == 0
+    assert r.output.splitlines()[-1] == (
+        "coverage (odpor): 260 executions, 260 traces, 0 redundant (sleep-set blocked), deepest "
+        "280 steps; complete: every interleaving up to equivalence explored"
+    )
+    d = invoke("check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "dpor")
+    assert "273 executions, 260 traces, 13 redundant (sleep-set blocked)" in d.output
+    doc = json.loads(
+        invoke(
+            "check", "-p", "seed-fixed", "-s", "pageclean-race", "--strategy", "odpor", "--json"
+        ).output
+    )
+    cov = doc["coverage"]
+    assert doc["strategy"] == "odpor"
+    assert (cov["executions"], cov["traces"], cov["redundant"], cov["complete"]) == (
+        260,
+        260,
+        0,
+        True,
+    )

@@ -148,6 +148,9 @@ PLAUSIBLE = {
     "preemptions": st.integers(min_value=-1, max_value=1001),
     "max_steps": st.integers(min_value=0, max_value=10**7 + 1),
     "minimize": st.booleans(),
+    # scenario sizes (explore; `cpus` above serves both kinds)
+    "pages": st.one_of(st.integers(min_value=0, max_value=300), st.lists(SMALL_INTS, max_size=2)),
+    "passes": st.one_of(st.integers(min_value=0, max_value=5), st.lists(SMALL_INTS, max_size=2)),
     "bogus": VALUES,
 }
 FIELD = {f: st.one_of(v, v, VALUES) for f, v in PLAUSIBLE.items()}

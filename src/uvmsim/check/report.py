@@ -403,12 +403,16 @@ def render_page_changes(ex: Explanation, limit: int = 60, width: int | None = No
     return lines
 
 
+TRACE_STRATEGIES = ("dpor", "odpor")
+"""Strategies that explore Mazurkiewicz traces: their coverage counts traces and blocked ones."""
+
+
 def coverage_line(res: CheckResult) -> str:
     c: Coverage = res.coverage
     if res.strategy == "replay":
         return f"replayed one execution of {c.deepest} steps"
     parts = [f"{c.executions} executions"]
-    if res.strategy in ("dpor",):
+    if res.strategy in TRACE_STRATEGIES:
         parts.append(f"{c.traces} traces, {c.redundant} redundant (sleep-set blocked)")
     parts.append(f"deepest {c.deepest} steps")
     if c.pruned:
@@ -416,7 +420,7 @@ def coverage_line(res: CheckResult) -> str:
     if c.complete:
         scope = (
             "every interleaving up to equivalence"
-            if res.strategy == "dpor"
+            if res.strategy in TRACE_STRATEGIES
             else (
                 "every schedule"
                 if res.bound.get("preemptions") is None
@@ -424,7 +428,7 @@ def coverage_line(res: CheckResult) -> str:
             )
         )
         done = f"complete: {scope} explored" + (
-            " within the bounds" if c.pruned and res.strategy == "dpor" else ""
+            " within the bounds" if c.pruned and res.strategy in TRACE_STRATEGIES else ""
         )
     elif c.stopped_by:
         done = f"stopped by --{c.stopped_by}: NOT complete, more interleavings remain"

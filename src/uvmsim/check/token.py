@@ -2,9 +2,10 @@
 
 `uvm1.<base64url(zlib(json))>.<crc32>`: the JSON holds the uvmsim version, the protocol (its
 name, or the user's `file.py:NAME` spec, plus a digest of its switches so a changed
-definition is refused), the scenario, the analyses and bounds, the schedule run-length
-encoded, and a signature of the failure it reproduces.  A truncated or edited token fails
-its checksum; a token from another version is refused with both versions named.
+definition is refused), the scenario (and its sizes, when grown), the analyses and bounds,
+the schedule run-length encoded, and a signature of the failure it reproduces.  A truncated
+or edited token fails its checksum; a token from another version is refused with both
+versions named.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def encode(
     protocol,
     protocol_spec: str,
     scenario: str,
+    sizes: dict[str, int] | None = None,
     analyses: dict,
     max_steps: int,
     schedule_covered: bool,
@@ -89,6 +91,8 @@ def encode(
         "schedule": _rle(schedule),
         "failure": failure_signature(failure),
     }
+    if sizes:  # only a grown scenario's: the tokens of original shapes stay as they were
+        doc["sizes"] = dict(sorted(sizes.items()))
     raw = zlib.compress(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), 9)
     body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     return f"{PREFIX}.{body}.{zlib.crc32(body.encode()):08x}"
@@ -111,6 +115,7 @@ _FIELDS = {
     "covered": bool,
     "schedule": list,
     "failure": str,
+    "sizes": dict,
 }
 
 
@@ -165,6 +170,7 @@ def decode(token: str) -> dict:
         )
     doc.setdefault("covered", True)
     doc.setdefault("failure", "")
+    doc.setdefault("sizes", {})
     for key, kind in _FIELDS.items():
         if key not in doc:
             raise InputError(f"replay token: field {key!r} is missing")
@@ -176,6 +182,11 @@ def decode(token: str) -> dict:
             raise _bad(key, f"is longer than {MAX_TEXT} characters")
     if not 1 <= doc["max_steps"] <= MAX_STEPS:
         raise _bad("max_steps", f"must be between 1 and {MAX_STEPS}, got {doc['max_steps']}")
+    for name, value in doc["sizes"].items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CPUS:
+            raise _bad(
+                "sizes", f"must map size names to integers 1..{MAX_CPUS} ({name!r} does not)"
+            )
     for name, flag in doc["analyses"].items():
         if not isinstance(flag, bool):
             raise _bad("analyses", f"must map analysis names to true/false ({name!r} does not)")

@@ -20,7 +20,8 @@ from uvmsim.console import console, table_fits
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
 from uvmsim.protocols.base import NOT_IN_DIFF
 from uvmsim.runs.names import get_protocol
-from uvmsim.scenarios import SCENARIOS
+from uvmsim.scenarios import SCENARIOS, Scenario
+from uvmsim.scenarios.base import Size
 
 
 def protocols_json(extra: list[Protocol]) -> dict:
@@ -192,10 +193,15 @@ def protocols_cmd(hunks: bool, extra: tuple[str, ...], as_json: bool) -> None:
     print_protocols(doc, con)
 
 
+def _size(s: Scenario, name: str) -> Size | None:
+    return next((sz for sz in s.sizes if sz.name == name), None)
+
+
 @click.command("scenarios")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
 def scenarios_cmd(as_json: bool) -> None:
-    """List the checker scenarios: CPUs, pages, what each exercises, what it expects.
+    """List the checker scenarios: CPUs, pages, what each exercises, what it expects, and the
+    sizes it grows by (`uvmsim check --cpus/--pages/--ops/--passes`: default and accepted).
 
     \b
     Example:
@@ -210,6 +216,11 @@ def scenarios_cmd(as_json: bool) -> None:
             "questions": list(s.questions),
             "summary": s.summary,
             "expect": s.expect,
+            "sizes": {
+                name: {"default": s.defaults()[name], "accepted": [lo, hi]}
+                | ({"adds": sz.what} if (sz := _size(s, name)) else {})
+                for name, (lo, hi) in s.accepted().items()
+            },
         }
         for s in SCENARIOS.values()
     ]
@@ -218,10 +229,14 @@ def scenarios_cmd(as_json: bool) -> None:
         return
     con = console()
     t = Table(title="Scenarios")
-    for col in ("name", "CPUs", "pages", "review", "what it exercises", "expected"):
+    for col in ("name", "CPUs", "pages", "review", "what it exercises", "expected", "grows by"):
         t.add_column(col, overflow="fold")
     expected = [", ".join(f"{k}: {v}" for k, v in r["expect"].items()) for r in rows]
-    for r, expect in zip(rows, expected, strict=True):
+    grows = [
+        ", ".join(f"--{k} {v['accepted'][0]}..{v['accepted'][1]}" for k, v in r["sizes"].items())
+        for r in rows
+    ]
+    for r, expect, grow in zip(rows, expected, grows, strict=True):
         t.add_row(
             escape(r["name"]),
             str(r["cpus"]),
@@ -229,6 +244,7 @@ def scenarios_cmd(as_json: bool) -> None:
             ", ".join(r["questions"]),
             escape(r["summary"]),
             escape(expect),
+            grow,
         )
     if table_fits(con, t):
         con.print(t)
@@ -241,8 +257,9 @@ def scenarios_cmd(as_json: bool) -> None:
                 ("review", ", ".join(r["questions"]) or "-"),
                 ("what it exercises", r["summary"]),
                 ("expected", expect or "-"),
+                ("grows by", grow),
             ],
         )
-        for r, expect in zip(rows, expected, strict=True)
+        for r, expect, grow in zip(rows, expected, grows, strict=True)
     ]
     _print_blocks(con, "Scenarios", blocks)

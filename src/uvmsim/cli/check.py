@@ -62,6 +62,25 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
 )
 @click.option("--scenario", "-s", required=True, help="Scenario (uvmsim scenarios).")
 @click.option(
+    "--cpus",
+    type=int,
+    default=None,
+    help="Grow the scenario: CPUs (default: its own; uvmsim scenarios says what each adds).",
+)
+@click.option(
+    "--pages",
+    type=int,
+    default=None,
+    help="Grow the scenario: pages of memory (default: its own, plus 4 per CPU or "
+    "operation added).",
+)
+@click.option(
+    "--ops", type=int, default=None, help="Grow the scenario: operations per CPU (default 1)."
+)
+@click.option(
+    "--passes", type=int, default=None, help="Grow the scenario: pagedaemon passes (default 1)."
+)
+@click.option(
     "--strategy",
     default="dpor",
     show_default=True,
@@ -95,7 +114,21 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
     type=int,
     default=1,
     show_default=True,
-    help="Processes for random and pct runs.",
+    help="Local processes: random and pct split their executions, dpor and odpor their "
+    "exploration tree (same traces and failures as one process).",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on the Dask cluster of this scheduler instead of local processes (--jobs).",
+)
+@click.option(
+    "--checkpoint",
+    default=None,
+    metavar="FILE",
+    help="dpor, odpor: save the exploration's state to FILE as it goes and when stopped "
+    "(budget, Ctrl-C); the same command resumes from it; removed when the run ends.",
 )
 @click.option("--no-races", is_flag=True, help="Switch off the happens-before race detector.")
 @click.option("--no-annotations", is_flag=True, help="Switch off the lock-annotation check.")
@@ -114,6 +147,10 @@ ANALYSES = ("annotations", "annotation_reads", "races", "witness", "deadlock")
 def check_cmd(
     protocol: str,
     scenario: str,
+    cpus: int | None,
+    pages: int | None,
+    ops: int | None,
+    passes: int | None,
     strategy: str,
     preemptions: int | None,
     depth: int | None,
@@ -122,6 +159,8 @@ def check_cmd(
     time_limit: float | None,
     seed: int,
     jobs: int,
+    cluster: str | None,
+    checkpoint: str | None,
     no_races: bool,
     no_annotations: bool,
     no_witness: bool,
@@ -137,6 +176,9 @@ def check_cmd(
       uvmsim check -p seed -s pageclean-race
       uvmsim check -p seed-plain-wired -s wired-counter --strategy bounded --preemptions 2
       uvmsim check -p seed -s pdaemon-vs-free --strategy pct --max-executions 5000 -j 2
+      uvmsim check -p seed-fixed -s flush-vs-fault --strategy odpor -j 2
+      uvmsim check -p seed-fixed -s pageclean-race --cpus 4 --passes 2
+      uvmsim check -p seed-fixed -s wired-counter --cluster tcp://10.0.0.5:8786
       uvmsim check -p examples/my_diff.py:SEED_MISSED_ANFREE -s pageclean-race --json
 
     Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input, 3 internal
@@ -149,9 +191,11 @@ def check_cmd(
         analyses.append(("annotations", False))
     if no_witness:
         analyses.append(("witness", False))
+    sizes = {"cpus": cpus, "pages": pages, "ops": ops, "passes": passes}
     spec = CheckSpec(
         protocol=protocol,
         scenario=scenario,
+        sizes=tuple((k, v) for k, v in sizes.items() if v is not None),
         strategy=strategy,
         preemptions=preemptions,
         depth=depth,
@@ -160,6 +204,8 @@ def check_cmd(
         time_limit=time_limit,
         seed=seed,
         jobs=jobs,
+        cluster=cluster,
+        checkpoint=checkpoint,
         analyses=tuple(sorted(analyses)),
         max_steps=max_steps,
         reduce=reduce,

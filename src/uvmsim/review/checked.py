@@ -28,6 +28,7 @@ from uvmsim.review.evidence import (
     locks_phrase,
     sample,
 )
+from uvmsim.review.growth import reach
 from uvmsim.review.verdict import Context, Control, Verdict
 from uvmsim.scenarios.findings import classify
 
@@ -329,6 +330,8 @@ def ask(ctx: Context, q: CheckedQuestion) -> Verdict:
     else:
         ctx.note(f"{q.id}: sampling how it holds")
         v.summary = f"no {q.looks_for} ({scope}); {q.mechanism(ctx, q.scenarios)}"
+        # How far the guarantee reaches beyond these shapes (issue 14): recorded growth runs.
+        v.summary += f"; {reach(ctx.protocol.name, q.scenarios)}"
         v.control = _probe(ctx, q, q.fires_on, must_fire=True)
     v.evidence.append(f"control: {v.control.what}: {v.control.observed}")
     v.settle()

@@ -1,10 +1,15 @@
 """One entry point for every strategy, plus what follows a failure (minimize, explain, token).
 
 `run_check` builds the scenario target and runs the chosen strategy within its bounds (random
-and PCT runs over several processes with `jobs`, through `runs.executors`); when something
-fails, `counterexample` shrinks it, replays it with full recording and encodes its replay
-token.  Results are deterministic for the same arguments: with several jobs, executions are
-split by index and the failure reported is the one of the lowest index, exactly as with one.
+and PCT runs over several processes or a Dask cluster with `jobs`/`cluster`, through
+`runs.executors`, split by execution index; DPOR and optimal DPOR split their exploration
+tree into subtrees, `runs.distributed`); when something fails, `counterexample` shrinks it,
+replays it with full recording and encodes its replay token.  Sampled results are
+deterministic for the same arguments: with several jobs, executions are split by index and
+the failure reported is the one of the lowest index, exactly as with one.  A split DPOR run
+explores the same traces and finds the same failures as one process; its execution count
+(blocked executions) and, when several failures exist, which one it stops at depend on
+timing.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from uvmsim.check import token as tok
 from uvmsim.check.minimize import Minimized, minimize
 from uvmsim.check.report import Explanation, explain
 from uvmsim.check.result import CheckResult, Coverage
+from uvmsim.check.strategies.dpor import DporSearch
 from uvmsim.check.strategy import Options, Strategy, explore
 from uvmsim.machine import Analyses
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import check_output_file
 from uvmsim.protocols import Protocol
+from uvmsim.runs.distributed import TargetMaker, explore_split
 from uvmsim.runs.executors import MAX_JOBS, make_executor
 from uvmsim.runs.names import get_protocol, get_scenario, get_strategy
 from uvmsim.runs.target import ScenarioTarget
@@ -35,6 +43,7 @@ class CheckSpec:
     protocol: str
     scenario: str
     strategy: str = "dpor"
+    sizes: tuple[tuple[str, int], ...] = ()  # the scenario's sizes given (cpus, pages, ops, ...)
     preemptions: int | None = None
     depth: int | None = None
     pct_depth: int = 2
@@ -42,6 +51,8 @@ class CheckSpec:
     time_limit: float | None = None
     seed: int = 0
     jobs: int = 1
+    cluster: str | None = None  # a Dask scheduler address: runs there instead of `jobs`
+    checkpoint: str | None = None  # dpor/odpor: save the run's state there, resume from it
     analyses: tuple[tuple[str, bool], ...] = ()
     max_steps: int = 20_000
     reduce: bool = False  # covered accesses are not scheduling points
@@ -49,6 +60,7 @@ class CheckSpec:
 
     def validate(self) -> None:
         get_strategy(self.strategy)
+        get_scenario(self.scenario, dict(self.sizes))
         for name, value in (
             ("preemptions", self.preemptions),
             ("depth", self.depth),
@@ -66,6 +78,21 @@ class CheckSpec:
             )
         if not 1 <= self.jobs <= MAX_JOBS:
             raise InputError(f"--jobs must be between 1 and {MAX_JOBS}, got {self.jobs}")
+        if self.cluster is not None and self.jobs != 1:
+            raise InputError("give --jobs (local processes) or --cluster (Dask), not both")
+        parallel = self.jobs > 1 or self.cluster is not None
+        cls = get_strategy(self.strategy)
+        if self.checkpoint is not None:
+            if not issubclass(cls, DporSearch):
+                raise InputError(
+                    f"--checkpoint: strategy {self.strategy!r} does not keep one; dpor and odpor do"
+                )
+            check_output_file(self.checkpoint, "--checkpoint")
+        if parallel and not cls.sampled and not issubclass(cls, DporSearch):
+            raise InputError(
+                f"--jobs/--cluster: strategy {self.strategy!r} runs in one process; split runs "
+                "are for dpor and odpor (subtrees) and random and pct (executions)"
+            )
         if not 1 <= self.pct_depth <= 10:
             raise InputError(f"--pct-depth must be between 1 and 10, got {self.pct_depth}")
         if not 1 <= self.max_steps <= tok.MAX_STEPS:
@@ -76,7 +103,7 @@ class CheckSpec:
 
 def make_target(spec: CheckSpec) -> ScenarioTarget:
     protocol = get_protocol(spec.protocol)
-    scenario = get_scenario(spec.scenario)
+    scenario = get_scenario(spec.scenario, dict(spec.sizes))
     analyses = Analyses(**dict(spec.analyses))
     return ScenarioTarget(
         scenario,
@@ -87,10 +114,10 @@ def make_target(spec: CheckSpec) -> ScenarioTarget:
     )
 
 
-def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Strategy:
-    """The strategy `spec` names, configured from its options (sampled strategies run
-    executions start .. stop-1, by default all of `max_executions`)."""
-    options = Options(
+def make_options(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Options:
+    """The strategy options of `spec` (sampled strategies run executions start .. stop-1, by
+    default all of `max_executions`)."""
+    return Options(
         preemptions=spec.preemptions,
         depth=spec.depth,
         pct_depth=spec.pct_depth,
@@ -98,7 +125,11 @@ def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> S
         start=start,
         stop=(spec.max_executions or 1000) if stop is None else stop,
     )
-    return get_strategy(spec.strategy).from_options(options)
+
+
+def make_strategy(spec: CheckSpec, start: int = 0, stop: int | None = None) -> Strategy:
+    """The strategy `spec` names, configured from its options."""
+    return get_strategy(spec.strategy).from_options(make_options(spec, start, stop))
 
 
 @dataclass(frozen=True)
@@ -136,7 +167,7 @@ def _run_sampled(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -
     cov = Coverage()
     t0 = time.monotonic()
     merged: CheckResult | None = None
-    executor = make_executor(spec.jobs, None)
+    executor = _executor(spec)
     try:
         for wave in range(0, len(ranges), spec.jobs):
             batch = [SampledChunk(spec, a, b) for a, b in ranges[wave : wave + spec.jobs]]
@@ -178,10 +209,12 @@ def check_protocol(
     analyses: Analyses | None = None,
     max_executions: int | None = None,
     keep_going: bool = False,
+    sizes: dict[str, int] | None = None,
 ) -> CheckResult:
-    """Explore `scenario` on a protocol object (a variant or a mutant no name resolves to):
-    the door for faces that build protocols themselves (review's controls and mutants)."""
-    target = ScenarioTarget(get_scenario(scenario), protocol, analyses=analyses)
+    """Explore `scenario` (grown to `sizes`) on a protocol object (a variant or a mutant no
+    name resolves to): the door for faces that build protocols themselves (review's controls
+    and mutants, the sweep's sampled runs)."""
+    target = ScenarioTarget(get_scenario(scenario, sizes), protocol, analyses=analyses)
     return explore(
         target,
         get_strategy(strategy).from_options(options or Options()),
@@ -190,12 +223,58 @@ def check_protocol(
     )
 
 
+def _executor(spec: CheckSpec) -> Any:
+    """Local processes (`jobs`) or the Dask cluster `spec` names."""
+    if spec.cluster is not None:
+        return make_executor(None, spec.cluster)
+    return make_executor(spec.jobs, None)
+
+
+def identity(spec: CheckSpec) -> dict[str, Any]:
+    """What makes two checks explore the same tree (a checkpoint belongs to one of them)."""
+    sizes = {"sizes": dict(spec.sizes)} if spec.sizes else {}  # absent: checkpoints of old
+    return {
+        **sizes,
+        "protocol": spec.protocol,
+        "switches": tok.switches_digest(get_protocol(spec.protocol)),
+        "scenario": spec.scenario,
+        "strategy": spec.strategy,
+        "preemptions": spec.preemptions,
+        "depth": spec.depth,
+        "analyses": dict(spec.analyses),
+        "max_steps": spec.max_steps,
+        "reduce": spec.reduce,
+    }
+
+
+def _run_split(spec: CheckSpec, progress: Callable[[Coverage], None] | None) -> CheckResult:
+    """DPOR over `jobs` processes or a Dask cluster: subtrees of one exploration tree (also
+    in this process, for a checkpointed run)."""
+    executor = _executor(spec)
+    try:
+        return explore_split(
+            TargetMaker(make_target, (spec,)),
+            spec.strategy,
+            make_options(spec),
+            executor,
+            max_executions=spec.max_executions,
+            time_limit=spec.time_limit,
+            progress=progress,
+            checkpoint=spec.checkpoint,
+            identity=identity(spec),
+        )
+    finally:
+        executor.close()
+
+
 def run_check(spec: CheckSpec, progress: Callable[[Coverage], None] | None = None) -> CheckResult:
     """Run the strategy of `spec` on its scenario and protocol."""
     spec.validate()
     strategy = make_strategy(spec)
     if strategy.sampled:
         return _run_sampled(spec, progress)
+    if spec.jobs > 1 or spec.cluster is not None or spec.checkpoint is not None:
+        return _run_split(spec, progress)
     return explore(
         make_target(spec),
         strategy,
@@ -231,6 +310,7 @@ def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
         protocol=protocol,
         protocol_spec=spec.protocol,
         scenario=spec.scenario,
+        sizes=make_target(spec).scenario.given(),
         analyses=dict(spec.analyses),
         max_steps=spec.max_steps,
         schedule_covered=not spec.reduce,
@@ -278,10 +358,15 @@ def replay(
             f"replay token: field 'analyses' names unknown analyses; accepted: "
             f"{', '.join(sorted(known))}"
         )
-    get_scenario(doc["scenario"])
+    sizes = tuple(sorted(doc["sizes"].items()))
+    try:
+        get_scenario(doc["scenario"], dict(sizes))
+    except InputError as exc:
+        raise InputError(f"replay token: {exc}") from None
     spec = CheckSpec(
         protocol=named,
         scenario=doc["scenario"],
+        sizes=sizes,
         strategy="dpor",
         analyses=tuple(sorted(analyses.items())),
         max_steps=doc["max_steps"],

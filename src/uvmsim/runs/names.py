@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from uvmsim.check.strategies import STRATEGIES
@@ -67,11 +68,12 @@ def load_protocol(spec: str) -> Protocol:
     return proto
 
 
-def get_scenario(name: str) -> Scenario:
-    """A scenario of the catalog (`uvmsim scenarios` lists them)."""
+def get_scenario(name: str, sizes: Mapping[str, int] | None = None) -> Scenario:
+    """A scenario of the catalog (`uvmsim scenarios` lists them), grown to `sizes` (name ->
+    value of `cpus`, `pages`, `ops`, `passes`; checked against the scenario's bounds)."""
     if name not in SCENARIOS:
         raise InputError(f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))}")
-    return SCENARIOS[name]
+    return SCENARIOS[name].sized(sizes or {})
 
 
 def get_workload(name: str) -> Workload:

@@ -52,7 +52,7 @@ class ScenarioTarget(Target):
         super().__init__(analyses=analyses, max_steps=max_steps, schedule_covered=schedule_covered)
         self.scenario = scenario
         self.protocol = protocol
-        self.name = f"{scenario.name} on {protocol.name}"
+        self.name = f"{scenario.label()} on {protocol.name}"
         self.cpus = scenario.cpus
         self.world: Any = None
 
@@ -79,9 +79,12 @@ class ScenarioTarget(Target):
         return finding, next(f.title for f in FINDINGS if f.id == finding)
 
     def describe(self) -> dict:
-        return {
+        doc = {
             "scenario": self.scenario.name,
             "protocol": self.protocol.name,
             "cpus": self.scenario.cpus,
             "pages": self.scenario.pages,
         }
+        if self.scenario.grown:  # only then: reports of original shapes stay as they were
+            doc.update(self.scenario.shape())
+        return doc

@@ -9,6 +9,13 @@ one function per CPU; the checker explores their interleavings with every invari
 wrong), a failure kind that must be reachable (e.g. "recursion"), "fails" (some interleaving
 fails, whatever the first failure found is: the control harnesses), or "finding" (a failure the
 model found in the kernel's own protocol, recorded in docs/findings.md).
+
+Scenarios grow (issue 14).  Every scenario takes `pages` (the allocator's size); each declares
+in `sizes` which of `cpus` (more CPUs in one of its roles), `ops` (operations per CPU) and
+`passes` (pagedaemon passes) fit it, with defaults equal to its original shape, so that a
+scenario run without sizes is exactly the one it always was.  `Scenario.sized` checks the
+values against their bounds (one-line `InputError` naming the size and what it accepts) and
+returns the grown scenario; its set-up and program read the values from `w.size`.
 """
 
 from __future__ import annotations
@@ -17,18 +24,49 @@ import io
 import itertools
 import pickle
 import types
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
 from uvmsim.machine import Analyses, Engine, Execution, Machine, RoundRobinEngine, peek, shared
+from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvm_init import uvm_boot
 from uvmsim.uvm.uvmexp import uvmexp
 
 World = SimpleNamespace
+
+SIZE_NAMES = ("cpus", "pages", "ops", "passes")
+"""The size parameters, in the order they are shown (`uvmsim check --cpus/--pages/--ops/--passes`,
+the same names in sweep specs)."""
+MAX_PAGES = 256
+PAGES_PER_GROWTH = 4
+"""Pages a grown shape needs beyond the original: per extra CPU, and per extra operation of
+each CPU (each brings its own anon, object page or mapping; the set-up must never run dry)."""
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size parameter a scenario accepts besides `pages`: its bounds and what it grows."""
+
+    name: str  # "cpus", "ops" or "passes"
+    hi: int
+    what: str  # what one more of it adds, for `uvmsim scenarios` and docs/checker.md
+    lo: int | None = None  # None: the default (a scenario never shrinks below its roles)
+
+
+def extra_cpus(hi: int, what: str) -> Size:
+    return Size("cpus", hi, what)
+
+
+def ops_per_cpu(hi: int, what: str) -> Size:
+    return Size("ops", hi, what, lo=1)
+
+
+def pagedaemon_passes(hi: int) -> Size:
+    return Size("passes", hi, "the pagedaemon runs uvm_pageout once more", lo=1)
 
 
 @dataclass(frozen=True)
@@ -47,9 +85,97 @@ class Scenario:
     world: dict[str, Any] = field(default_factory=dict)
     apparatus: bool = False  # a control or measurement harness of the review (controls.py),
     # not a kernel situation: campaigns over "all" scenarios leave it out
+    sizes: tuple[Size, ...] = ()  # what grows besides `pages` (module docstring)
+    grown: tuple[tuple[str, int], ...] = ()  # sizes off the original shape, sorted; () if none
+    original: tuple[int, int] | None = None  # a grown scenario's original (cpus, pages)
 
     def expectation(self, protocol: Protocol) -> str | None:
         return self.expect.get(protocol.name)
+
+    def defaults(self) -> dict[str, int]:
+        """The original shape: every size this scenario takes, at its default."""
+        out = {"cpus": self.base_cpus}
+        out.update({sz.name: 1 for sz in self.sizes if sz.name != "cpus"})
+        out["pages"] = self.base_pages
+        return out
+
+    @property
+    def base_cpus(self) -> int:
+        return self.original[0] if self.original else self.cpus
+
+    @property
+    def base_pages(self) -> int:
+        return self.original[1] if self.original else self.pages
+
+    def shape(self) -> dict[str, int]:
+        """Every size this scenario takes, at its value here (`w.size` in set-up and program)."""
+        out = self.defaults()
+        out.update(self.grown)
+        out["cpus"], out["pages"] = self.cpus, self.pages
+        return out
+
+    def given(self) -> dict[str, int]:
+        """The sizes that differ from the original shape (what a token or a run key records)."""
+        d = self.defaults()
+        return {k: v for k, v in self.shape().items() if v != d[k]}
+
+    def accepted(self) -> dict[str, tuple[int, int]]:
+        """name -> (lo, hi) of every size it takes; pages' bounds for the default shape."""
+        out = {sz.name: (sz.lo or self.base_cpus, sz.hi) for sz in self.sizes}
+        out["pages"] = (self.base_pages, MAX_PAGES)
+        return out
+
+    def sized(self, values: Mapping[str, int]) -> Scenario:
+        """This scenario grown to `values` (name -> int), checked against the bounds.
+
+        `pages` defaults to the original count plus PAGES_PER_GROWTH per extra CPU and per
+        extra operation of each CPU, and may not be fewer.
+        """
+        if self.grown:
+            raise ValueError(f"{self.name}: already sized")
+        accepted = self.accepted()
+        known = ", ".join(f"--{k} {lo}..{hi}" for k, (lo, hi) in accepted.items())
+        for name, value in values.items():
+            if name not in accepted:
+                raise InputError(
+                    f"scenario {self.name}: --{name} is not one of its sizes; accepted: {known}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(
+                    f"scenario {self.name}: --{name} must be an integer, got {value!r}"
+                )
+        shape = self.defaults()
+        shape.update((k, v) for k, v in values.items() if k != "pages")
+        for name, value in values.items():
+            lo, hi = accepted[name]
+            if name != "pages" and not lo <= value <= hi:
+                raise InputError(
+                    f"scenario {self.name}: --{name} must be between {lo} and {hi}, got {value}"
+                )
+        need = self.base_pages + PAGES_PER_GROWTH * (
+            shape["cpus"] - self.base_cpus + (shape.get("ops", 1) - 1) * shape["cpus"]
+        )
+        pages = values.get("pages", need)
+        if not need <= pages <= MAX_PAGES:
+            raise InputError(
+                f"scenario {self.name}: --pages must be between {need} and {MAX_PAGES} for "
+                f"this shape, got {pages}"
+            )
+        shape["pages"] = pages
+        defaults = self.defaults()
+        grown = tuple(sorted((k, v) for k, v in shape.items() if v != defaults[k]))
+        if not grown:
+            return self
+        return replace(
+            self, cpus=shape["cpus"], pages=pages, grown=grown, original=(self.cpus, self.pages)
+        )
+
+    def label(self) -> str:
+        """The name, with the sizes that differ from the original shape."""
+        given = self.given()
+        if not given:
+            return self.name
+        return f"{self.name} ({', '.join(f'{k}={v}' for k, v in given.items())})"
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -66,6 +192,7 @@ def boot(w: World, proto: Protocol, scenario: Scenario) -> None:
     `scenario.swap` are `uvm_swap_init`'s parameters (encryption, fragmentation, injected
     failures), `scenario.world` `uvm_boot`'s others (`dma_share`).
     """
+    w.size = SimpleNamespace(**scenario.shape())
     w.pages = uvm_boot(proto, scenario.cpus, scenario.pages, swap=scenario.swap, **scenario.world)
 
 
@@ -118,7 +245,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     kept as a pickled snapshot; later executions start from a copy of it, which is what
     makes re-execution cheap enough for exhaustive exploration.
     """
-    key = (scenario.name, proto)
+    key = (scenario.name, scenario.grown, proto)
     blob = _snapshots.get(key)
     if blob is not None:
         w = _restore(blob)
@@ -138,7 +265,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     program = scenario.program(w)
     if len(program) != scenario.cpus:
         raise SetupError(
-            f"{scenario.name}: program has {len(program)} CPUs, declared {scenario.cpus}"
+            f"{scenario.label()}: program has {len(program)} CPUs, declared {scenario.cpus}"
         )
     return w, program
 

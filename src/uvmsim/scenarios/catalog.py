@@ -3,13 +3,25 @@
 Expectations per protocol: "holds" (no interleaving fails), a failure kind that some
 interleaving must reach, or "finding" (a failure of the kernel's own protocol, recorded in
 docs/findings.md).
+
+Sizes (issue 14, `base.Size`): each scenario says what more CPUs, more operations per CPU and
+more pagedaemon passes mean for it; at the defaults the set-up and the programs are exactly
+the original ones (the extra objects are made after the original ones, so that every shared
+field keeps its name and the goldens their figures).
 """
 
 from __future__ import annotations
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, peek, poke, rw_enter, rw_exit
 from uvmsim.scenarios import setup as S  # noqa: N812  (S.fault_anon reads like a verb)
-from uvmsim.scenarios.base import Scenario, World, register
+from uvmsim.scenarios.base import (
+    Scenario,
+    World,
+    extra_cpus,
+    ops_per_cpu,
+    pagedaemon_passes,
+    register,
+)
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import uvm
 from uvmsim.uvm.uvm_amap import amap_unref
@@ -67,6 +79,37 @@ def _flush_free(uobj) -> None:
     rw_exit(uobj.vmobjlock)
 
 
+# ---- what extra CPUs and passes do in the scenarios that grow that way ------------------------
+
+MAX_CPUS = 8  # a scenario's CPUs at most: far past what an exhaustive run finishes
+MAX_OPS = 4
+MAX_PASSES = 4
+EXITING = extra_cpus(MAX_CPUS, "another process exits (amap_unref) with a clean inactive anon page")
+
+
+def _exiting_setup(w: World, first: int) -> None:
+    """The processes of CPUs `first`.. (beyond the original roles): each has one anon page,
+    paged out once (clean, with a swap slot) and deactivated, as in pageclean-race; each
+    exits on its CPU (`_exiting_programs`), its amap_unref freeing the page (uvm_anfree ->
+    uvm_pagefree) against whatever the original roles do to the queues and the allocator."""
+    w.exiting = []
+    for k in range(first, w.size.cpus):
+        pm = S.new_pmap(f"exiting{k}")
+        amap = S.new_amap(f"exiting{k}")
+        S.fault_anon(pm, 0x1000, amap, 0)
+        S.clean_anon(amap, 0)
+        S.deactivate_anon(amap, 0)
+        w.exiting.append(amap)
+
+
+def _exiting_programs(w: World) -> list:
+    return [lambda a=a: amap_unref(a) for a in w.exiting]
+
+
+# More pagedaemon passes are more rounds of its loop: uvm_pageout(rounds=w.size.passes), called
+# straight from the CPU's program so that counterexamples show the stacks they always did.
+
+
 # ---- pageclean-race (R1) ---------------------------------------------------------------------
 
 
@@ -81,6 +124,7 @@ def _pageclean_race_setup(w: World) -> None:
     # needs no uvm_swap_free (which waits for the kernel lock the pagedaemon holds).
     S.fault_object(w.pm, 0x2000, w.aobj, 0)
     S.deactivate_object_page(w.aobj, 0)
+    _exiting_setup(w, 3)
 
 
 register(
@@ -96,7 +140,8 @@ register(
         program=lambda w: [
             lambda: amap_unref(w.amap),
             lambda: uao_detach(w.aobj),
-            lambda: uvm_pageout(shortage=2),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=2),
+            *_exiting_programs(w),
         ],
         expect={
             "openbsd-pre": "holds",
@@ -109,6 +154,7 @@ register(
         # A machine with at most 4 GiB: every page is DMA-reachable, so every free bypasses
         # the per-CPU magazines (one fpageq acquisition each).
         world={"dma_share": 1.0},
+        sizes=(EXITING, pagedaemon_passes(MAX_PASSES)),
     )
 )
 
@@ -137,6 +183,7 @@ def _pdaemon_vs_free_setup(w: World) -> None:
     S.deactivate_anon(w.amap, 1)
     S.fault_object(w.pm, 0x3000, w.aobj, 0)  # dirty, no swap slot
     S.deactivate_object_page(w.aobj, 0)
+    _exiting_setup(w, 3)
 
 
 register(
@@ -150,9 +197,10 @@ register(
         questions=("R6",),
         setup=_pdaemon_vs_free_setup,
         program=lambda w: [
-            lambda: uvm_pageout(shortage=3),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=3),
             lambda: amap_unref(w.amap),
             lambda: _flush_free(w.aobj),
+            *_exiting_programs(w),
         ],
         expect={
             "openbsd-pre": "holds",
@@ -162,6 +210,7 @@ register(
             "openbsd-2024-nocache": "holds",
             "seed-fixed": "holds",
         },
+        sizes=(EXITING, pagedaemon_passes(MAX_PASSES)),
     )
 )
 
@@ -209,6 +258,7 @@ def _pdaemon_released_setup(w: World) -> None:
     S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: the pagedaemon pages it out
     S.deactivate_anon(w.amap, 0)
     _swap_only_elsewhere(w)
+    _exiting_setup(w, 2)
 
 
 # The path of finding F2: swap too fragmented for a cluster (uvm_swap_alloc falls back to one
@@ -226,9 +276,14 @@ register(
         "(PG_RELEASED) and the pagedaemon frees the page after it, with the pageq lock held",
         questions=("R6",),
         setup=_pdaemon_released_setup,
-        program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
+        program=lambda w: [
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
+            lambda: amap_unref(w.amap),
+            *_exiting_programs(w),
+        ],
         expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
         swap=F2_SWAP,
+        sizes=(EXITING, pagedaemon_passes(MAX_PASSES)),
     )
 )
 
@@ -238,6 +293,7 @@ def _swpgonly_setup(w: World) -> None:
     w.amap = S.new_amap("amap")
     S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: the pagedaemon pages it out
     S.deactivate_anon(w.amap, 0)
+    _exiting_setup(w, 2)
 
 
 register(
@@ -250,9 +306,14 @@ register(
         "uvm_anfree of the released anon trips KASSERT(uvmexp.swpgonly > 0)",
         questions=(),
         setup=_swpgonly_setup,
-        program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
+        program=lambda w: [
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
+            lambda: amap_unref(w.amap),
+            *_exiting_programs(w),
+        ],
         expect={name: "finding" for name in ALL_PROTOCOLS_HOLD},
         swap=F2_SWAP,
+        sizes=(EXITING, pagedaemon_passes(MAX_PASSES)),
     )
 )
 
@@ -267,9 +328,14 @@ register(
         "the cluster (slot zeroed, anon released by uvm_pager_dropcluster): no F2",
         questions=(),
         setup=_swpgonly_setup,
-        program=lambda w: [lambda: uvm_pageout(shortage=1), lambda: amap_unref(w.amap)],
+        program=lambda w: [
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
+            lambda: amap_unref(w.amap),
+            *_exiting_programs(w),
+        ],
         expect=dict(ALL_PROTOCOLS_HOLD),
         swap={"bufpool_fail": 1},
+        sizes=(EXITING, pagedaemon_passes(MAX_PASSES)),
     )
 )
 
@@ -290,15 +356,18 @@ def _wired_counter_setup(w: World) -> None:
 
 
 def _wire_unwire_anon(w: World) -> None:
-    e = fault_entry(pmap=w.pm, va=0x1000, amap=w.amap, slot=0)
-    uvm_fault_upper(e, wired=True)
-    uvm_fault_unwire(e)
+    """mlock then munlock of the anon page, `w.size.ops` times (uvm_fault_wire/unwire)."""
+    for _ in range(w.size.ops):
+        e = fault_entry(pmap=w.pm, va=0x1000, amap=w.amap, slot=0)
+        uvm_fault_upper(e, wired=True)
+        uvm_fault_unwire(e)
 
 
 def _wire_unwire_object(w: World) -> None:
-    e = fault_entry(pmap=w.pm, va=0x2000, uobj=w.aobj, offset=0)
-    uvm_fault_lower(e, wired=True)
-    uvm_fault_unwire(e)
+    for _ in range(w.size.ops):
+        e = fault_entry(pmap=w.pm, va=0x2000, uobj=w.aobj, offset=0)
+        uvm_fault_lower(e, wired=True)
+        uvm_fault_unwire(e)
 
 
 def _km_free(w: World) -> None:
@@ -320,6 +389,11 @@ register(
             lambda: _wire_unwire_anon(w),
             lambda: _km_free(w),
             lambda: _wire_unwire_object(w),
+            # more threads of the process wiring the same pages (wire_count > 1)
+            *[
+                (lambda: _wire_unwire_anon(w)) if k % 2 else (lambda: _wire_unwire_object(w))
+                for k in range(3, w.size.cpus)
+            ],
         ],
         expect={
             "openbsd-pre": "holds",
@@ -329,6 +403,10 @@ register(
             "openbsd-2024-nocache": "holds",
             "seed-fixed": "holds",
         },
+        sizes=(
+            extra_cpus(MAX_CPUS, "another thread wires and unwires the anon or the aobj page"),
+            ops_per_cpu(MAX_OPS, "each wiring thread wires and unwires its page once more"),
+        ),
     )
 )
 
@@ -336,17 +414,27 @@ register(
 # ---- fault-vs-free (R5) -------------------------------------------------------------------------
 
 
+def _anon_va(i: int) -> int:
+    return 0x1000 if i == 0 else 0x10000 + i * P
+
+
+def _aobj_va(i: int) -> int:
+    return 0x2000 if i == 0 else 0x20000 + i * P
+
+
 def _fault_vs_free_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
-    w.aobj = uao_create("aobj", npages=1)
-    S.fault_anon(w.pm, 0x1000, w.amap, 0)
-    S.fault_object(w.pm, 0x2000, w.aobj, 0)
+    w.aobj = uao_create("aobj", npages=w.size.ops)
+    for i in range(w.size.ops):  # one anon and one aobj page per operation
+        S.fault_anon(w.pm, _anon_va(i), w.amap, i)
+        S.fault_object(w.pm, _aobj_va(i), w.aobj, i * P)
 
 
 def _faulter(w: World) -> None:
-    _access_or_fault_anon(w, 0x1000, 0, write=True)
-    _access_or_fault_object(w, 0x2000, w.aobj, 0)
+    for i in range(w.size.ops):
+        _access_or_fault_anon(w, _anon_va(i), i, write=True)
+        _access_or_fault_object(w, _aobj_va(i), w.aobj, i * P)
 
 
 def _freer(w: World) -> None:
@@ -364,8 +452,16 @@ register(
         "pmap_page_protect(PROT_NONE) and uvm_pagefree?",
         questions=("R5",),
         setup=_fault_vs_free_setup,
-        program=lambda w: [lambda: _faulter(w), lambda: _freer(w)],
+        program=lambda w: [
+            lambda: _faulter(w),
+            lambda: _freer(w),
+            *[lambda: _faulter(w) for _ in range(2, w.size.cpus)],
+        ],
         expect=dict(ALL_PROTOCOLS_HOLD),
+        sizes=(
+            extra_cpus(MAX_CPUS, "another thread of the process touches (faults) the pages"),
+            ops_per_cpu(MAX_OPS, "one more anon page and aobj page, touched, then freed"),
+        ),
     )
 )
 
@@ -418,7 +514,11 @@ register(
         "(one dirty: paged out under the pageq dance) while a process faults and writes them",
         questions=("R6", "R4"),
         setup=_flush_vs_fault_setup,
-        program=lambda w: [lambda: _flusher(w), lambda: _file_user(w)],
+        program=lambda w: [
+            lambda: _flusher(w),
+            lambda: _file_user(w),
+            *[lambda: _file_user(w) for _ in range(2, w.size.cpus)],
+        ],
         expect={
             "openbsd-pre": "holds",
             "seed": "holds",
@@ -427,6 +527,7 @@ register(
             "openbsd-2024-nocache": "holds",
             "seed-fixed": "holds",
         },
+        sizes=(extra_cpus(MAX_CPUS, "another thread of the process faults and writes the file"),),
     )
 )
 
@@ -446,6 +547,7 @@ def _aiodone_setup(w: World) -> None:
     # unencrypted and DMA-reachable, they are written in place and stay busy until the
     # aiodone daemon completes them.
     uvm_pageout(shortage=2)
+    _exiting_setup(w, 3)
 
 
 register(
@@ -462,10 +564,12 @@ register(
             lambda: uvm_aiodone_daemon(1),
             lambda: _flush_free(w.aobj),
             lambda: amap_unref(w.amap),
+            *_exiting_programs(w),
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
         swap={"encrypt": False},
         world={"dma_share": 1.0},
+        sizes=(EXITING,),
     )
 )
 
@@ -486,6 +590,14 @@ def _swapin_error_setup(w: World) -> None:
     poke(uvm.swap, "read_error", True)
 
 
+def _swapin_fault_anon(w: World) -> None:
+    uvm_fault_upper(fault_entry(pmap=w.pm, va=0x1000, amap=w.amap, slot=0))
+
+
+def _swapin_fault_aobj(w: World) -> None:
+    uvm_fault_lower(fault_entry(pmap=w.pm, va=0x2000, uobj=w.aobj, offset=0))
+
+
 register(
     Scenario(
         name="swapin-error",
@@ -496,10 +608,12 @@ register(
         questions=("R7",),
         setup=_swapin_error_setup,
         program=lambda w: [
-            lambda: uvm_fault_upper(fault_entry(pmap=w.pm, va=0x1000, amap=w.amap, slot=0)),
-            lambda: uvm_fault_lower(fault_entry(pmap=w.pm, va=0x2000, uobj=w.aobj, offset=0)),
+            # threads of one process: CPU k faults the anon page if k is even, else the aobj's
+            (lambda: _swapin_fault_anon(w)) if k % 2 == 0 else (lambda: _swapin_fault_aobj(w))
+            for k in range(w.size.cpus)
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
+        sizes=(extra_cpus(MAX_CPUS, "another thread faults the anon or the aobj page"),),
     )
 )
 
@@ -508,6 +622,13 @@ def _bufcache_setup(w: World) -> None:
     w.bp = bufcache_alloc("buf", 2)  # two pages from dma_constraint
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
+
+
+def _fault_in(w: World, k: int) -> None:
+    """Faulting thread k: zero-fill faults on its `w.size.ops` amap slots."""
+    for i in range(w.size.ops):
+        slot = k * w.size.ops + i
+        S.fault_anon(w.pm, 0x1000 + slot * P, w.amap, slot)
 
 
 def _bufcache_flip_and_free(w: World) -> None:
@@ -527,9 +648,13 @@ register(
         setup=_bufcache_setup,
         program=lambda w: [
             lambda: _bufcache_flip_and_free(w),
-            lambda: S.fault_anon(w.pm, 0x1000, w.amap, 0),
+            *[lambda k=k: _fault_in(w, k) for k in range(w.size.cpus - 1)],
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
+        sizes=(
+            extra_cpus(MAX_CPUS, "another thread of the process faults pages in"),
+            ops_per_cpu(MAX_OPS, "each faulting thread faults one more page in"),
+        ),
     )
 )
 
@@ -567,6 +692,13 @@ def _encrypted_setup(w: World) -> None:
     w.heap = S.new_amap("heap")  # another mapping: the pagedaemon's try-lock always succeeds
 
 
+def _touch_heap(w: World, k: int) -> None:
+    """Touching thread k: zero-fill faults on its `w.size.ops` heap slots."""
+    for i in range(w.size.ops):
+        slot = k * w.size.ops + i
+        S.fault_anon(w.pm, 0x2000 + slot * P, w.heap, slot)
+
+
 register(
     Scenario(
         name="pageout-encrypted",
@@ -578,11 +710,16 @@ register(
         questions=("R7",),
         setup=_encrypted_setup,
         program=lambda w: [
-            lambda: uvm_pageout(shortage=1),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
             lambda: uvm_aiodone_daemon(1),
-            lambda: S.fault_anon(w.pm, 0x2000, w.heap, 0),
+            *[lambda k=k: _touch_heap(w, k) for k in range(w.size.cpus - 2)],
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
+        sizes=(
+            extra_cpus(MAX_CPUS, "another thread of the process touches new heap pages"),
+            ops_per_cpu(MAX_OPS, "each touching thread touches one more heap page"),
+            pagedaemon_passes(MAX_PASSES),
+        ),
     )
 )
 
@@ -619,8 +756,12 @@ register(
         "queue to free them",
         questions=("R5",),
         setup=_fault_ahead_setup,
-        program=lambda w: [lambda: _fault_in_the_middle(w), lambda: uvm_pageout(shortage=2)],
+        program=lambda w: [
+            lambda: _fault_in_the_middle(w),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=2),
+        ],
         expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+        sizes=(pagedaemon_passes(MAX_PASSES),),
     )
 )
 
@@ -652,8 +793,13 @@ register(
         "mapped ahead) against uvn_flush(PGO_FREE) of the file",
         questions=("R5",),
         setup=_object_io_setup,
-        program=lambda w: [lambda: _file_fault(w), lambda: _file_flush(w)],
+        program=lambda w: [
+            lambda: _file_fault(w),
+            lambda: _file_flush(w),
+            *[lambda: _file_fault(w) for _ in range(2, w.size.cpus)],
+        ],
         expect={**ALL_PROTOCOLS_HOLD, "seed-no-dequeue-first": "recursion"},
+        sizes=(extra_cpus(MAX_CPUS, "another thread of the process faults the same file page"),),
     )
 )
 
@@ -681,7 +827,12 @@ register(
         program=lambda w: [
             lambda: uvm_fault(fault_range(w.pm, 0x8000, 2, 0, uobj=w.aobj)),
             lambda: _flush_free(w.aobj),
+            *[
+                lambda: uvm_fault(fault_range(w.pm, 0x8000, 2, 0, uobj=w.aobj))
+                for _ in range(2, w.size.cpus)
+            ],
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
+        sizes=(extra_cpus(MAX_CPUS, "another thread of the process faults the same aobj page"),),
     )
 )

@@ -57,6 +57,14 @@ def _config_label(row: dict[str, Any]) -> str:
     return f"{row['target']} ({', '.join(bits)})"
 
 
+def _scenario_label(row: dict[str, Any]) -> str:
+    """An explore row's scenario, with the sizes it was grown to (if any)."""
+    sizes = row["params"].get("sizes")
+    if not isinstance(sizes, str):
+        return row["target"]
+    return f"{row['target']} {' '.join(f'{k}={v}' for k, v in json.loads(sizes).items())}"
+
+
 def _scaling(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -120,7 +128,7 @@ def _locks(rows: list[dict]) -> list[dict]:
 def _campaigns(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        groups[(r["protocol_name"], r["target"], r["strategy"])].append(r)
+        groups[(r["protocol_name"], _scenario_label(r), r["strategy"])].append(r)
     out = []
     for (proto, scen, strat), rs in sorted(groups.items()):
         sigs = {s for r in rs for s in r["metrics"]["failures"]}
@@ -157,13 +165,19 @@ def _failures(rows: list[dict]) -> list[dict]:
         else:
             continue
         for sig, t in tally.items():
-            key = (r["protocol_name"], r["protocol_digest"], r["target"], r["strategy"] or "", sig)
+            key = (
+                r["protocol_name"],
+                r["protocol_digest"],
+                _scenario_label(r),
+                r["strategy"] or "",
+                sig,
+            )
             g = groups.setdefault(
                 key,
                 {
                     "protocol": r["protocol_name"],
                     "digest": r["protocol_digest"],
-                    "target": r["target"],
+                    "target": _scenario_label(r),
                     "strategy": r["strategy"],
                     "kind": t["kind"],
                     "message": t["message"],

@@ -80,6 +80,7 @@ def _check_spec(run: RunSpec) -> CheckSpec:
     return CheckSpec(
         protocol=run.protocol,
         scenario=run.target,
+        sizes=tuple(sorted(run.sizes.items())),
         strategy=run.strategy or "dpor",
         preemptions=p.get("preemptions"),
         max_executions=p.get("max_executions"),
@@ -104,6 +105,7 @@ def _explore(run: RunSpec) -> dict[str, Any]:
                 pct_depth=spec.pct_depth, seed=0, start=run.seed, stop=run.seed_last + 1
             ),
             keep_going=True,
+            sizes=run.sizes,
         )
     else:
         res = run_check(spec)

@@ -25,8 +25,9 @@ from typing import Any
 from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.token import switches_digest
 from uvmsim.machine.failure import InputError
-from uvmsim.runs.names import get_protocol, get_workload
+from uvmsim.runs.names import get_protocol, get_scenario, get_workload
 from uvmsim.scenarios import SCENARIOS
+from uvmsim.scenarios.base import MAX_PAGES, SIZE_NAMES
 
 SAMPLED = ("random", "pct")
 KINDS = ("simulate", "explore")
@@ -81,6 +82,10 @@ EXPLORE_FIELDS = {
     "preemptions": "dpor/bounded: preemption bound (default: none for dpor, 2 for bounded)",
     "max_steps": "visible operations per execution before it is cut (default 20000)",
     "minimize": "true/false: shrink each stored counterexample (default true)",
+    "cpus": "scenario size: CPUs, an integer or a list (default: each scenario's own)",
+    "pages": "scenario size: pages of memory, an integer or a list (default: each scenario's)",
+    "ops": "scenario size: operations per CPU, an integer or a list (default 1)",
+    "passes": "scenario size: pagedaemon passes, an integer or a list (default 1)",
 }
 
 
@@ -127,13 +132,19 @@ class RunSpec:
     def param(self) -> dict[str, Any]:
         return dict(self.params)
 
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The scenario's sizes an explore run gives (empty: its original shape)."""
+        return json.loads(self.param.get("sizes", "{}"))
+
     def label(self) -> str:
         if self.kind == "simulate":
             return f"{self.protocol_name} {self.target} {self.cpus} CPUs seed {self.seed}"
         seeds = (
             f"seeds {self.seed}..{self.seed_last}" if self.seed_last is not None else "exhaustive"
         )
-        return f"{self.protocol_name} {self.target} {self.strategy} {seeds}"
+        sizes = "".join(f" {k}={v}" for k, v in self.sizes.items())
+        return f"{self.protocol_name} {self.target}{sizes} {self.strategy} {seeds}"
 
 
 @dataclass
@@ -361,6 +372,33 @@ def _simulate_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
     return runs
 
 
+def _size_grid(where: _Where, table: dict, scenarios: list[str]) -> list[dict[str, int]]:
+    """The scenario sizes a table gives (`cpus`, `pages`, `ops`, `passes`: an integer or a
+    list each), as every combination; each scenario must take each size given, within its
+    bounds (`get_scenario`)."""
+    grid: list[dict[str, int]] = [{}]
+    for name in SIZE_NAMES:
+        if name not in table:
+            continue
+        value = table[name]
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(_is_int(v) and 1 <= v <= MAX_PAGES for v in values):
+            raise where.error(
+                name, f"expected an integer 1..{MAX_PAGES} or a list of them, got {show(value)}"
+            )
+        if len(set(values)) != len(values):
+            raise where.error(name, f"lists a value twice: {show(value)}")
+        grid = [{**g, name: v} for g in grid for v in values]
+    for sizes in grid:
+        for scen in scenarios:
+            try:
+                get_scenario(scen, sizes)
+            except InputError as exc:
+                bad = next((k for k in sizes if f"--{k} " in str(exc)), "scenarios")
+                raise where.error(bad, str(exc)) from None
+    return grid
+
+
 def _explore_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
     _unknown_fields(where, table, EXPLORE_FIELDS)
     protocols = _protocols(where, table)
@@ -413,8 +451,12 @@ def _explore_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
                 "seeds", f"missing: {', '.join(sampled)} need seeds = 'A..B' or executions = N"
             )
     chunks = -(-(last - first + 1) // per_run) if sampled else 0
+    grid = _size_grid(where, table, scenarios)
     count = (
-        len(protocols) * len(scenarios) * (len(sampled) * chunks + len(strategies) - len(sampled))
+        len(protocols)
+        * len(scenarios)
+        * len(grid)
+        * (len(sampled) * chunks + len(strategies) - len(sampled))
     )
     _check_total(
         where,
@@ -426,9 +468,11 @@ def _explore_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
     runs = []
     for pname, proto in protocols:
         digest = switches_digest(proto)
-        for scen in scenarios:
+        for scen, sizes in ((sc, g) for sc in scenarios for g in grid):
             for strat in strategies:
                 common = [("max_steps", max_steps), ("minimize", minimize)]
+                if sizes:  # only then: the keys of runs of original shapes stay as they were
+                    common.append(("sizes", json.dumps(sizes, sort_keys=True)))
                 if strat in SAMPLED:
                     if strat == "pct":
                         common.append(("pct_depth", pct_depth))
