@@ -365,18 +365,29 @@ def merge_growth(parts: list[Path], out: Path) -> None:
     doc = dict(docs[0])
     doc["protocols"] = [n for n in UVM_PROTOCOLS if any(n in d["protocols"] for d in docs)]
     doc["seconds"] = max(d["seconds"] for d in docs)
-    doc["processes"] = len(docs)
+    doc["processes"] = sum(d.get("processes", 1) for d in docs)
     doc["runs"] = [r for d in docs for r in d["runs"]]
     out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {out} ({len(doc['runs'])} runs from {len(docs)} processes)")
 
 
-def growth(per_run: float, budget: float, out: Path, protocols: tuple[str, ...]) -> None:
+def growth(
+    per_run: float,
+    budget: float,
+    out: Path,
+    protocols: tuple[str, ...],
+    scenarios: tuple[str, ...] = (),
+) -> None:
     """The growth section (module docstring): level by level, so that when the budget runs
     out every scenario has been grown as far as the ones before it."""
     print(f"## Growth: per run {per_run:g} s, whole section {budget:g} s\n")
     t_start = time.perf_counter()
     names = sorted(n for n, sc in SCENARIOS.items() if not sc.apparatus)
+    if scenarios:  # a scenario added since the last full run: grow it alone, then --merge
+        unknown = sorted(set(scenarios) - set(names))
+        if unknown:
+            raise SystemExit(f"--scenarios: unknown {', '.join(unknown)}; accepted: {names}")
+        names = [n for n in names if n in scenarios]
     runs: list[dict[str, Any]] = []
     # (scenario, protocol, axis) still growing, with the value reached
     alive: dict[tuple[str, str, str], int] = {}
@@ -457,6 +468,11 @@ def main() -> None:
         help="growth: these protocols only (run one process per protocol, then --merge)",
     )
     ap.add_argument(
+        "--scenarios",
+        default="",
+        help="growth: these scenarios only (comma-separated; then --merge with the recorded file)",
+    )
+    ap.add_argument(
         "--merge", nargs="+", type=Path, default=None, help="growth: merge these into --out"
     )
     args = ap.parse_args()
@@ -464,7 +480,13 @@ def main() -> None:
         merge_growth(args.merge, args.out)
         return
     if args.growth:
-        growth(args.per_run, args.budget, args.out, tuple(args.protocols.split(",")))
+        growth(
+            args.per_run,
+            args.budget,
+            args.out,
+            tuple(args.protocols.split(",")),
+            tuple(x for x in args.scenarios.split(",") if x),
+        )
         return
     sections = set(args.only.split(","))
     if "literature" in sections:

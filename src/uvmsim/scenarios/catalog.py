@@ -245,9 +245,13 @@ register(
         "marker, 1.134's re-validated nextpg)",
         questions=("R6",),
         setup=_pdaemon_marker_setup,
-        program=lambda w: [lambda: uvm_pageout(shortage=2), lambda: amap_unref(w.amap)],
+        program=lambda w: [
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=2),
+            lambda: amap_unref(w.amap),
+        ],
         expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds"},
         swap={"fragmented": True},
+        sizes=(pagedaemon_passes(MAX_PASSES),),
     )
 )
 
