@@ -63,3 +63,22 @@ def test_a_stamp_covers_only_the_sources_and_body_it_was_made_from(tmp_path, mon
     before = gen.sources_digest()
     model.write_text("a = 2\n")
     assert gen.sources_digest() != before
+
+
+def test_no_merge_conflict_markers_were_committed():
+    """A merge once committed `<<<<<<<`/`>>>>>>>` lines inside a generated block of
+    docs/checker.md; no text file of the project may carry them."""
+    import re
+
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    files = [os.path.join(ROOT, f) for f in ("README.md", "Makefile", "pyproject.toml")]
+    for top in ("docs", "src", "tests", "examples", "benchmarks"):
+        for d, dirs, names in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = [x for x in dirs if x != "__pycache__"]
+            files += [os.path.join(d, n) for n in names if n.endswith((".md", ".py", ".json"))]
+    found = []
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            if marker.search(fh.read()):
+                found.append(os.path.relpath(path, ROOT))
+    assert found == []
