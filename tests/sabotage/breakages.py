@@ -118,8 +118,8 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "DPOR adds no backtrack point for a race",
         "src/uvmsim/check/strategies/dpor.py",
-        "            node.backtrack.add(q if q in usable else min(usable))",
-        "            pass",
+        "        backtrack.add(q if q in usable else min(usable))",
+        "        pass",
         ("tests/check/test_exploration.py",),
     ),
     Breakage(
