@@ -27,10 +27,10 @@ import math
 import multiprocessing
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from uvmsim.protocols import PROTOCOLS
-from uvmsim.runs.calibration import POINTS, nelder_mead
+from uvmsim.runs.calibration import POINTS, PointResult, nelder_mead
 from uvmsim.runs.simulate import simulate
 from uvmsim.simulate.costs import CPU_HZ
 from uvmsim.workloads.make import FIT_FILE, KINDS, fitted
@@ -38,17 +38,6 @@ from uvmsim.workloads.make import FIT_FILE, KINDS, fitted
 FREE = ("kernel_other", "pmr_work", "llvm_pages")
 JOBS = 64  # compile jobs per simulated point: sys/user settles well before the full build
 SEED = 1
-
-
-@dataclass
-class Point:
-    id: str
-    published: float
-    simulated: float
-
-    @property
-    def error(self) -> float:
-        return self.simulated / self.published - 1
 
 
 def point_options(kind: str, params: dict[str, float]) -> dict:
@@ -74,10 +63,10 @@ def simulate_point(args: tuple) -> float:
 
 def simulate_points(
     params: dict[str, float], points: tuple = POINTS, pool: multiprocessing.pool.Pool | None = None
-) -> list[Point]:
+) -> list[PointResult]:
     work = [(p, params) for p in points]
     values = pool.map(simulate_point, work) if pool else [simulate_point(w) for w in work]
-    return [Point(p[0], p[4] / p[5], v) for p, v in zip(points, values, strict=True)]
+    return [PointResult(p[0], p[4] / p[5], v) for p, v in zip(points, values, strict=True)]
 
 
 def _fit(points: tuple, x0: list[float], iters: int, pool, step: float = 0.25) -> dict[str, float]:

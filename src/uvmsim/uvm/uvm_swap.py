@@ -170,8 +170,9 @@ def uvm_swap_alloc(nslots: int, lessok: bool) -> tuple[int, int]:
     """`uvm_swap_alloc` (uvm_swap.c 1.176): `nslots` contiguous slots; (first slot, count).
 
     Kernel lock held (asserted); takes uvm_swap_data_lock.  When no run of `nslots` free
-    slots exists and `lessok`, it tries again for one slot (the XXXMRG hack): that is how
-    the pagedaemon ends up with a one-page cluster.  (0, 0) when swap is full.
+    slots exists and `lessok`, it tries again for a single slot (a fallback the kernel
+    itself marks as provisional): that is how the pagedaemon ends up with a one-page
+    cluster.  (0, 0) when swap is full.
     """
     if uvmexp.nswapdev < 1:
         return 0, 0
