@@ -227,10 +227,13 @@ def counterexample(spec: CheckSpec, res: CheckResult) -> Counterexample:
 
 def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
     protocol = get_protocol(spec.protocol)
+    # A program's scenario (a file, a generated program) travels as the program itself, so
+    # that the token replays without the file.
+    scenario = get_scenario(spec.scenario).source or spec.scenario
     return tok.encode(
         protocol=protocol,
         protocol_spec=spec.protocol,
-        scenario=spec.scenario,
+        scenario=scenario,
         analyses=dict(spec.analyses),
         max_steps=spec.max_steps,
         schedule_covered=not spec.reduce,

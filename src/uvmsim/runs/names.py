@@ -18,6 +18,8 @@ from uvmsim.check.strategy import Strategy
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import PROTOCOLS, Protocol
 from uvmsim.scenarios import SCENARIOS, Scenario
+from uvmsim.scenarios.entry_points import to_scenario
+from uvmsim.scenarios.program import PROGRAM_REF, from_ref, load_file
 from uvmsim.workloads import WORKLOADS, Workload
 
 
@@ -68,9 +70,17 @@ def load_protocol(spec: str) -> Protocol:
 
 
 def get_scenario(name: str) -> Scenario:
-    """A scenario of the catalog (`uvmsim scenarios` lists them)."""
+    """A scenario of the catalog (`uvmsim scenarios` lists them), a scenario file
+    (`FILE.toml`, a program as `uvmsim fuzz` writes them), or the program a replay token
+    carries (`program:<data>`)."""
+    if name.startswith(PROGRAM_REF):
+        return to_scenario(from_ref(name))
+    if name.endswith(".toml") and name not in SCENARIOS:
+        return to_scenario(load_file(name))
     if name not in SCENARIOS:
-        raise InputError(f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))}")
+        raise InputError(
+            f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))} or FILE.toml"
+        )
     return SCENARIOS[name]
 
 

@@ -47,6 +47,8 @@ class Scenario:
     world: dict[str, Any] = field(default_factory=dict)
     apparatus: bool = False  # a control or measurement harness of the review (controls.py),
     # not a kernel situation: campaigns over "all" scenarios leave it out
+    source: str = ""  # a program's scenario reference (`program:<data>`): what a replay
+    # token carries for a scenario no catalog name resolves to (scenarios/program.py)
 
     def expectation(self, protocol: Protocol) -> str | None:
         return self.expect.get(protocol.name)
@@ -118,7 +120,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     kept as a pickled snapshot; later executions start from a copy of it, which is what
     makes re-execution cheap enough for exhaustive exploration.
     """
-    key = (scenario.name, proto)
+    key = (scenario.name, scenario.source, proto)
     blob = _snapshots.get(key)
     if blob is not None:
         w = _restore(blob)
@@ -141,6 +143,13 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
             f"{scenario.name}: program has {len(program)} CPUs, declared {scenario.cpus}"
         )
     return w, program
+
+
+def forget(scenario: Scenario) -> None:
+    """Drop the set-up snapshots of `scenario` (a generated program that will not run again:
+    a fuzzing campaign builds thousands)."""
+    for key in [k for k in _snapshots if k[0] == scenario.name and k[1] == scenario.source]:
+        del _snapshots[key]
 
 
 def run_scenario(
