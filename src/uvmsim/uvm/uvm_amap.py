@@ -16,7 +16,6 @@ from uvmsim.machine import (
     peek,
     poke,
     rw_write_held,
-    unlocked_read,
 )
 from uvmsim.uvm.uvm import uvm
 
@@ -83,10 +82,10 @@ def amap_copy(srcamap: vm_amap, name: str) -> vm_amap:
     unlocked first, then re-checked under the lock).  Otherwise the new amap shares the
     source amap's lock (`rw_obj_hold`), every anon of the source gets one more reference
     (`an_ref++`, still under that lock), and the source loses this entry's reference.
-    Returns the amap the entry now uses.  Not modelled: chunking, `am_ppref`.
+    Returns the amap the entry now uses.  Not modelled: chunking, `am_ppref`, and the
+    kernel's first, unlocked look at `am_ref` (a benign race its comment argues for: only
+    our own reference can make it 1); the locked re-check decides the same.
     """
-    if unlocked_read(srcamap, "am_ref") == 1:
-        return srcamap
     amap = vm_amap(name)
     amap_lock(srcamap)
     if srcamap.am_ref == 1:
