@@ -164,7 +164,7 @@ def fuzz_cmd(
         if not no_minimize:
             minimize_group(spec, group, minimize_budget)
         else:
-            group.minimized = group.first.program.with_name(f"fuzz-{protocol}-{group_slug(group)}")
+            group.minimized = group.first.program.with_name(group.name)
         write_group(out, spec, group)
     timing = sys.stdout.isatty()
     if as_json:
