@@ -132,7 +132,7 @@ def fuzz_cmd(
       uvmsim fuzz -p seed --programs 200
       uvmsim fuzz -p seed-fixed --time-limit 600 -j 2 --corpus corpus/
       uvmsim fuzz -p seed --programs 500 --coverage
-      uvmsim check -p seed --scenario uvmsim-fuzz/fuzz-seed-f1.toml
+      uvmsim check -p seed --scenario uvmsim-fuzz/fuzz-seed-F1.toml
 
     Exit status: 0 nothing found, 1 a failure found, 2 bad usage or input, 3 internal
     error, 130 interrupted.

@@ -219,7 +219,14 @@ def _threads(world: WorldSpec, rng: random.Random) -> list[str]:
 
 
 def generate(rng: random.Random, faults: bool = True, max_ops: int = 40) -> Program:
-    """A new legal program (module docstring)."""
+    """A new legal program of 2-6 CPUs (module docstring)."""
+    while True:
+        prog = _draw_program(rng, faults, max_ops)
+        if len(prog.cpus) >= MIN_CPUS:
+            return prog
+
+
+def _draw_program(rng: random.Random, faults: bool, max_ops: int) -> Program:
     cpus = rng.randint(MIN_CPUS, MAX_CPUS)
     world = draw_world(rng, cpus, faults)
     threads = _threads(world, rng)
