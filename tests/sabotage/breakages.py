@@ -123,6 +123,36 @@ BREAKAGES: tuple[Breakage, ...] = (
         ("tests/check/test_exploration.py",),
     ),
     Breakage(
+        "a read fault takes the object lock for writing",
+        "src/uvmsim/uvm/uvm_fault.py",
+        "        self.lower_lock_type = RW_READ\n",
+        "        self.lower_lock_type = RW_WRITE\n",
+        (
+            "tests/uvm/test_kernel_paths.py::"
+            "test_a_read_fault_on_a_resident_page_shares_the_object_lock",
+        ),
+    ),
+    Breakage(
+        "fault-ahead maps anon neighbours without activating them",
+        "src/uvmsim/uvm/uvm_fault.py",
+        "            uvm_lock_pageq()\n"
+        "            uvm_pageactivate(pg)\n"
+        "            uvm_unlock_pageq()\n"
+        "            KASSERT(not flt.wired",
+        "            KASSERT(not flt.wired",
+        (
+            "tests/uvm/test_kernel_paths.py::"
+            "test_upper_fault_activates_each_unmapped_neighbour_under_its_own_pageq_round_trip",
+        ),
+    ),
+    Breakage(
+        "make charges the text faults no user time",
+        "src/uvmsim/workloads/make.py",
+        "FAULTS_PER_PAGE = (TEXT_EVERY + 1) / TEXT_EVERY",
+        "FAULTS_PER_PAGE = 1",
+        ("tests/simulate/test_make.py",),
+    ),
+    Breakage(
         "an engine imports the model",
         "src/uvmsim/check/strategy.py",
         "from uvmsim.check.result import CheckResult, Coverage, FailureTally",

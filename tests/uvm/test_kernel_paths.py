@@ -163,6 +163,48 @@ def test_resident_object_fault_costs_two_round_trips_plus_one_per_neighbour(prot
     assert n == {"pageqlock": 2 + 7, "fpageqlock": 0, "kernel_lock": 0}
 
 
+def _object_lock_modes(monkeypatch, proto, setup, op):
+    """The modes the fault took the file's object lock in, in order."""
+    from uvmsim.machine import RW_READ
+    from uvmsim.uvm import uvm_fault as fault_module
+
+    modes = []
+    real = fault_module.rw_enter
+
+    def recording(lock, op_):
+        if lock.name.endswith(".vmobjlock"):
+            modes.append({RW_READ: "read", RW_WRITE: "write"}[op_])
+        return real(lock, op_)
+
+    monkeypatch.setattr(fault_module, "rw_enter", recording)
+    traffic(proto, setup, op)
+    return modes
+
+
+def test_a_read_fault_on_a_resident_page_shares_the_object_lock(monkeypatch):
+    # uvm_fault.c 1.171: lower_lock_type is RW_READ unless the fault writes or wires
+    assert _object_lock_modes(monkeypatch, "seed", _file(8, range(8)), _file_fault(3, 8)) == [
+        "read"
+    ]
+
+
+def test_a_read_fault_that_must_read_the_page_in_restarts_write_locked(monkeypatch):
+    # the model always takes uvm_fault_lower_upgrade's fallback: unlock, restart, RW_WRITE
+    modes = _object_lock_modes(
+        monkeypatch, "seed", _file(8, [0, 1, 2, 4, 5, 6, 7]), _file_fault(3, 8)
+    )
+    assert modes[:2] == ["read", "write"]
+
+
+def test_a_fault_on_a_writable_entry_writes_the_object_lock(monkeypatch):
+    def write_fault(w):
+        uvm_fault(
+            fault_range(w.pm, 0x40000, 8, 3, uobj=w.uvn, prot=_pmap.PROT_READ | _pmap.PROT_WRITE)
+        )
+
+    assert _object_lock_modes(monkeypatch, "seed", _file(8, range(8)), write_fault) == ["write"]
+
+
 # ---- 2. object faults that do I/O ----------------------------------------------------------
 
 
