@@ -30,7 +30,7 @@ def test_wired_drift_on_seed_plain_wired():
     labels = [lab for lab in res.groups if "uvmexp.wired" in lab]
     assert len(labels) == 2
     g = res.groups[labels[0]]
-    assert g.program_index == 6
+    assert sorted(res.groups[lab].program_index for lab in labels) == [5, 6]
     minimize_group(res.spec, g)
     # wired-counter: 4 set-up faults and 5 operations on 3 CPUs
     assert (g.minimized.size(), len(g.minimized.cpus)) == (4, 2)
