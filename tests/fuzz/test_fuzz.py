@@ -6,7 +6,14 @@ import json
 from click.testing import CliRunner
 
 from uvmsim.cli import main
-from uvmsim.runs.fuzz import FuzzSpec, fuzz, hunk_reach, minimize_group, model_functions
+from uvmsim.runs.fuzz import (
+    FuzzSpec,
+    fuzz,
+    hunk_reach,
+    minimize_group,
+    model_functions,
+    scenario_size,
+)
 from uvmsim.runs.names import get_protocol
 
 
@@ -20,6 +27,7 @@ def test_f1_on_seed_minimized_below_pageclean_race():
     assert g.program_index == 5
     minimize_group(res.spec, g)
     # pageclean-race: 5 set-up operations and 3 CPU paths on 3 CPUs
+    assert scenario_size("pageclean-race") == (8, 3)
     assert (g.minimized.size(), len(g.minimized.cpus), g.preemptions) == (3, 2, 1)
     assert g.explanation.failure is not None and g.token.startswith("uvm1.")
 
@@ -33,6 +41,7 @@ def test_wired_drift_on_seed_plain_wired():
     assert sorted(res.groups[lab].program_index for lab in labels) == [5, 6]
     minimize_group(res.spec, g)
     # wired-counter: 4 set-up faults and 5 operations on 3 CPUs
+    assert scenario_size("wired-counter") == (9, 3)
     assert (g.minimized.size(), len(g.minimized.cpus)) == (4, 2)
 
 
@@ -81,3 +90,12 @@ def test_the_command_is_deterministic_and_writes_checkable_scenarios(tmp_path):
     (f,) = doc["failures"]
     assert f["cpus"] == 1 and f["operations"] <= 3
     assert CliRunner().invoke(main, ["replay", f["replay_token"]]).exit_code == 1
+
+
+def test_handwritten_sizes_count_operations_not_objects_or_locks():
+    # again-cluster: two set-up calls (fault, deactivate), then uvm_pageout against
+    # amap_unref; new_pmap/new_amap are the world, not operations
+    assert scenario_size("again-cluster") == (4, 2)
+    # object-fault-io: two resident file pages (alloc + activate each; rw_enter, the pageq
+    # lock and the busy-bit clear are not counted), then the fault against the flush
+    assert scenario_size("object-fault-io") == (6, 2)

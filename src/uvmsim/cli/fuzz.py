@@ -195,7 +195,7 @@ def _render(res: FuzzResult, coverage: bool, timing: bool) -> str:
         when = f" after {g.seconds:.1f} s" if timing else ""
         lines.append(
             f"  first in program {g.program_index}{when} ({first.engine}); "
-            f"{g.programs_failed} programs failed so"
+            f"programs that failed this way: {g.programs_failed}"
         )
         if g.minimized is not None:
             lines.append(

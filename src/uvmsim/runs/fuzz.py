@@ -322,7 +322,9 @@ class FuzzSpec:
     faults: bool = True
     corpus: str | None = None  # a directory of scenario files: read first, kept up to date
     coverage: bool = False  # profile model functions too (the --coverage report)
-    stop_at: str | None = None  # stop at the first failure with this label (benchmarks)
+    stop_at: str | None = None  # stop at the first failure with this label, or a label
+    # that extends it by "|..." (benchmarks: "data-race|data race on uvmexp.wired" is either
+    # racing pair)
 
     def validate(self) -> None:
         get_protocol(self.protocol)
@@ -453,7 +455,7 @@ def fuzz(spec: FuzzSpec, progress: Callable[[FuzzResult], None] | None = None) -
             if progress is not None:
                 res.elapsed = time.monotonic() - t0
                 progress(res)
-            if spec.stop_at is not None and spec.stop_at in res.groups:
+            if spec.stop_at is not None and any(_matches(lab, spec.stop_at) for lab in res.groups):
                 res.stopped_by = "stop-at"
                 break
             if spec.programs is not None and index >= spec.programs:
@@ -473,6 +475,16 @@ def fuzz(spec: FuzzSpec, progress: Callable[[FuzzResult], None] | None = None) -
         taken.add(name)
         g.name = name
     return res
+
+
+def _matches(label: str, wanted: str) -> bool:
+    return label == wanted or label.startswith(wanted + "|")
+
+
+def first_group(res: FuzzResult, wanted: str) -> Group | None:
+    """The earliest group whose label is `wanted` or extends it (`FuzzSpec.stop_at`)."""
+    hits = [g for lab, g in res.groups.items() if _matches(lab, wanted)]
+    return min(hits, key=lambda g: g.program_index) if hits else None
 
 
 def _save_corpus(directory: str | None, prog: Program) -> None:
@@ -625,6 +637,70 @@ def write_group(directory: str, spec: FuzzSpec, group: Group) -> str:
     write_atomically(path, dump(group.minimized, header))
     group.file = path
     return path
+
+
+# ---- hand-written scenarios in a program's units -----------------------------------------
+
+# Calls a hand-written scenario makes that a program does not count as operations: the
+# objects a program declares in its [world] table, and the locks an operation takes itself.
+_NOT_OPERATIONS = frozenset(
+    {
+        "new_pmap",
+        "new_amap",
+        "uao_create",
+        "uvn_attach",
+        "fault_entry",
+        "fault_range",
+        "swap_slot",
+        "uvm_lock_pageq",
+        "uvm_unlock_pageq",
+    }
+)
+_SETUP_HELPERS = os.sep + os.path.join("uvmsim", "scenarios", "setup.py")
+
+
+def scenario_size(name: str, protocol: str = "seed-fixed") -> tuple[int, int]:
+    """A hand-written scenario's size in a program's units (`Program.size`): (operations,
+    CPUs).  An operation is a call the scenario's own code (set-up, per-CPU functions and
+    their helpers) makes into the model or the set-up helpers, e.g. S.fault_anon, amap_unref,
+    uvm_pageout, uvm_fault_upper then uvm_fault_unwire (two, as `wire` and `unwire` are);
+    creating objects and taking locks are not.  Counted on one round-robin execution of a
+    protocol on which the scenario holds, so no failure cuts it short."""
+    from uvmsim.machine import RoundRobinEngine
+    from uvmsim.runs.names import get_scenario
+    from uvmsim.scenarios.base import build, run_scenario
+
+    scenario = get_scenario(name)
+    proto = get_protocol(protocol)
+    own = {
+        inspect.getsourcefile(scenario.setup),
+        inspect.getsourcefile(scenario.program),
+    }
+    count = 0
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event != "call" or frame.f_back is None or frame.f_back.f_code.co_filename not in own:
+            return
+        code = frame.f_code
+        callee = code.co_filename
+        if (MODEL_DIR in callee or callee.endswith(_SETUP_HELPERS)) and (
+            code.co_name not in _NOT_OPERATIONS and not code.co_name.startswith("_")
+        ):
+            count += 1
+
+    forget(scenario)
+    sys.setprofile(hook)
+    try:
+        build(scenario, proto)
+        setup_ops, count = count, 0
+        ex = run_scenario(scenario, proto, RoundRobinEngine())
+    finally:
+        sys.setprofile(None)
+        forget(scenario)
+    if ex.failure is not None:
+        raise InputError(f"scenario {name} fails on {protocol}: count it on one where it holds")
+    return setup_ops + count, scenario.cpus
 
 
 # ---- the coverage report ------------------------------------------------------------------
