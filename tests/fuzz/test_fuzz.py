@@ -76,7 +76,7 @@ def test_hunk_report_names_what_was_not_reached():
 def test_the_command_is_deterministic_and_writes_checkable_scenarios(tmp_path):
     out = tmp_path / "out"
     args = ["fuzz", "-p", "seed-no-dequeue-first", "--programs", "3", "--pct", "2",
-            "--random", "2", "--out", str(out)]  # fmt: skip
+            "--random", "2", "--minimize-budget", "8", "--out", str(out)]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 1, r.output
     again = CliRunner().invoke(main, args)

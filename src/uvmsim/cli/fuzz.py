@@ -92,7 +92,7 @@ def _operations_help() -> str:
     type=int,
     default=40,
     show_default=True,
-    help="Executions per candidate while shrinking a program.",
+    help="Executions per candidate while shrinking a program (a second pass: 4x).",
 )
 @click.option(
     "--coverage",
