@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import read_input_text
 
 PROGRAM_REF = "program:"
 ANON_PAGES = 6  # pages of every process's anonymous entry (amap slots 0..5)
@@ -778,15 +779,4 @@ def loads(text: str, where: str) -> Program:
 def load_file(path: str) -> Program:
     """A program from a TOML scenario file, with one line naming the file and the field when
     it is not a legal program."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ProgramError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ProgramError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise ProgramError(f"{path}: not UTF-8 text") from None
-    return loads(text, path)
+    return loads(read_input_text(path, MAX_FILE_BYTES, "scenario file", ProgramError), path)

@@ -25,6 +25,7 @@ from typing import Any
 from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.token import switches_digest
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import read_input_text
 from uvmsim.runs.names import get_protocol, get_workload
 from uvmsim.scenarios import SCENARIOS
 
@@ -580,15 +581,4 @@ def parse_spec(text: str, path: str = "spec") -> SweepSpec:
 
 
 def load_spec(path: str) -> SweepSpec:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the sweep spec: {exc.strerror}") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise InputError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes: not a sweep spec")
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file") from None
-    return parse_spec(text, path)
+    return parse_spec(read_input_text(path, MAX_SPEC_BYTES, "sweep spec"), path)
