@@ -15,7 +15,7 @@ Seconds are wall time on this machine with the given --jobs (the first hit is ti
 of its batch of 8 programs), minimization not included.  Programs, sizes and coverage depend on
 the seeds only.
 
-Run: `nice -n 10 python benchmarks/fuzz.py` (about 20 minutes on 2 shared cores); it prints a
+Run: `make bench-fuzz` (about 35 minutes on 2 shared cores, nice 10); it prints a
 summary and writes benchmarks/results/fuzz.json, which docs/fuzz.md renders (`make docs`).
 """
 
