@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: review test bench bench-fuzz campaign docs sabotage lint clean
+.PHONY: review test bench bench-fuzz campaign docs docs-check sabotage lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ campaign: $(STAMP)
 # tests/test_docs.py fails when a committed one differs.
 docs: $(STAMP)
 	$(BIN)/python docs/generate.py
+
+# Every generated block rerun and compared, the stamped slow ones too (minutes; not in CI).
+docs-check: $(STAMP)
+	$(BIN)/python docs/generate.py --check --all
 
 # Not in CI (minutes): each deliberate breakage of tests/sabotage/breakages.py, applied to a
 # copy of the repository, must make the tests named for it fail.

@@ -2,6 +2,7 @@
 
     python docs/generate.py            # rewrite every generated block (make docs)
     python docs/generate.py --check    # exit 1, naming the blocks, if any differs
+    python docs/generate.py --check --all  # the same, rerunning even the stamped slow blocks
 
 A generated block in a Markdown file is
 
@@ -13,10 +14,18 @@ where VIEW names a function below and ARGS are the `uvmsim` arguments it runs (t
 reader can type: `uvmsim scale ARGS --json` for the `scale` view).  Nothing between the two
 markers is typed by hand.  Plots named by a `--plot` argument are rewritten by `make docs`
 and not compared by `--check` (their bytes depend on the matplotlib version).
+
+The slow views (the full review, R8's band, the make-scale sweeps: minutes each) are stamped:
+`make docs` records in docs/generated.lock, per block, a digest of every source file the
+output can depend on (src/uvmsim, examples, this file, pyproject.toml) and of the body it
+wrote.  `--check` (and tests/test_docs.py) reruns a slow block only when its stamp does not
+match, that is, when the sources or the block changed since `make docs`; every other block is
+rerun every time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -30,6 +39,13 @@ from click.testing import CliRunner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ("README.md", "docs/simulator.md", "docs/checker.md", "docs/review.md", "docs/fuzz.md")
+LOCK = os.path.join(ROOT, "docs", "generated.lock")
+# Views that take minutes: their blocks are stamped rather than rerun by --check.
+SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale"})
+# What a generated output can depend on, relative to ROOT.
+SOURCE_DIRS = ("src/uvmsim", "examples")
+SOURCE_FILES = ("docs/generate.py", "pyproject.toml")
+SOURCE_SUFFIXES = (".py", ".json", ".toml")
 BLOCK = re.compile(
     r"(<!-- generated: (?P<spec>.*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
 )
@@ -242,7 +258,14 @@ def view_make_fit(args: list[str], plot: bool) -> str:
     table = _table(
         ["point", "published sys/user", "fitted", "in-sample error", "leave-one-out error"], rows
     )
-    return table + f"\nFitted: {params}.\n"
+    its = fit.get("iters", {})
+    how = (
+        f" ({its['fit']} Nelder-Mead iterations; {its['leave_one_out']} for each leave-one-out "
+        "refit, started from the full fit)"
+        if its
+        else ""
+    )
+    return table + f"\nFitted: {params}{how}.\n"
 
 
 def view_r8(args: list[str], plot: bool) -> str:
@@ -529,6 +552,54 @@ VIEWS: dict[str, Callable[[list[str], bool], str]] = {
 }
 
 
+def sources_digest() -> str:
+    """sha256 over the path and bytes of every file a generated output can depend on."""
+    paths = list(SOURCE_FILES)
+    for top in SOURCE_DIRS:
+        for d, dirs, files in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+            paths += [
+                os.path.relpath(os.path.join(d, f), ROOT)
+                for f in files
+                if f.endswith(SOURCE_SUFFIXES)
+            ]
+    h = hashlib.sha256()
+    for rel in sorted(paths):
+        with open(os.path.join(ROOT, rel), "rb") as fh:
+            h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()
+
+
+def _body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def read_lock() -> dict:
+    try:
+        with open(LOCK) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {"sources": "", "blocks": {}}
+
+
+def stamped(spec: str, body: str, lock: dict, sources: str) -> bool:
+    """Whether `body` is what `make docs` wrote for the slow block `spec` from these sources."""
+    return (
+        spec.split()[0] in SLOW
+        and lock.get("sources") == sources
+        and lock.get("blocks", {}).get(spec) == _body_digest(body)
+    )
+
+
+def write_lock(specs_bodies: list[tuple[str, str]], sources: str) -> None:
+    slow = {spec: _body_digest(body) for spec, body in specs_bodies if spec.split()[0] in SLOW}
+    tmp = LOCK + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"sources": sources, "blocks": dict(sorted(slow.items()))}, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, LOCK)
+
+
 def blocks(text: str) -> list[tuple[str, str]]:
     """(spec, body) of every generated block in `text`."""
     return [(m.group("spec"), m.group("body")) for m in BLOCK.finditer(text)]
@@ -542,20 +613,36 @@ def render(spec: str, plot: bool = False) -> str:
         return VIEWS[view](args, plot)
 
 
-def regenerate(path: str, plot: bool) -> str:
+def regenerate(path: str, plot: bool, keep=None) -> str:
+    """`path`'s text with every generated block rendered anew, except those `keep(spec,
+    body)` says are current."""
     with open(path) as fh:
         text = fh.read()
-    return BLOCK.sub(lambda m: m.group(1) + render(m.group("spec"), plot) + m.group(4), text)
+
+    def one(m: re.Match) -> str:
+        spec, body = m.group("spec"), m.group("body")
+        if keep is not None and keep(spec, body):
+            return m.group(0)
+        return m.group(1) + render(spec, plot) + m.group(4)
+
+    return BLOCK.sub(one, text)
 
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     os.chdir(ROOT)
+    sources = sources_digest()
+    lock = read_lock()
+    keep = None
+    if check and "--all" not in argv:
+        keep = lambda spec, body: stamped(spec, body, lock, sources)  # noqa: E731
     stale = []
+    written = []
     for rel in FILES:
-        new = regenerate(rel, plot=not check)
+        new = regenerate(rel, plot=not check, keep=keep)
         with open(rel) as fh:
             old = fh.read()
+        written += blocks(new)
         if new != old:
             stale.append(rel)
             if not check:
@@ -564,6 +651,8 @@ def main(argv: list[str]) -> int:
     if check and stale:
         print("generated blocks differ from their commands in: " + ", ".join(stale))
         return 1
+    if not check:
+        write_lock(written, sources)
     return 0
 
 

@@ -62,6 +62,8 @@ def test_html_report_renders_in_headless_chromium(review, tmp_path):
     with open(index) as fh:
         page = fh.read()
     assert "<table id='verdicts'>" in page and "R9" in page
+    # R8's plot: spin and real-time gain over the review's CPU counts
+    assert "<img src='r8.png'" in page and (tmp_path / "report" / "r8.png").stat().st_size > 0
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip(

@@ -150,13 +150,13 @@ def test_r8_is_a_band_over_the_unfitted_parameters_with_a_control_that_loses():
     central = rows["32"]["central"]
     assert rows["32"]["real"][0] <= central["real"] <= rows["32"]["real"][1]
     # deterministic figures of this small build (seed 1): the diff takes the pageqlock spin
-    # from 0.33% to 0.07% of CPU time at 32 CPUs
-    assert central["base_spin"] == pytest.approx(0.325, abs=0.05)
-    assert central["mine_spin"] == pytest.approx(0.065, abs=0.03)
+    # from 0.24% to 0.18% of CPU time at 32 CPUs
+    assert central["base_spin"] == pytest.approx(0.245, abs=0.03)
+    assert central["mine_spin"] == pytest.approx(0.180, abs=0.03)
     sens = v.figures["sensitivity"]
     assert [x["swing"] for x in sens] == sorted((x["swing"] for x in sens), reverse=True)
     assert f"moved most by {sens[0]['parameter']}" in v.summary
     assert "16: +" in v.summary and "32: +" in v.summary and "real-time gain band" in v.summary
     assert v.control.expected == "a slower build" and v.control.flipped
     loss = float(v.control.observed.rstrip("%"))
-    assert -85 < loss < -55  # magazines off: fpageq for every page (-72.4% with this build)
+    assert -65 < loss < -35  # magazines off: fpageq for every page (-48.6% with this build)

@@ -231,29 +231,34 @@ document.addEventListener("DOMContentLoaded", function () {
 
 
 def _plot_r8(rv: Review, path: str) -> bool:
+    """R8 as two panels over CPU counts: the pageqlock spin share of the baseline and of the
+    protocol (central values), and the build real-time gain with its band as error bars."""
     r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
-    if r8 is None or not r8.figures:
+    rows = (r8.figures or {}).get("make kernel build") if r8 else None
+    if not rows:
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(r8.figures), figsize=(6 * len(r8.figures), 3.6))
-    if len(r8.figures) == 1:
-        axes = [axes]
-    for ax, (label, by_n) in zip(axes, r8.figures.items(), strict=True):
-        ns = sorted(by_n, key=int)
-        for proto in (rv.baseline, rv.protocol):
-            ax.plot(
-                [int(n) for n in ns],
-                [100 * by_n[n][proto]["pageq_spin_share"] for n in ns],
-                marker="o",
-                label=proto,
-            )
-        ax.set_title(label)
+    ns = sorted(rows, key=int)
+    cpus = [int(n) for n in ns]
+    central = [rows[n]["central"] for n in ns]
+    fig, (spin_ax, gain_ax) = plt.subplots(1, 2, figsize=(12, 3.6))
+    for key, proto in (("base_spin", rv.baseline), ("mine_spin", rv.protocol)):
+        spin_ax.plot(cpus, [c[key] for c in central], marker="o", label=proto)
+    spin_ax.set_title("make kernel build: pageqlock spin")
+    spin_ax.set_ylabel("% of CPU time")
+    gains = [100 * c["real"] for c in central]
+    below = [g - 100 * rows[n]["real"][0] for g, n in zip(gains, ns, strict=True)]
+    above = [100 * rows[n]["real"][1] - g for g, n in zip(gains, ns, strict=True)]
+    gain_ax.errorbar(cpus, gains, yerr=[below, above], marker="o", capsize=4, label=rv.protocol)
+    gain_ax.axhline(0, color="grey", lw=0.8)
+    gain_ax.set_title(f"build real-time gain over {rv.baseline} (central, band)")
+    gain_ax.set_ylabel("%")
+    for ax in (spin_ax, gain_ax):
         ax.set_xlabel("CPUs")
-        ax.set_ylabel("pageqlock spin, % of CPU time")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -334,7 +339,9 @@ def _fill_html(rv: Review, tmp: str) -> None:
         out.append(f"<tr><td>{e(m.switch)}</td><td>{e(m.status)}</td><td>{e(m.how)}</td></tr>")
     out.append("</table>")
     if has_plot:
-        out.append("<h2>R8: pageqlock spin</h2><img src='r8.png' alt='R8 scaling'>")
+        out.append(
+            "<h2>R8: pageqlock spin and build real time</h2><img src='r8.png' alt='R8 scaling'>"
+        )
     r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
     if r8 and r8.figures:
         out.append(

@@ -1,7 +1,7 @@
 """Fit the `make` build family to ../shared/calibration.md §1 (C1-C5), with three free
 parameters for five data points, and judge the fit by leave-one-out.
 
-    python -m uvmsim.runs.calibrate_make            # fit, then leave-one-out (an hour on 2 cores)
+    python -m uvmsim.runs.calibrate_make --iters 8 --loo-iters 6  # fit, then leave-one-out
 
 What is compared: system/user of the whole build (time(1)'s sys, spinning included, over
 user), per published point.  User time itself is an input, not a prediction: each kind's
@@ -80,32 +80,43 @@ def simulate_points(
     return [Point(p[0], p[4] / p[5], v) for p, v in zip(points, values, strict=True)]
 
 
-def _fit(points: tuple, x0: list[float], iters: int, pool) -> dict[str, float]:
+def _fit(points: tuple, x0: list[float], iters: int, pool, step: float = 0.25) -> dict[str, float]:
     def f(x: list[float]) -> float:
         params = dict(zip(FREE, (math.exp(v) for v in x), strict=True))
         return sum(
             math.log(p.simulated / p.published) ** 2 for p in simulate_points(params, points, pool)
         )
 
-    best = nelder_mead(f, x0, step=0.25, iters=iters)
+    best = nelder_mead(f, x0, step=step, iters=iters)
     return {k: round(math.exp(v)) for k, v in zip(FREE, best, strict=True)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m uvmsim.runs.calibrate_make")
+    ap.add_argument("--iters", type=int, default=30, help="Nelder-Mead iterations of the fit")
+    ap.add_argument(
+        "--loo-iters", type=int, default=12, help="iterations of each leave-one-out refit"
+    )
+    args = ap.parse_args(argv)
     start = fitted()
     x0 = [math.log(start[k]) for k in FREE]
     with multiprocessing.get_context("fork").Pool(min(5, os.cpu_count() or 1)) as pool:
-        params = _fit(POINTS, x0, iters=30, pool=pool)
+        params = _fit(POINTS, x0, iters=args.iters, pool=pool)
         in_sample = simulate_points(params, POINTS, pool)
         loo = []
         for i, left_out in enumerate(POINTS):
             rest = POINTS[:i] + POINTS[i + 1 :]
-            p = _fit(rest, [math.log(params[k]) for k in FREE], iters=12, pool=pool)
+            # A smaller first simplex: the refit starts next to the full fit's optimum.
+            x = [math.log(params[k]) for k in FREE]
+            p = _fit(rest, x, iters=args.loo_iters, pool=pool, step=0.1)
             (pred,) = simulate_points(p, (left_out,), pool)
             loo.append({"point": left_out[0], "params": p, "error": round(pred.error, 4)})
             print(f"leave out {left_out[0]}: {pred.error:+.1%} with {p}", file=sys.stderr)
     doc = {
         "free": list(FREE),
+        "iters": {"fit": args.iters, "leave_one_out": args.loo_iters},
         "params": params,
         "jobs": JOBS,
         "seed": SEED,

@@ -191,6 +191,12 @@ def run_timed(
         bind(m)
     r = m.run(program)
     elapsed = max(c.clock for c in m.cpus)
+    for c in m.cpus:
+        # A CPU whose program ended (a build's last jobs, make -jN on more CPUs than N) sits
+        # idle until the run does; a CPU merely behind in simulated time when --ops stopped
+        # the run has not finished and is not idle.
+        if c.done and c.clock < elapsed:
+            engine.stats.cpus[c.index].idle += elapsed - c.clock
     total = engine.stats.total()
     result_counters = dict(engine.stats.counters)
     if counters is not None:
