@@ -64,6 +64,7 @@ def test_html_report_renders_in_headless_chromium(review, tmp_path):
     assert "<table id='verdicts'>" in page and "R9" in page
     # R8's plot: spin and real-time gain over the review's CPU counts
     assert "<img src='r8.png'" in page and (tmp_path / "report" / "r8.png").stat().st_size > 0
+    assert "<td>make kernel build</td>" in page
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip(

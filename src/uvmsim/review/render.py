@@ -15,6 +15,7 @@ from uvmsim.check import report as cxr
 from uvmsim.console import console
 from uvmsim.output_files import publish_directory
 from uvmsim.review.run import Counterexample, Review
+from uvmsim.review.verdict import Verdict
 from uvmsim.scenarios.findings import FINDINGS
 
 MARK = {"holds": "holds", "fails": "FAILS", "measured": "measured", "unproven": "UNPROVEN"}
@@ -230,11 +231,19 @@ document.addEventListener("DOMContentLoaded", function () {
 """
 
 
+def _r8_rows(r8: Verdict | None) -> dict:
+    """R8's per-CPU rows (CPUs -> {"central": {base_spin, mine_spin, base_real_s,
+    mine_real_s, ...}, "real": band, ...}), or {} when R8 has none."""
+    if r8 is None or not r8.figures:
+        return {}
+    rows = r8.figures.get("make kernel build")
+    return rows if isinstance(rows, dict) else {}
+
+
 def _plot_r8(rv: Review, path: str) -> bool:
     """R8 as two panels over CPU counts: the pageqlock spin share of the baseline and of the
     protocol (central values), and the build real-time gain with its band as error bars."""
-    r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
-    rows = (r8.figures or {}).get("make kernel build") if r8 else None
+    rows = _r8_rows(next((v for v in rv.verdicts if v.id == "R8"), None))
     if not rows:
         return False
     import matplotlib
@@ -343,20 +352,20 @@ def _fill_html(rv: Review, tmp: str) -> None:
             "<h2>R8: pageqlock spin and build real time</h2><img src='r8.png' alt='R8 scaling'>"
         )
     r8 = next((v for v in rv.verdicts if v.id == "R8"), None)
-    if r8 and r8.figures:
+    rows = _r8_rows(r8)
+    if rows:
         out.append(
             "<table id='locks'><tr><th>load</th><th>CPUs</th><th>protocol</th>"
-            "<th>pageqlock wait cycles</th><th>spin share</th><th>ops/s</th></tr>"
+            "<th>pageqlock spin share</th><th>build real time</th></tr>"
         )
-        for label, by_n in r8.figures.items():
-            for n, by_p in by_n.items():
-                for p, row in by_p.items():
-                    out.append(
-                        f"<tr><td>{e(label)}</td><td>{n}</td><td>{e(p)}</td>"
-                        f"<td>{row['pageq_wait']:,}</td>"
-                        f"<td>{100 * row['pageq_spin_share']:.1f}%</td>"
-                        f"<td>{row['throughput']:,.0f}</td></tr>"
-                    )
+        for n, row in rows.items():
+            c = row["central"]
+            for proto, side in ((rv.baseline, "base"), (rv.protocol, "mine")):
+                out.append(
+                    f"<tr><td>make kernel build</td><td>{e(n)}</td><td>{e(proto)}</td>"
+                    f"<td>{c[side + '_spin']:.1f}%</td>"
+                    f"<td>{c[side + '_real_s']:,.0f} s</td></tr>"
+                )
         out.append("</table>")
     out.append("</body></html>")
     with open(os.path.join(tmp, "index.html"), "w") as fh:
