@@ -38,7 +38,14 @@ from contextlib import redirect_stdout
 from click.testing import CliRunner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = ("README.md", "docs/simulator.md", "docs/checker.md", "docs/review.md", "docs/fuzz.md")
+FILES = (
+    "README.md",
+    "docs/simulator.md",
+    "docs/checker.md",
+    "docs/review.md",
+    "docs/findings.md",
+    "docs/fuzz.md",
+)
 LOCK = os.path.join(ROOT, "docs", "generated.lock")
 # Views that take minutes: their blocks are stamped rather than rerun by --check.
 SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale"})

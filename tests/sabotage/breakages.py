@@ -135,15 +135,22 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "fault-ahead maps anon neighbours without activating them",
         "src/uvmsim/uvm/uvm_fault.py",
-        "            uvm_lock_pageq()\n"
+        "            uvm_lock_pageq_for_queue_op()\n"
         "            uvm_pageactivate(pg)\n"
-        "            uvm_unlock_pageq()\n"
+        "            uvm_unlock_pageq_for_queue_op()\n"
         "            KASSERT(not flt.wired",
         "            KASSERT(not flt.wired",
         (
             "tests/uvm/test_kernel_paths.py::"
             "test_upper_fault_activates_each_unmapped_neighbour_under_its_own_pageq_round_trip",
         ),
+    ),
+    Breakage(
+        "the pagedaemon's iterator never moves its marker (openbsd-2026)",
+        "src/uvmsim/uvm/uvm_pdaemon.py",
+        "        TAILQ_REMOVE(pglst, it)\n        TAILQ_INSERT_AFTER(pglst, nextpg, it)\n",
+        "        pass\n",
+        ("tests/uvm/test_openbsd_2026.py::test_the_marker_scan_holds_on_every_interleaving",),
     ),
     Breakage(
         "make charges the text faults no user time",

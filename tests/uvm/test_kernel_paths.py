@@ -27,7 +27,7 @@ from uvmsim.runs.check import CheckSpec, run_check
 from uvmsim.scenarios import setup as S  # noqa: N812
 from uvmsim.scenarios.findings import classify
 from uvmsim.uvm import pmap as _pmap
-from uvmsim.uvm.uvm import uvm, uvm_bind_machine, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvm_aobj import uao_create, uao_get
 from uvmsim.uvm.uvm_fault import (
     MADV_NORMAL,
@@ -38,7 +38,12 @@ from uvmsim.uvm.uvm_fault import (
     uvmadvice,
 )
 from uvmsim.uvm.uvm_init import uvm_boot
-from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
+from uvmsim.uvm.uvm_page import (
+    uvm_lock_pageq_for_queue_op,
+    uvm_pageactivate,
+    uvm_pagealloc,
+    uvm_unlock_pageq_for_queue_op,
+)
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_CLEAN, PG_FAKE, PQ_INACTIVE
 from uvmsim.uvm.uvm_pager import PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout
@@ -81,9 +86,9 @@ def vnode_page(uvn, off):
     """A resident, active, clean file page (as uvn_get leaves one after a read)."""
     rw_enter(uvn.vmobjlock, RW_WRITE)
     pg = uvm_pagealloc(uvn, off, None, 0)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     atomic_clearbits_int(pg, "pg_flags", PG_BUSY | PG_FAKE)
     rw_exit(uvn.vmobjlock)
 

@@ -1,5 +1,6 @@
-"""Every scenario runs to completion under round-robin and 1,000 random seeds on openbsd-pre
-and seed with every invariant armed; what fails is only what the scenario expects."""
+"""Every scenario runs to completion under round-robin and 1,000 random seeds on openbsd-pre,
+seed and openbsd-2026 with every invariant armed; what fails is only what the scenario
+expects."""
 
 import pytest
 
@@ -21,7 +22,7 @@ def allowed(scenario, proto, failure):
     return failure.kind == expect
 
 
-@pytest.mark.parametrize("proto_name", ["openbsd-pre", "seed"])
+@pytest.mark.parametrize("proto_name", ["openbsd-pre", "seed", "openbsd-2026"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_runs_to_completion(name, proto_name):
     scenario, proto = SCENARIOS[name], PROTOCOLS[proto_name]

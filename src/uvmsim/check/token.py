@@ -21,8 +21,11 @@ PREFIX = "uvm1"
 
 
 def switches_digest(protocol) -> str:
-    """A short digest of a protocol's switch values."""
-    text = json.dumps(protocol.switches(), sort_keys=True)
+    """A short digest of a protocol's switch values (those it says a digest covers, when it
+    says: see `Protocol.digest_switches`, which keeps tokens printed before a switch was
+    added replayable)."""
+    values = getattr(protocol, "digest_switches", protocol.switches)()
+    text = json.dumps(values, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

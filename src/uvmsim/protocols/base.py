@@ -216,8 +216,9 @@ SWITCHES: tuple[Switch, ...] = (
     ),
 )
 
-# Switches that are not hunks of the diff: the state of the kernel it was applied to, and the
-# proposed fix for finding F1.  Not mutated by R7 (they are not the diff's).
+# Switches that are not hunks of the diff: the state of the kernel it was applied to, the
+# proposed fix for finding F1, and OpenBSD's later steps (openbsd-2026).  Not mutated by R7
+# (they are not the diff's).
 OTHER_SWITCHES: tuple[Switch, ...] = (
     Switch(
         "percpu_magazines",
@@ -238,8 +239,56 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         exercises=("pageclean-race", "pdaemon-vs-free"),
         measured_on="build",
     ),
+    Switch(
+        "pageq_inside_queue_ops",
+        (),
+        (
+            "uvm_pageactivate",
+            "uvm_pagedeactivate",
+            "uvm_pagedequeue",
+            "uvm_pagewire",
+            "uvm_pageunwire",
+            "uvmexp_init",
+            "uvmfault_anonflush",
+            "uvm_fault_upper_lookup",
+            "uvmfault_anonget",
+            "uvm_fault_upper",
+            "uvm_fault_lower_lookup",
+            "uvm_fault_lower",
+            "uvm_fault_lower_io",
+            "uvm_fault_unwire",
+            "uao_flush",
+            "uvn_flush",
+            "uvmpd_scan_inactive",
+            "uvmpd_scan_active",
+            "uvmpd_scan_inactive_1154",
+            "uvmpd_scan_active_1154",
+        ),
+        "OpenBSD's next step (uvm_page.c 1.184-1.188): uvm_pageactivate, uvm_pagedeactivate "
+        "and uvm_pagewire take the pageq lock themselves ('push the pageqlock dances "
+        "inside'), uvm_pageunwire needs none, so their callers no longer hold it (those that "
+        "hold it for a loop drop it around the call); uvmexp.active/inactive are [a] and "
+        "atomic; uvm_pagedequeue asserts the pageq lock, the owner lock (weakly: an ownerless "
+        "page passes) and wire_count == 0",
+        exercises=("pdaemon-marker",),
+        measured_on="build",
+    ),
+    Switch(
+        "pdaemon_iter_marker",
+        (),
+        ("uvmpd_scan_inactive", "uvmpd_scan"),
+        "the pagedaemon's scans as in uvm_pdaemon.c 1.154 (iterator from 1.136): each "
+        "queue is walked with a PQ_ITER marker page kept after the current page, so the "
+        "scan keeps its place while the pageq lock is dropped; swap clusters are built and "
+        "written by swapcluster_allocslots/add/flush (1.148), a failed write drops the "
+        "whole cluster, and the page of interest is never relocked",
+        exercises=("pdaemon-marker", "pdaemon-vs-free"),
+    ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}
+# Switches added after replay tokens were first printed (issue 16, openbsd-2026): a token's
+# switch digest covers them only when they are on (`Protocol.digest_switches`).
+DIGEST_ONLY_WHEN_ON = frozenset({"pageq_inside_queue_ops", "pdaemon_iter_marker"})
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES}
 
 
@@ -275,6 +324,8 @@ class Protocol:
     uvn_flush_cluster_dequeue_first: bool
     percpu_magazines: bool
     pageclean_dequeue_before_remove: bool = False
+    pageq_inside_queue_ops: bool = False
+    pdaemon_iter_marker: bool = False
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
@@ -282,6 +333,12 @@ class Protocol:
 
     def switches(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.switch_names()}
+
+    def digest_switches(self) -> dict[str, bool]:
+        """The switches a replay token's digest covers: all, except that a switch added
+        after tokens were first printed counts only when on, so that a token printed before
+        it replays on every protocol that leaves it off."""
+        return {k: v for k, v in self.switches().items() if v or k not in DIGEST_ONLY_WHEN_ON}
 
     def variant(self, name: str, description: str = "", **switches: bool) -> Protocol:
         """A copy with some switches changed (e.g. a mutant, or a follow-up diff)."""
@@ -347,6 +404,16 @@ SEED_FIXED = SEED.variant(
     pageclean_dequeue_before_remove=True,
 )
 
+OPENBSD_2026 = SEED.variant(
+    "openbsd-2026",
+    "OpenBSD -current in Feb 2026 (uvm_page.c 1.188, uvm_pdaemon.c 1.154): the diff, the "
+    "pageq lock pushed inside uvm_pageactivate/deactivate/wire with atomic queue counters, "
+    "and the pagedaemon's PQ_ITER marker scans that drop the pageq lock around each "
+    "(de)activation",
+    pageq_inside_queue_ops=True,
+    pdaemon_iter_marker=True,
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -356,5 +423,6 @@ PROTOCOLS: dict[str, Protocol] = {
         SEED_NO_DEQUEUE_FIRST,
         OPENBSD_2024_NOCACHE,
         SEED_FIXED,
+        OPENBSD_2026,
     )
 }

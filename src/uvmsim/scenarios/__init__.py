@@ -3,4 +3,13 @@
 from uvmsim.scenarios import catalog, controls  # noqa: F401  (register the scenarios)
 from uvmsim.scenarios.base import SCENARIOS, Scenario, build, run_scenario
 
+# openbsd-2026 (uvm_page.c 1.188, uvm_pdaemon.c 1.154) is the diff plus later steps: it shows
+# what `seed` shows, except where its later code takes another path.  Finding F2 is gone:
+# 1.148's swapcluster_flush drops a cluster that got VM_PAGER_AGAIN instead of relocking a
+# page of interest (docs/findings.md).  Re-checked with DPOR and PCT (docs/findings.md).
+_OPENBSD_2026_DIFFERS = {"swpgonly-released": "holds"}
+for _s in SCENARIOS.values():
+    if "seed" in _s.expect:
+        _s.expect.setdefault("openbsd-2026", _OPENBSD_2026_DIFFERS.get(_s.name, _s.expect["seed"]))
+
 __all__ = ["SCENARIOS", "Scenario", "build", "run_scenario"]

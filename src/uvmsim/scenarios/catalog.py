@@ -11,7 +11,7 @@ from uvmsim.machine import RW_WRITE, atomic_clearbits_int, peek, poke, rw_enter,
 from uvmsim.scenarios import setup as S  # noqa: N812  (S.fault_anon reads like a verb)
 from uvmsim.scenarios.base import Scenario, World, register
 from uvmsim.uvm import pmap as _pmap
-from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm import uvm
 from uvmsim.uvm.uvm_amap import amap_unref
 from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
 from uvmsim.uvm.uvm_fault import (
@@ -23,7 +23,12 @@ from uvmsim.uvm.uvm_fault import (
     uvm_fault_upper,
 )
 from uvmsim.uvm.uvm_km import uvm_km_pgremove
-from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
+from uvmsim.uvm.uvm_page import (
+    uvm_lock_pageq_for_queue_op,
+    uvm_pageactivate,
+    uvm_pagealloc,
+    uvm_unlock_pageq_for_queue_op,
+)
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
@@ -157,6 +162,43 @@ register(
             "openbsd-2024-nocache": "holds",
             "seed-fixed": "holds",
         },
+    )
+)
+
+
+# ---- pdaemon-marker (openbsd-2026's PQ_ITER scans) -----------------------------------------
+
+
+def _pdaemon_marker_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.amap = S.new_amap("amap")
+    S.fault_anon(w.pm, 0x1000, w.amap, 0)  # dirty: written in a one-slot swap cluster
+    S.deactivate_anon(w.amap, 0)
+    S.fault_anon(w.pm, 0x2000, w.amap, 1)  # the next page of the inactive scan
+    S.clean_anon(w.amap, 1)
+    S.deactivate_anon(w.amap, 1)
+    S.fault_anon(w.pm, 0x3000, w.amap, 2)  # active: the active scan deactivates it
+    # Another process's active pages, so that the inactive target (a third of the queued
+    # pages) wants one more inactive page.
+    w.other = S.new_amap("other")
+    for i in range(6):
+        S.fault_anon(w.pm, 0x10000 + i * P, w.other, i)
+
+
+register(
+    Scenario(
+        name="pdaemon-marker",
+        cpus=2,
+        pages=12,
+        summary="the pagedaemon writes a dirty anon page in a one-slot swap cluster with the "
+        "pageq lock dropped while the process exits and frees the next inactive page, then "
+        "deactivates an active page: its scans must keep their place (openbsd-2026's PQ_ITER "
+        "marker, 1.134's re-validated nextpg)",
+        questions=("R6",),
+        setup=_pdaemon_marker_setup,
+        program=lambda w: [lambda: uvm_pageout(shortage=2), lambda: amap_unref(w.amap)],
+        expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds"},
+        swap={"fragmented": True},
     )
 )
 
@@ -336,9 +378,9 @@ def _vnode_page(uvn, off: int) -> None:
 
     rw_enter(uvn.vmobjlock, RW_WRITE)
     pg = uvm_pagealloc(uvn, off, None, 0)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     atomic_clearbits_int(pg, "pg_flags", PG_BUSY | PG_FAKE)
     rw_exit(uvn.vmobjlock)
 

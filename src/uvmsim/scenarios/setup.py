@@ -15,7 +15,14 @@ from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock, vm_amap
 from uvmsim.uvm.uvm_aobj import uao_set_swslot
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
-from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagedequeue, uvm_pagefree, uvm_pagelookup
+from uvmsim.uvm.uvm_page import (
+    uvm_lock_pageq_for_queue_op,
+    uvm_pagedeactivate,
+    uvm_pagedequeue,
+    uvm_pagefree,
+    uvm_pagelookup,
+    uvm_unlock_pageq_for_queue_op,
+)
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_CLEAN
 from uvmsim.uvm.uvm_swap import uvm_swap_alloc
 from uvmsim.uvm.uvmexp import uvmexp
@@ -80,9 +87,9 @@ def deactivate_anon(amap: vm_amap, slot: int) -> None:
     """`uvm_pagedeactivate` of an anon's page (unmaps it, moves it to the inactive queue)."""
     amap_lock(amap)
     pg = amap_lookup(amap, slot).an_page
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pagedeactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     amap_unlock(amap)
 
 
@@ -90,9 +97,9 @@ def deactivate_object_page(uobj: Any, offset: int) -> None:
     """`uvm_pagedeactivate` of an object page."""
     rw_enter(uobj.vmobjlock, RW_WRITE)
     pg = uvm_pagelookup(uobj, offset)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pagedeactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     rw_exit(uobj.vmobjlock)
 
 

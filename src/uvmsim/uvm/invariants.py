@@ -24,6 +24,7 @@ PG_ZERO = 0x00000100
 PQ_FREE = 0x00010000
 PQ_INACTIVE = 0x00020000
 PQ_ACTIVE = 0x00040000
+PQ_ITER = 0x00080000
 PQ_ANON = 0x00100000
 PG_PMAPMASK = 0x3F000000
 _FREE_OK = PQ_FREE | PG_ZERO | PG_PMAPMASK
@@ -52,8 +53,10 @@ def _flags(flags: int) -> str:
 def check_queues() -> str | None:
     """I1 (flag <=> membership), I2 (counters), I5 (wired => unqueued), owners of queued pages."""
     uvm, ue = _world()
-    active = peek(uvm.page_active, "tqh")
-    inactive = peek(uvm.page_inactive, "tqh")
+    # A scan's PQ_ITER marker (uvm_pdaemon.c 1.136+) is on a queue but is no page: the
+    # rules are about the pages.
+    active = [p for p in peek(uvm.page_active, "tqh") if not p.__dict__["pg_flags"] & PQ_ITER]
+    inactive = [p for p in peek(uvm.page_inactive, "tqh") if not p.__dict__["pg_flags"] & PQ_ITER]
     on_a, on_i = {id(p) for p in active}, {id(p) for p in inactive}
     if len(on_a) != len(active) or len(on_i) != len(inactive):
         return "a page appears twice on an LRU queue"

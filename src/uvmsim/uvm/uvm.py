@@ -148,6 +148,15 @@ def TAILQ_INSERT_TAIL(q: pglist, pg: Any) -> None:
 
 
 @inline
+def TAILQ_INSERT_AFTER(q: pglist, listelm: Any, pg: Any) -> None:
+    """Insert `pg` right after `listelm` (which must be on `q`)."""
+    head = q.tqh
+    i = next(i for i, p in enumerate(head) if p is listelm)
+    q.tqh = [*head[: i + 1], pg, *head[i + 1 :]]
+    poke(pg, "pageq", q)
+
+
+@inline
 def TAILQ_REMOVE(q: pglist, pg: Any) -> None:
     """Unlink `pg` from queue `q`."""
     head = q.tqh

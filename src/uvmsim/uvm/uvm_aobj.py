@@ -122,7 +122,14 @@ def uao_flush(uobj: uvm_aobj, start: int, stop: int, flags: int) -> bool:
     reference (else deactivates them); before the diff the free ran inside the pageq lock
     (switch `uao_flush_unlocked`).  Returns TRUE.
     """
-    from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagefree, uvm_pagelookup, uvm_pagewait
+    from uvmsim.uvm.uvm_page import (
+        uvm_lock_pageq_for_queue_op,
+        uvm_pagedeactivate,
+        uvm_pagefree,
+        uvm_pagelookup,
+        uvm_pagewait,
+        uvm_unlock_pageq_for_queue_op,
+    )
     from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY
 
     lock = uobj.vmobjlock
@@ -146,9 +153,9 @@ def uao_flush(uobj: uvm_aobj, start: int, stop: int, flags: int) -> bool:
             kind & PGO_FREE and uobj.uo_refs > 1
         ):
             if pg.wire_count == 0:
-                uvm_lock_pageq()
+                uvm_lock_pageq_for_queue_op()
                 uvm_pagedeactivate(pg)
-                uvm_unlock_pageq()
+                uvm_unlock_pageq_for_queue_op()
         elif kind == PGO_FREE:
             if pg.wire_count != 0:
                 curoff += PAGE_SIZE

@@ -45,6 +45,7 @@ from uvmsim.machine import (
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_add, amap_lock, amap_lookup, amap_unlock
+from uvmsim.uvm.uvm_page import uvm_lock_pageq_for_queue_op, uvm_unlock_pageq_for_queue_op
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE
 
 ERESTART = -1
@@ -263,10 +264,10 @@ def uvmfault_anonflush(anons: list) -> None:
             continue
         pg = anon.an_page
         if pg is not None and not pg.pg_flags & PG_BUSY:
-            uvm_lock_pageq()
+            uvm_lock_pageq_for_queue_op()
             if pg.wire_count == 0:
                 uvm_pagedeactivate(pg)
-            uvm_unlock_pageq()
+            uvm_unlock_pageq_for_queue_op()
 
 
 def _pgo_get(uobj: Any) -> Any:
@@ -316,9 +317,9 @@ def uvm_fault_upper_lookup(entry: fault_entry, flt: faultctx) -> tuple[bool, lis
             and not pg.pg_flags & (PG_RELEASED | PG_BUSY)
             and not _pmap.pmap_extract(entry.pmap, currva)
         ):
-            uvm_lock_pageq()
+            uvm_lock_pageq_for_queue_op()
             uvm_pageactivate(pg)
-            uvm_unlock_pageq()
+            uvm_unlock_pageq_for_queue_op()
             KASSERT(not flt.wired, "flt->wired == FALSE")
             prot = entry.prot & ~_pmap.PROT_WRITE if anon.an_ref > 1 else entry.prot
             _pmap.pmap_enter(entry.pmap, currva, pg, prot)
@@ -379,9 +380,9 @@ def uvmfault_anonget(entry: fault_entry, anon: Any) -> int:
         amap_unlock(amap)
         return EACCES
     _pmap.pmap_clear_modify(pg)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     atomic_clearbits_int(pg, "pg_flags", PG_WANTED | PG_BUSY | PG_FAKE)
     return 0
 
@@ -413,12 +414,12 @@ def uvm_fault_upper(entry: fault_entry, wired: bool = False, flt: faultctx | Non
     pg = anon.an_page
     prot = entry.prot if anon.an_ref == 1 else entry.prot & ~_pmap.PROT_WRITE
     _pmap.pmap_enter(entry.pmap, entry.va, pg, prot)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     if flt.wired:
         uvm_pagewire(pg)
     else:
         uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     if flt.wired:
         atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
         uvm_anon_dropswap(anon)
@@ -460,9 +461,9 @@ def uvm_fault_lower_lookup(entry: fault_entry, flt: faultctx, pages: list) -> An
         if _pmap.pmap_extract(entry.pmap, currva):
             continue
         if pg.wire_count == 0:
-            uvm_lock_pageq()
+            uvm_lock_pageq_for_queue_op()
             uvm_pageactivate(pg)
-            uvm_unlock_pageq()
+            uvm_unlock_pageq_for_queue_op()
         KASSERT(not flt.wired, "flt->wired == FALSE")
         _pmap.pmap_enter(entry.pmap, currva, pg, entry.prot)
     return uobjpage
@@ -509,9 +510,9 @@ def uvm_fault_lower(
     else:
         uobjpage = uvm_fault_lower_lookup(entry, flt, pages)
         if uobjpage is not None:
-            uvm_lock_pageq()
+            uvm_lock_pageq_for_queue_op()
             uvm_pageactivate(uobjpage)
-            uvm_unlock_pageq()
+            uvm_unlock_pageq_for_queue_op()
         else:
             if flt.lower_lock_type != RW_WRITE:
                 # uvm_fault_lower_upgrade: the read lock must become a write lock for the
@@ -529,7 +530,7 @@ def uvm_fault_lower(
         pg = uobjpage
     _pmap.pmap_enter(entry.pmap, entry.va, pg, entry.prot)
     dropswap = False
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     if flt.wired:
         uvm_pagewire(pg)
         if pg.pg_flags & PQ_AOBJ:
@@ -537,7 +538,7 @@ def uvm_fault_lower(
             dropswap = True
     else:
         uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     if dropswap:
         uao_dropswap(uobj, pg.offset // PAGE_SIZE)
     if pg.pg_flags & PG_WANTED:
@@ -588,9 +589,9 @@ def uvm_fault_lower_io(entry: fault_entry, flt: faultctx) -> tuple[int, Any]:
     if amap is not None and amap_lookup(amap, entry.slot) is not None:
         amap_unlock(amap)
         locked = False
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pageactivate(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     if pg.pg_flags & PG_WANTED:
         wakeup(pg)
     atomic_clearbits_int(pg, "pg_flags", PG_BUSY | PG_WANTED)
@@ -613,9 +614,9 @@ def uvm_fault_unwire(entry: fault_entry) -> None:
         from uvmsim.uvm.uvm_page import uvm_pagelookup
 
         pg = uvm_pagelookup(entry.uobj, entry.offset)
-    uvm_lock_pageq()
+    uvm_lock_pageq_for_queue_op()
     uvm_pageunwire(pg)
-    uvm_unlock_pageq()
+    uvm_unlock_pageq_for_queue_op()
     if entry.amap is not None:
         amap_unlock(entry.amap)
     else:

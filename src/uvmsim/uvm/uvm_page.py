@@ -5,7 +5,11 @@
 The pageq lock contract of each function follows uvm-semantics.md §3.0, per protocol switch:
 before the diff `uvm_pageclean` requires the caller to hold the pageq lock for tabled or
 queued pages; after it `uvm_pageclean` takes the lock itself around the dequeue of a queued
-page, so a caller holding it must dequeue first.
+page, so a caller holding it must dequeue first.  From uvm_page.c 1.184 (switch
+`pageq_inside_queue_ops`, protocol `openbsd-2026`, read at 1.188) the same holds for
+`uvm_pageactivate`, `uvm_pagedeactivate` and `uvm_pagewire`: they take the lock themselves,
+and their callers use `uvm_lock_pageq_for_queue_op` (a round trip before 1.184, nothing
+after) or, when they hold the lock for a loop, `uvm_drop_pageq_for_queue_op`.
 """
 
 from __future__ import annotations
@@ -211,54 +215,156 @@ def uvm_pagealloc(obj: Any, off: int, anon: Any, flags: int) -> vm_page | None:
 # ---- queues -------------------------------------------------------------------------------------
 
 
+@inline
+def _queue_count_inc(field: str) -> None:
+    """uvmexp.active/inactive += 1: plain under the pageq lock, atomic from 1.184."""
+    if uvm.proto.pageq_inside_queue_ops:
+        atomic_inc_int(uvmexp, field)
+    else:
+        setattr(uvmexp, field, getattr(uvmexp, field) + 1)
+
+
+@inline
+def _queue_count_dec(field: str) -> None:
+    """uvmexp.active/inactive -= 1: plain under the pageq lock, atomic from 1.184."""
+    if uvm.proto.pageq_inside_queue_ops:
+        atomic_dec_int(uvmexp, field)
+    else:
+        setattr(uvmexp, field, getattr(uvmexp, field) - 1)
+
+
 def uvm_pagedequeue(pg: vm_page) -> None:
     """`uvm_pagedequeue`: take `pg` off the active or inactive queue (no-op if on neither).
 
-    Before 1.188 it asserts nothing; callers must hold the pageq lock.  The model checks it
-    anyway: the queue heads are [Q], so an unlocked dequeue is an annotation violation.
+    Callers hold the pageq lock.  Before 1.188 it asserts nothing; the model checks the lock
+    anyway (the queue heads are [Q], so an unlocked dequeue is an annotation violation).
+    From 1.188 (switch `pageq_inside_queue_ops`) it asserts the owner lock (the weak
+    `uvm_page_owner_locked_p`, true for a page with no owner), the pageq lock and
+    `wire_count == 0`, and the counters are atomic.
     """
+    if uvm.proto.pageq_inside_queue_ops:
+        KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+        MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+        KASSERT(pg.wire_count == 0, "pg->wire_count == 0")
     flags = pg.pg_flags
     if flags & PQ_ACTIVE:
         TAILQ_REMOVE(uvm.page_active, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
-        uvmexp.active = uvmexp.active - 1
+        _queue_count_dec("active")
     if flags & PQ_INACTIVE:
         TAILQ_REMOVE(uvm.page_inactive, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_INACTIVE)
-        uvmexp.inactive = uvmexp.inactive - 1
+        _queue_count_dec("inactive")
+
+
+@inline
+def uvm_lock_pageq_for_queue_op() -> None:
+    """A caller's `uvm_lock_pageq()` around uvm_page{de,}activate/wire/unwire: there before
+    uvm_page.c 1.184, gone from it (the functions take the lock themselves)."""
+    if not uvm.proto.pageq_inside_queue_ops:
+        uvm_lock_pageq()
+
+
+@inline
+def uvm_unlock_pageq_for_queue_op() -> None:
+    """The `uvm_unlock_pageq()` that ends `uvm_lock_pageq_for_queue_op`'s round trip."""
+    if not uvm.proto.pageq_inside_queue_ops:
+        uvm_unlock_pageq()
+
+
+@inline
+def uvm_drop_pageq_for_queue_op() -> None:
+    """A caller holding the pageq lock across a loop (uvn_flush, the pagedaemon) releases it
+    around a queue operation from 1.184, since the operation takes it itself."""
+    if uvm.proto.pageq_inside_queue_ops:
+        uvm_unlock_pageq()
+
+
+@inline
+def uvm_retake_pageq_after_queue_op() -> None:
+    """The `uvm_lock_pageq()` after the queue operation `uvm_drop_pageq_for_queue_op` made room
+    for."""
+    if uvm.proto.pageq_inside_queue_ops:
+        uvm_lock_pageq()
+
+
+@inline
+def _wired_off_queues(pg: vm_page) -> bool:
+    """From 1.184: True for a wired page, which (asserted) is on no queue and stays so."""
+    if pg.wire_count > 0:
+        KASSERT(
+            (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
+            "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
+        )
+        return True
+    return False
 
 
 def uvm_pageactivate(pg: vm_page) -> None:
     """`uvm_pageactivate`: move `pg` to the tail of the active queue (unless wired).
 
-    Owner lock held (shared suffices); pageq lock held (MUTEX_ASSERT_LOCKED).
+    Owner lock held (shared suffices).  Before 1.184 the caller holds the pageq lock
+    (MUTEX_ASSERT_LOCKED); from 1.184 (switch `pageq_inside_queue_ops`) a wired page is
+    left alone (it is on no queue, asserted) and otherwise the function takes the pageq lock
+    itself around the dequeue and the insertion, the counter atomic.
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    if uvm.proto.pageq_inside_queue_ops:
+        if _wired_off_queues(pg):
+            return
+        uvm_lock_pageq()
+        uvm_pagedequeue(pg)
+        TAILQ_INSERT_TAIL(uvm.page_active, pg)
+        atomic_setbits_int(pg, "pg_flags", PQ_ACTIVE)
+        _queue_count_inc("active")
+        uvm_unlock_pageq()
+        return
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     uvm_pagedequeue(pg)
     if pg.wire_count == 0:
         TAILQ_INSERT_TAIL(uvm.page_active, pg)
         atomic_setbits_int(pg, "pg_flags", PQ_ACTIVE)
-        uvmexp.active = uvmexp.active + 1
+        _queue_count_inc("active")
 
 
 def uvm_pagedeactivate(pg: vm_page) -> None:
     """`uvm_pagedeactivate`: unmap `pg` and move it to the inactive queue.
 
-    Owner lock held (shared); pageq lock held; pmap locks nest inside the pageq lock here.
+    Owner lock held (shared).  Before 1.184 the caller holds the pageq lock, and pmap locks
+    nest inside it.  From 1.184 (switch `pageq_inside_queue_ops`): a wired page is left
+    alone; the pageq lock is taken here, and an already inactive page is left where it is
+    (checked under the lock); the unmapping still nests inside the pageq lock, the
+    reference and modify bits are looked at after it is released.
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    if uvm.proto.pageq_inside_queue_ops:
+        if _wired_off_queues(pg):
+            return
+        uvm_lock_pageq()
+        if pg.pg_flags & PQ_INACTIVE:
+            uvm_unlock_pageq()
+            return
+        _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
+        uvm_pagedequeue(pg)
+        TAILQ_INSERT_TAIL(uvm.page_inactive, pg)
+        atomic_setbits_int(pg, "pg_flags", PQ_INACTIVE)
+        _queue_count_inc("inactive")
+        uvm_unlock_pageq()
+        _pmap.pmap_clear_reference(pg)
+        if pg.pg_flags & PG_CLEAN and _pmap.pmap_is_modified(pg):
+            atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
+        return
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
     if pg.pg_flags & PQ_ACTIVE:
         TAILQ_REMOVE(uvm.page_active, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
-        uvmexp.active = uvmexp.active - 1
+        _queue_count_dec("active")
     if (pg.pg_flags & PQ_INACTIVE) == 0:
         KASSERT(pg.wire_count == 0, "pg->wire_count == 0")
         TAILQ_INSERT_TAIL(uvm.page_inactive, pg)
         atomic_setbits_int(pg, "pg_flags", PQ_INACTIVE)
-        uvmexp.inactive = uvmexp.inactive + 1
+        _queue_count_inc("inactive")
         _pmap.pmap_clear_reference(pg)
         if _pmap.pmap_is_modified(pg):
             atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
@@ -283,24 +389,41 @@ def _wired_dec() -> None:
 def uvm_pagewire(pg: vm_page) -> None:
     """`uvm_pagewire`: wire `pg`; the first wiring takes it off the queues.
 
-    Owner lock write-held; pageq lock held.  uvmexp.wired++ is plain before the diff and
-    atomic after it (switch `wired_atomic`).
+    Owner lock write-held.  uvmexp.wired++ is plain before the diff and atomic after it
+    (switch `wired_atomic`).  Before 1.184 the caller holds the pageq lock; from 1.184
+    (switch `pageq_inside_queue_ops`) only the first wiring takes it, around the dequeue,
+    and the page is asserted off the queues after.
     """
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    inside = uvm.proto.pageq_inside_queue_ops
+    if not inside:
+        MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     if pg.wire_count == 0:
+        if inside:
+            uvm_lock_pageq()
         uvm_pagedequeue(pg)
+        if inside:
+            uvm_unlock_pageq()
         _wired_inc()
+    if inside:
+        KASSERT(
+            (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
+            "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
+        )
     pg.wire_count = pg.wire_count + 1
 
 
 def uvm_pageunwire(pg: vm_page) -> None:
     """`uvm_pageunwire`: drop one wiring; the last one activates the page.
 
-    Owner lock write-held; pageq lock held.
+    Owner lock write-held.  Before 1.184 the caller holds the pageq lock; from 1.184 (switch
+    `pageq_inside_queue_ops`) it needs none (`uvm_pageactivate` takes it).
     """
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    if uvm.proto.pageq_inside_queue_ops:
+        KASSERT(pg.wire_count != 0, "pg->wire_count != 0")
+    else:
+        MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     pg.wire_count = pg.wire_count - 1
     if pg.wire_count == 0:
         uvm_pageactivate(pg)

@@ -15,8 +15,10 @@ owner pointers with only the pageq lock held (`uvmpd_trylockowner`), try-locks t
 (RW_NOSLEEP: pageq -> owner is the wrong order), and then: reactivates referenced pages,
 skips busy ones, frees clean ones, pages dirty vnode pages out through `uvm_pager_put`
 (which drops the pageq lock) and gathers dirty swap-backed pages into swap clusters written
-asynchronously.  It advances with a saved `nextpg`, re-validated after a pageout (the
-PQ_ITER marker iterator came later, in 1.136).
+asynchronously.  It advances with a saved `nextpg`, re-validated after a pageout.  With
+switch `pdaemon_iter_marker` the scans are 1.154's (`uvmpd_scan_inactive_1154`,
+`uvmpd_scan_active_1154`): a PQ_ITER marker page keeps the place (`uvmpd_iterator`, 1.136)
+and swap clusters are 1.148's `swapcluster_*`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from uvmsim.machine import (
     atomic_inc_int,
     atomic_setbits_int,
     curcpu,
+    inline,
     peek,
+    poke,
     rw_enter,
     rw_exit,
     sleep_on,
@@ -41,6 +45,7 @@ from uvmsim.machine import (
     wakeup,
 )
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.kernel_lock import (
     KERNEL_LOCK,
     KERNEL_UNLOCK,
@@ -50,7 +55,9 @@ from uvmsim.uvm.kernel_lock import (
 )
 from uvmsim.uvm.uvm import (
     TAILQ_FIRST,
+    TAILQ_INSERT_AFTER,
     TAILQ_NEXT,
+    TAILQ_REMOVE,
     uvm,
     uvm_lock_fpageq,
     uvm_lock_pageq,
@@ -101,6 +108,24 @@ def uvmpd_dropswap(pg: Any) -> int:
     return 0
 
 
+@inline
+def _busy_for_pageout(p: Any) -> bool:
+    """Both inactive scans (1.134, 1.154) on a dirty page they will page out, owner held:
+    give up its slot if swap is filled, busy it, write-protect it, and drop its old slot if
+    swap-backed (a new one comes with the cluster).  Whether it is swap-backed."""
+    from uvmsim.uvm.uvm_page_h import PG_BUSY, PQ_SWAPBACKED
+    from uvmsim.uvm.uvm_swap import uvm_swapisfilled
+
+    if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
+        uvmpd_dropswap(p)
+    swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
+    atomic_setbits_int(p, "pg_flags", PG_BUSY)
+    _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+    if swap_backed:
+        uvmpd_dropswap(p)
+    return swap_backed
+
+
 def uvmpd_scan_inactive(shortage: int) -> int:
     """`uvmpd_scan_inactive` (uvm_pdaemon.c 1.134): free or page out inactive pages.
 
@@ -128,7 +153,13 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     """
     from uvmsim.uvm.uvm_anon import uvm_anfree
     from uvmsim.uvm.uvm_aobj import uao_set_swslot
-    from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagedequeue, uvm_pagefree
+    from uvmsim.uvm.uvm_page import (
+        uvm_drop_pageq_for_queue_op,
+        uvm_pageactivate,
+        uvm_pagedequeue,
+        uvm_pagefree,
+        uvm_retake_pageq_after_queue_op,
+    )
     from uvmsim.uvm.uvm_page_h import (
         PAGE_SIZE,
         PG_BUSY,
@@ -143,12 +174,13 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         SWCLUSTPAGES,
         uvm_swap_alloc,
         uvm_swap_free,
-        uvm_swapisfilled,
         uvm_swapisfull,
     )
 
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     proto = uvm.proto
+    if proto.pdaemon_iter_marker:
+        return uvmpd_scan_inactive_1154(shortage)
     freed = 0
     dirtyreacts = 0
     swslot = swnpages = swcpages = 0
@@ -176,7 +208,9 @@ def uvmpd_scan_inactive(shortage: int) -> int:
                 p = nextpg
                 continue
             if _pmap.pmap_is_referenced(p):
+                uvm_drop_pageq_for_queue_op()
                 uvm_pageactivate(p)
+                uvm_retake_pageq_after_queue_op()
                 rw_exit(slock)
                 uvmexp.pdreact = uvmexp.pdreact + 1
                 p = nextpg
@@ -208,17 +242,14 @@ def uvmpd_scan_inactive(shortage: int) -> int:
                 continue
             if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfull():
                 dirtyreacts += 1
+                uvm_drop_pageq_for_queue_op()
                 uvm_pageactivate(p)
+                uvm_retake_pageq_after_queue_op()
                 rw_exit(slock)
                 p = nextpg
                 continue
-            if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfilled():
-                uvmpd_dropswap(p)
-            swap_backed = bool(p.pg_flags & PQ_SWAPBACKED)
-            atomic_setbits_int(p, "pg_flags", PG_BUSY)
-            _pmap.pmap_page_protect(p, _pmap.PROT_READ)
+            swap_backed = _busy_for_pageout(p)
             if swap_backed:
-                uvmpd_dropswap(p)
                 if swslot == 0:
                     swslot, swnpages = uvm_swap_alloc(SWCLUSTPAGES, True)
                     if swslot == 0:
@@ -290,7 +321,9 @@ def uvmpd_scan_inactive(shortage: int) -> int:
             nextpg = TAILQ_NEXT(inactive, p)
             if result != VM_PAGER_OK:
                 if result != VM_PAGER_AGAIN:
+                    uvm_drop_pageq_for_queue_op()
                     uvm_pageactivate(p)
+                    uvm_retake_pageq_after_queue_op()
                 _pmap.pmap_clear_reference(p)
             else:
                 _pmap.pmap_clear_reference(p)
@@ -303,13 +336,35 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     return freed
 
 
+@inline
+def _active_page(p: Any, slock: Any, swap_shortage: int, inactive_shortage: int) -> tuple:
+    """What both active scans do to a page whose owner they hold: give its swap slot back
+    (swap shortage; it is dirty then), deactivate it (inactive shortage; from 1.184 with the
+    pageq lock let go around the call), release the owner.  The shortages left."""
+    from uvmsim.uvm.uvm_page import uvm_pagedeactivate
+    from uvmsim.uvm.uvm_page_h import PG_CLEAN
+
+    if swap_shortage > 0 and uvmpd_dropswap(p):
+        atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
+        swap_shortage -= 1
+    if inactive_shortage > 0:
+        inside = uvm.proto.pageq_inside_queue_ops
+        if inside:
+            uvm_unlock_pageq()
+        uvm_pagedeactivate(p)
+        if inside:
+            uvm_lock_pageq()
+        inactive_shortage -= 1
+    rw_exit(slock)
+    return swap_shortage, inactive_shortage
+
+
 def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
     """`uvmpd_scan_active`: deactivate active pages (and drop swap slots); pageq held.
 
     Never frees pages; the pageq lock is not dropped inside, so the saved `nextpg` is safe.
     """
-    from uvmsim.uvm.uvm_page import uvm_pagedeactivate
-    from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN
+    from uvmsim.uvm.uvm_page_h import PG_BUSY
 
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     p = TAILQ_FIRST(uvm.page_active)
@@ -326,22 +381,347 @@ def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
             rw_exit(slock)
             p = nextpg
             continue
-        if swap_shortage > 0 and uvmpd_dropswap(p):
-            atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
-            swap_shortage -= 1
-        if inactive_shortage > 0:
-            uvm_pagedeactivate(p)
-            inactive_shortage -= 1
-        rw_exit(slock)
+        swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
         p = nextpg
 
 
 def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
-    """`uvmpd_scan`: the inactive scan, then the active scan; pageq held throughout."""
+    """`uvmpd_scan`: the inactive scan, then the active scan; pageq held on entry and return.
+
+    With `pdaemon_iter_marker` (uvm_pdaemon.c 1.154) the active scan is this function's own
+    marker walk (`uvmpd_scan_active_1154`), and it asks for swap slots back when swap is
+    filled but not full and the inactive scan freed nothing.
+    """
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     freed = uvmpd_scan_inactive(shortage)
     uvmexp.pdfreed = uvmexp.pdfreed + freed
+    if uvm.proto.pdaemon_iter_marker:
+        from uvmsim.uvm.uvm_swap import uvm_swapisfilled, uvm_swapisfull
+
+        shortage -= freed
+        swap_shortage = 0
+        if shortage > 0 and freed == 0 and uvm_swapisfilled() and not uvm_swapisfull():
+            swap_shortage = shortage
+        uvmpd_scan_active_1154(swap_shortage, inactive_shortage)
+        return
     uvmpd_scan_active(0, inactive_shortage)
+
+
+# ---- uvm_pdaemon.c 1.154: marker scans and swap clusters (switch `pdaemon_iter_marker`) ----
+
+
+def _iter_marker() -> Any:
+    """The scan's marker page, `iter` with only PQ_ITER set (uvm_pdaemon.c 1.136-1.154), on
+    the pagedaemon's stack.
+
+    A page of no memory: never in `uvm.pages`, no owner, skipped by the invariants.
+    """
+    from uvmsim.uvm.uvm_page_h import PQ_ITER, vm_page
+
+    it = vm_page(f"iter.cpu{curcpu().index}", -1)
+    poke(it, "pg_flags", PQ_ITER)
+    poke(it, "owner_state", "marker")
+    return it
+
+
+def uvmpd_iterator(pglst: Any, p: Any, it: Any) -> Any:
+    """`uvmpd_iterator` (uvm_pdaemon.c 1.136-1.154): the page after the marker, and the
+    marker moved after it.  Pageq lock held.
+
+    `p` is only tested for NULL (the end of the scan): the place is the marker's, so it
+    does not matter where `p` went while the pageq lock was dropped.  The kernel skips a
+    following marker by re-reading the page after its *own* marker, which cannot change
+    while it holds the pageq lock: a second marker right after the first would make it spin
+    for ever.  OpenBSD has one scanner per queue (the pagedaemon), so it never happens
+    there; the model reports it instead of spinning.
+    """
+    from uvmsim.uvm.uvm_page_h import PQ_ITER
+
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    if p is None:
+        return None
+    nextpg = TAILQ_NEXT(pglst, it)
+    assert_model(
+        nextpg is None or not nextpg.pg_flags & PQ_ITER,
+        f"uvmpd_iterator spins for ever: the page after {it.name} is another scan's "
+        f"marker ({nextpg.name if nextpg is not None else ''}) and the pageq lock is held",
+    )
+    if nextpg is not None:
+        TAILQ_REMOVE(pglst, it)
+        TAILQ_INSERT_AFTER(pglst, nextpg, it)
+    return nextpg
+
+
+class swapcluster:
+    """`struct swapcluster` (uvm_pdaemon.c 1.148/1.154): the swap cluster being built, on
+    the pagedaemon's stack: its first slot (0: none), slots allocated, pages added."""
+
+    def __init__(self) -> None:
+        self.swc_slot = 0
+        self.swc_nallocated = 0
+        self.swc_nused = 0
+        self.swc_pages: list = []
+
+
+def swapcluster_allocslots(swc: swapcluster) -> int:
+    """`swapcluster_allocslots` (uvm_pdaemon.c 1.148/1.154): open a cluster (SWCLUSTPAGES
+    slots, fewer when swap is fragmented) unless one is open; 0 or ENOMEM.  Kernel lock held
+    (`uvm_swap_alloc`)."""
+    from uvmsim.uvm.uvm_pmemrange import ENOMEM
+    from uvmsim.uvm.uvm_swap import SWCLUSTPAGES, uvm_swap_alloc
+
+    if swc.swc_slot != 0:
+        return 0
+    slot, npages = uvm_swap_alloc(SWCLUSTPAGES, True)
+    if slot == 0:
+        return ENOMEM
+    swc.swc_slot, swc.swc_nallocated, swc.swc_nused, swc.swc_pages = slot, npages, 0, []
+    return 0
+
+
+def swapcluster_add(swc: swapcluster, pg: Any) -> int:
+    """`swapcluster_add` (uvm_pdaemon.c 1.148/1.154): give busy `pg` the next slot of the
+    cluster, under its owner lock (write-held, asserted); 0 (the model's aobj slot table
+    never fails)."""
+    from uvmsim.uvm.uvm_aobj import uao_set_swslot
+    from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PQ_SWAPBACKED
+
+    KASSERT(swc.swc_slot != 0, "swc->swc_slot != 0")
+    KASSERT(swc.swc_nused < swc.swc_nallocated, "swc->swc_nused < swc->swc_nallocated")
+    KASSERT(pg.pg_flags & PQ_SWAPBACKED, "(pg->pg_flags & PQ_SWAPBACKED) != 0")
+    slot = swc.swc_slot + swc.swc_nused
+    uobj = pg.uobject
+    if uobj is None:
+        pg.uanon.an_swslot = slot
+    else:
+        uao_set_swslot(uobj, pg.offset // PAGE_SIZE, slot)
+    swc.swc_pages.append(pg)
+    swc.swc_nused += 1
+    return 0
+
+
+def swapcluster_flush(swc: swapcluster) -> int:
+    """`swapcluster_flush` (1.148/1.154): write the open cluster; pageq lock not held.
+
+    Gives back the slots no page took, then `uvm_swap_put` (asynchronous: PEND once
+    started).  Anything but PEND must be AGAIN (asserted): the whole cluster is dropped,
+    each page relocked, its slot zeroed and unbusied (`uvm_swap_dropcluster`, modelled as
+    `uvm_pager_dropcluster` with PGO_REALLOCSWAP; its source was not read), and the slots
+    are freed.  No page of the cluster is the pagedaemon's to finish any more.  (The
+    kernel also bumps `uvmexp.pdpageouts` here, a second time per cluster: a statistic the
+    model counts once, in the scan.)
+    """
+    from uvmsim.uvm.uvm_pager import PGO_REALLOCSWAP, uvm_pager_dropcluster
+    from uvmsim.uvm.uvm_swap import uvm_swap_free, uvm_swap_put
+
+    if swc.swc_slot == 0:
+        return 0
+    slot, nused, nallocated = swc.swc_slot, swc.swc_nused, swc.swc_nallocated
+    if nused < nallocated:
+        uvm_swap_free(slot + nused, nallocated - nused)
+    result = uvm_swap_put(slot, swc.swc_pages, 0)
+    if result != VM_PAGER_PEND:
+        KASSERT(result == VM_PAGER_AGAIN, "result == VM_PAGER_AGAIN")
+        uvm_pager_dropcluster(None, None, swc.swc_pages, PGO_REALLOCSWAP)
+        uvm_swap_free(slot, nused)
+    swc.__init__()
+    return result
+
+
+@inline
+def _pdaemon_reactivate(p: Any, slock: Any) -> None:
+    """The 1.154 scan's reactivation: pageq dropped (from 1.184), `uvm_pageactivate`, the
+    owner released, pageq taken back."""
+    from uvmsim.uvm.uvm_page import (
+        uvm_drop_pageq_for_queue_op,
+        uvm_pageactivate,
+        uvm_retake_pageq_after_queue_op,
+    )
+
+    uvm_drop_pageq_for_queue_op()
+    uvm_pageactivate(p)
+    rw_exit(slock)
+    uvm_retake_pageq_after_queue_op()
+
+
+def uvmpd_scan_inactive_1154(shortage: int) -> int:
+    """`uvmpd_scan_inactive` as in uvm_pdaemon.c 1.154 (switch `pdaemon_iter_marker`).
+
+    Pageq held on entry and on return; kernel lock held throughout.  A PQ_ITER marker is
+    put after the first page and moved after each page considered (`uvmpd_iterator`), so
+    the scan keeps its place wherever the page it was looking at went.  The lock is dropped
+    around each `uvm_pageactivate` (with `pageq_inside_queue_ops`, which takes it itself),
+    around a swap cluster's write and inside `uvm_pager_put`.  Per page: target met (pages
+    being paged out plus those in the open cluster) -> stop; owner try-lock (pageq ->
+    owner, so RW_NOSLEEP) else skip; referenced -> reactivate; busy -> skip; clean -> unmap,
+    dequeue (pageq held), free; dirty and enough paging -> skip; swap full -> reactivate
+    (a dirty reactivation); otherwise busy it, write-protect it and either add it to the
+    swap cluster (reactivating it when no slot can be had) and release its owner, or page
+    the vnode page out (`uvm_pager_put`).  The open cluster is written when full and at the
+    end.  The pagedaemon never relocks a page of a written cluster.
+    A vnode page written synchronously is unbusied and marked clean under its object lock
+    after `uvm_pager_put` returns, as 1.134 did: the 1.154 scan no longer does it, so
+    uvm_pager.c after 1.94 (not read) must; the model keeps it in one place, here.
+    """
+    from uvmsim.uvm.uvm_page import (
+        uvm_lock_pageq_for_queue_op,
+        uvm_pageactivate,
+        uvm_pagedequeue,
+        uvm_pagefree,
+        uvm_unlock_pageq_for_queue_op,
+    )
+    from uvmsim.uvm.uvm_page_h import (
+        PG_BUSY,
+        PG_CLEAN,
+        PG_WANTED,
+        PQ_ACTIVE,
+        PQ_INACTIVE,
+        PQ_SWAPBACKED,
+    )
+    from uvmsim.uvm.uvm_pager import PGO_ALLPAGES, PGO_PDFREECLUST
+    from uvmsim.uvm.uvm_swap import uvm_swapisfull
+
+    pglst = uvm.page_inactive
+    freed = 0
+    dirtyreacts = 0
+    swc = swapcluster()
+    p = TAILQ_FIRST(pglst)  # no pmalloc waiter in the model: no constraint to match
+    if p is None:
+        return 0
+    it = _iter_marker()
+    TAILQ_INSERT_AFTER(pglst, p, it)
+
+    while p is not None:
+        if uvmexp.paging + swc.swc_nused >= shortage - freed or (
+            dirtyreacts == UVMPD_NUMDIRTYREACTS
+        ):
+            break
+        uvmexp.pdscans = uvmexp.pdscans + 1
+        # Only the pageq lock is held: the owner pointers are read without the owner lock.
+        anon = unlocked_read(p, "uanon")
+        uobj = unlocked_read(p, "uobject")
+        slock = uvmpd_trylockowner(p)
+        if slock is None:
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if _pmap.pmap_is_referenced(p):
+            _pdaemon_reactivate(p, slock)
+            uvmexp.pdreact = uvmexp.pdreact + 1
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if p.pg_flags & PG_BUSY:
+            rw_exit(slock)
+            uvmexp.pdbusy = uvmexp.pdbusy + 1
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if uobj is None:
+            KASSERT(anon is not None, "anon != NULL")
+        if p.pg_flags & PG_CLEAN:
+            if p.pg_flags & PQ_SWAPBACKED:
+                atomic_inc_int(uvmexp, "swpgonly")
+            _pmap.pmap_page_protect(p, _pmap.PROT_NONE)
+            # 1.154 has hunk 17 (dequeue first, so that uvm_pageclean does not take the
+            # pageq lock again): not a switch here, this scan is only ever the diff's.
+            if p.pg_flags & (PQ_ACTIVE | PQ_INACTIVE):
+                uvm_pagedequeue(p)
+            uvm_pagefree(p)
+            freed += 1
+            if anon is not None:
+                KASSERT(anon.an_swslot != 0, "anon->an_swslot != 0")
+                anon.an_page = None
+            rw_exit(slock)
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if uvmexp.paging > shortage - freed:
+            rw_exit(slock)
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if p.pg_flags & PQ_SWAPBACKED and uvm_swapisfull():
+            dirtyreacts += 1
+            _pdaemon_reactivate(p, slock)
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        swap_backed = _busy_for_pageout(p)
+        if swap_backed:
+            if swapcluster_allocslots(swc) or swapcluster_add(swc, p):
+                atomic_clearbits_int(p, "pg_flags", PG_BUSY)
+                dirtyreacts += 1
+                _pdaemon_reactivate(p, slock)
+                p = uvmpd_iterator(pglst, p, it)
+                continue
+            rw_exit(slock)  # the page stays busy and queued while its cluster is written
+            if swc.swc_nused < swc.swc_nallocated:
+                p = uvmpd_iterator(pglst, p, it)
+                continue
+        uvmexp.pdpageouts = uvmexp.pdpageouts + 1
+        if swap_backed:
+            uvm_unlock_pageq()
+            npages = swc.swc_nused
+            result = swapcluster_flush(swc)
+        else:
+            npages = 1
+            result = uvm_pager_put(uobj, p, PGO_ALLPAGES | PGO_PDFREECLUST)
+            if result != VM_PAGER_PEND:
+                if p.pg_flags & PG_WANTED:
+                    wakeup(p)
+                atomic_clearbits_int(p, "pg_flags", PG_BUSY | PG_WANTED)
+                _pmap.pmap_clear_reference(p)
+                if result == VM_PAGER_OK:
+                    _pmap.pmap_clear_modify(p)
+                    atomic_setbits_int(p, "pg_flags", PG_CLEAN)
+                elif result != VM_PAGER_AGAIN:
+                    uvm_lock_pageq_for_queue_op()
+                    uvm_pageactivate(p)
+                    uvm_unlock_pageq_for_queue_op()
+            rw_exit(slock)
+        uvm_lock_pageq()
+        if result == VM_PAGER_PEND:
+            atomic_add_int(uvmexp, "paging", npages)
+            uvmexp.pdpending = uvmexp.pdpending + 1
+        p = uvmpd_iterator(pglst, p, it)
+    TAILQ_REMOVE(pglst, it)
+    if swc.swc_slot > 0:
+        uvm_unlock_pageq()
+        npages = swc.swc_nused
+        result = swapcluster_flush(swc)
+        uvm_lock_pageq()
+        if result == VM_PAGER_PEND:
+            atomic_add_int(uvmexp, "paging", npages)
+            uvmexp.pdpending = uvmexp.pdpending + 1
+    return freed
+
+
+def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
+    """The active scan of `uvmpd_scan` in uvm_pdaemon.c 1.154 (switch `pdaemon_iter_marker`).
+
+    Pageq held on entry and return.  A PQ_ITER marker keeps the place: busy pages are
+    skipped before the owner try-lock and again after it; a swap shortage takes the page's
+    slot back (and marks it dirty); an inactive shortage deactivates it, with the pageq lock
+    dropped around `uvm_pagedeactivate` (which takes it itself, `pageq_inside_queue_ops`).
+    """
+    from uvmsim.uvm.uvm_page_h import PG_BUSY
+
+    pglst = uvm.page_active
+    p = TAILQ_FIRST(pglst)
+    if p is None:
+        return
+    it = _iter_marker()
+    TAILQ_INSERT_AFTER(pglst, p, it)
+    while p is not None and (inactive_shortage > 0 or swap_shortage > 0):
+        if p.pg_flags & PG_BUSY:
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        slock = uvmpd_trylockowner(p)
+        if slock is None:
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        if p.pg_flags & PG_BUSY:
+            rw_exit(slock)
+            p = uvmpd_iterator(pglst, p, it)
+            continue
+        swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
+        p = uvmpd_iterator(pglst, p, it)
+    TAILQ_REMOVE(pglst, it)
 
 
 def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
@@ -353,6 +733,11 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
     from the free target as in the kernel and drains this CPU's magazines when short;
     `shortage` (a scenario knob: "free this many") replaces that computation and skips the
     drain.  Lock order at the end of a round: pageq, then fpageq inside it.
+    1.154 (`openbsd-2026`) has the same round: the shortage under fpageq, the inactive
+    target under pageq (its counters now read with atomic loads), `uvm_pmr_cache_drain` when
+    still short, the scans, the wakeup with fpageq inside pageq.  Its `bufbackoff`/DRM
+    backoff and the pmalloc waiters' constraint are not modelled (no buffer cache to shrink,
+    no waiter).
     """
     from uvmsim.uvm.uvm_pmemrange import uvm_pmr_cache_drain
 

@@ -184,7 +184,14 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
     (switch `uvn_flush_free_per_page`), each preceded by a dequeue (switches
     `uvn_flush_dequeue_first`, `uvn_flush_cluster_dequeue_first`).
     """
-    from uvmsim.uvm.uvm_page import uvm_pagedeactivate, uvm_pagelookup, uvm_pagewait, uvm_pglistfree
+    from uvmsim.uvm.uvm_page import (
+        uvm_drop_pageq_for_queue_op,
+        uvm_pagedeactivate,
+        uvm_pagelookup,
+        uvm_pagewait,
+        uvm_pglistfree,
+        uvm_retake_pageq_after_queue_op,
+    )
     from uvmsim.uvm.uvm_page_h import (
         PAGE_SIZE,
         PG_BUSY,
@@ -228,7 +235,9 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
         if not needs_clean:
             if flags & PGO_DEACTIVATE:
                 if pp.wire_count == 0:
+                    uvm_drop_pageq_for_queue_op()
                     uvm_pagedeactivate(pp)
+                    uvm_retake_pageq_after_queue_op()
             elif flags & PGO_FREE:
                 if pp.pg_flags & PG_BUSY:
                     uvm_unlock_pageq()
@@ -260,7 +269,9 @@ def uvn_flush(uobj: Any, start: int, stop: int, flags: int) -> bool:
                 _pmap.pmap_clear_modify(ptmp)
         if flags & PGO_DEACTIVATE:
             if ptmp.wire_count == 0:
+                uvm_drop_pageq_for_queue_op()
                 uvm_pagedeactivate(ptmp)
+                uvm_retake_pageq_after_queue_op()
         elif flags & PGO_FREE and result != VM_PAGER_PEND:
             if result != VM_PAGER_OK:
                 retval = False

@@ -49,12 +49,32 @@ class UvmexpPlainWired(Uvmexp):
     wired = Shared("")
 
 
+class UvmexpAtomicQueues(Uvmexp):
+    """uvm_page.c 1.184-1.188 (`pageq_inside_queue_ops`): `active` and `inactive` are [a],
+    changed with atomic_inc_int/atomic_dec_int (still under the pageq lock) and read with
+    atomic_load_sint."""
+
+    active = Shared("a")
+    inactive = Shared("a")
+
+
+class UvmexpAtomicQueuesPlainWired(UvmexpAtomicQueues):
+    """A user's mix: atomic queue counters with a plain `wired`."""
+
+    wired = Shared("")
+
+
 uvmexp = Uvmexp("uvmexp")
 
 
 def uvmexp_init(proto: Protocol) -> None:
-    """Reset every counter for a new world; pick the `wired` annotation of the protocol."""
-    uvmexp.__class__ = Uvmexp if proto.wired_atomic else UvmexpPlainWired
+    """Reset every counter for a new world; pick the annotations of the protocol (`wired`;
+    `active`/`inactive`)."""
+    if proto.pageq_inside_queue_ops:
+        cls = UvmexpAtomicQueues if proto.wired_atomic else UvmexpAtomicQueuesPlainWired
+    else:
+        cls = Uvmexp if proto.wired_atomic else UvmexpPlainWired
+    uvmexp.__class__ = cls
     d = uvmexp.__dict__
     for f in Uvmexp._shared_fields:
         d[f.name] = 0

@@ -15,8 +15,12 @@ from __future__ import annotations
 import random
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, rw_enter, rw_exit
-from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc
+from uvmsim.uvm.uvm_page import (
+    uvm_lock_pageq_for_queue_op,
+    uvm_pageactivate,
+    uvm_pagealloc,
+    uvm_unlock_pageq_for_queue_op,
+)
 from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_CLEAN, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
@@ -44,9 +48,9 @@ class Flush(UvmWorkload):
                     rw_enter(lock, RW_WRITE)
                     for n in range(npages):
                         pg = uvm_pagealloc(uvn, n * PAGE, None, 0)
-                        uvm_lock_pageq()
+                        uvm_lock_pageq_for_queue_op()
                         uvm_pageactivate(pg)
-                        uvm_unlock_pageq()
+                        uvm_unlock_pageq_for_queue_op()
                         clear = PG_BUSY | PG_FAKE | (PG_CLEAN if n < dirty else 0)
                         atomic_clearbits_int(pg, "pg_flags", clear)
                     rw_exit(lock)

@@ -14,8 +14,13 @@ import random
 
 from uvmsim.machine import RW_WRITE, atomic_clearbits_int, kernel_work, poke, rw_enter, rw_exit
 from uvmsim.machine.failure import InputError
-from uvmsim.uvm.uvm import uvm_lock_pageq, uvm_unlock_pageq
-from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagelookup
+from uvmsim.uvm.uvm_page import (
+    uvm_lock_pageq_for_queue_op,
+    uvm_pageactivate,
+    uvm_pagealloc,
+    uvm_pagelookup,
+    uvm_unlock_pageq_for_queue_op,
+)
 from uvmsim.uvm.uvm_page_h import PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pdaemon import uvm_pagedaemon, uvm_wait
 from uvmsim.uvm.uvm_vnode import uvn_attach
@@ -57,9 +62,9 @@ class Pressure(UvmWorkload):
                             continue
                         kernel_work("vnode_io", pg)
                         atomic_clearbits_int(pg, "pg_flags", PG_BUSY | PG_FAKE)
-                    uvm_lock_pageq()
+                    uvm_lock_pageq_for_queue_op()
                     uvm_pageactivate(pg)
-                    uvm_unlock_pageq()
+                    uvm_unlock_pageq_for_queue_op()
                     rw_exit(lock)
                     engine.op_done()
 
