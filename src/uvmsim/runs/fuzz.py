@@ -669,6 +669,8 @@ _NOT_OPERATIONS = frozenset(
         "swap_slot",
         "uvm_lock_pageq",
         "uvm_unlock_pageq",
+        "uvm_lock_pageq_for_queue_op",
+        "uvm_unlock_pageq_for_queue_op",
     }
 )
 _SETUP_HELPERS = os.sep + os.path.join("uvmsim", "scenarios", "setup.py")
