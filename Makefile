@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: review test bench campaign docs docs-check sabotage lint clean
+.PHONY: review test bench bench-fuzz campaign docs docs-check sabotage lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/checker.py
 	$(BIN)/python benchmarks/vs_simpy.py
 	$(BIN)/python benchmarks/simulate_build.py
+
+# Not in CI (about 35 minutes on 2 shared cores): uvmsim fuzz from scratch against the failures
+# the hand-written scenarios found, into benchmarks/results/fuzz.json (docs/fuzz.md renders it;
+# run make docs after it).
+bench-fuzz: $(STAMP)
+	nice -n 10 $(BIN)/python benchmarks/fuzz.py
 
 # Not in CI: a bulk build's worth of randomized checking (docs/sweeps.md), resumable.
 campaign: $(STAMP)

@@ -44,6 +44,7 @@ FILES = (
     "docs/checker.md",
     "docs/review.md",
     "docs/findings.md",
+    "docs/fuzz.md",
 )
 LOCK = os.path.join(ROOT, "docs", "generated.lock")
 # Views that take minutes: their blocks are stamped rather than rerun by --check.
@@ -450,9 +451,171 @@ def view_growth(args: list[str], plot: bool) -> str:
     )
 
 
+def view_fuzz(args: list[str], plot: bool) -> str:
+    """`uvmsim fuzz ARGS` as printed through a pipe, run in a scratch directory (the failing
+    scenarios it writes go there), in a code block."""
+    import tempfile
+
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            _code, out = _uvmsim(["fuzz", *args])
+        finally:
+            os.chdir(here)
+    return "```\n$ uvmsim fuzz " + " ".join(args) + "\n" + out + "```\n"
+
+
+def view_fuzz_operations(args: list[str], plot: bool) -> str:
+    """The operations of a program (scenarios/program.py's VERBS): who, arguments, kernel path."""
+    from uvmsim.scenarios.program import CHOICES, VERBS
+
+    rows = []
+    for v in VERBS.values():
+        shapes = [
+            ("[" if i >= len(v.args) - v.optional else "")
+            + ("|".join(CHOICES[a]) if a in CHOICES else a)
+            + ("]" if i >= len(v.args) - v.optional else "")
+            for i, a in enumerate(v.args)
+        ]
+        rows.append(
+            [
+                f"`{v.name} {' '.join(shapes)}`".replace(" `", "`").replace("|", "\\|"),
+                v.actor + (" (set-up only)" if v.setup_only else ""),
+                v.kernel.replace("|", "\\|"),
+            ]
+        )
+    return _table(["operation", "done by", "kernel path"], rows, right_from=99)
+
+
+def _fuzz_results(args: list[str]) -> dict:
+    """benchmarks/fuzz.py's results file (ARGS: its path, default benchmarks/results/fuzz.json)."""
+    path = args[0] if args else os.path.join("benchmarks", "results", "fuzz.json")
+    with open(os.path.join(ROOT, path)) as fh:
+        return json.load(fh)
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """median (min..max) of a benchmark's seeds."""
+    v = sorted(values)
+    mid = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return f"{mid:{fmt}} ({v[0]:{fmt}}..{v[-1]:{fmt}})"
+
+
+def view_fuzz_rediscovery(args: list[str], plot: bool) -> str:
+    """Programs and seconds to the first hit of each target failure, per seed, and the
+    control, from benchmarks/fuzz.py's results."""
+    doc = _fuzz_results(args)
+    rows = []
+    for t in doc["targets"]:
+        hits = [r for r in t["runs"] if "programs" in r]
+        per_seed = ", ".join(str(r.get("programs", "-")) for r in t["runs"])
+        rows.append(
+            [
+                f"{t['failure']} (`{t['protocol']}`)",
+                f"{len(hits)}/{len(t['runs'])}",
+                per_seed,
+                _spread([r["programs"] for r in hits], ".0f") if hits else "-",
+                _spread([r["seconds"] for r in hits], ".1f") if hits else "-",
+            ]
+        )
+    c = doc["control"]
+    found = sum(1 for r in c["runs"] if r["failures"])
+    rows.append(
+        [
+            f"control (`{c['protocol']}`)",
+            f"{found}/{len(c['runs'])}",
+            ", ".join(str(r["programs"]) for r in c["runs"]) + " (all run, nothing found)"
+            if not found
+            else "; ".join(",".join(r["failures"]) for r in c["runs"]),
+            "-",
+            _spread([r["seconds"] for r in c["runs"]], ".1f") + " (whole budget)",
+        ]
+    )
+    st = doc["settings"]
+    table = _table(
+        ["failure (protocol)", "seeds that found it", "programs per seed", "programs", "seconds"],
+        rows,
+        right_from=1,
+    )
+    return table + (
+        f"\nSeeds 0..{st['seeds'] - 1}; at most {st['programs']} programs per campaign, each "
+        f"run {st['pct']} PCT + {st['random']} random executions; --jobs {st['jobs']}; "
+        "median (min..max) over the seeds that found it.\n"
+    )
+
+
+def view_fuzz_sizes(args: list[str], plot: bool) -> str:
+    """Minimized failures next to the smallest hand-written scenario showing the same one."""
+    doc = _fuzz_results(args)
+    rows = []
+    for t in doc["targets"]:
+        hits = [r for r in t["runs"] if "programs" in r]
+        h = t["handwritten"]
+        ops = [r["minimized"][0] for r in hits]
+        cpus = [r["minimized"][1] for r in hits]
+        orig = [r["original"][0] for r in hits]
+        rows.append(
+            [
+                f"{t['failure']} (`{t['protocol']}`)",
+                f"`{h['scenario']}`: {h['operations']} on {h['cpus']}",
+                f"{max(ops)} on {max(cpus)}" if hits else "-",
+                ", ".join(f"{r['minimized'][0]}/{r['minimized'][1]}" for r in hits),
+                _spread(orig, ".0f") if hits else "-",
+                ", ".join(str(r["preemptions"]) for r in hits),
+            ]
+        )
+    return _table(
+        [
+            "failure (protocol)",
+            "hand-written: operations on CPUs",
+            "minimized, largest",
+            "minimized per seed (operations/CPUs)",
+            "as first generated (operations)",
+            "preemptions per seed",
+        ],
+        rows,
+        right_from=99,
+    )
+
+
+def view_fuzz_coverage(args: list[str], plot: bool) -> str:
+    """Per hunk of the diff: which of its switch's branches generated programs reached."""
+    cov = _fuzz_results(args)["coverage"]
+    rows = []
+    for h in cov["hunks"]:
+        r = h["reached"]
+        rows.append(
+            [
+                str(h["hunk"]),
+                f"`{h['function']}`",
+                ", ".join(h["switches"]),
+                ", ".join(r["True"]) or "**not reached**",
+                ", ".join(r["False"]) or "**not reached**",
+            ]
+        )
+    s = cov["summary"]
+    table = _table(
+        ["hunk", "function", "switch", "diff's branch (True) on", "old branch (False) on"],
+        rows,
+        right_from=99,
+    )
+    missing = ", ".join(f"`{f}`" for f in cov["functions_not_reached"])
+    return table + (
+        f"\n{s['diff_branch_reached']} of {s['hunks']} hunks reached on the diff's branch, "
+        f"{s['both_branches_reached']} on both; model functions reached "
+        f"{s['functions_reached']} of {s['functions']} (not: {missing}).\n"
+    )
+
+
 VIEWS: dict[str, Callable[[list[str], bool], str]] = {
     "growth": view_growth,
     "sizes": view_sizes,
+    "fuzz": view_fuzz,
+    "fuzz-operations": view_fuzz_operations,
+    "fuzz-rediscovery": view_fuzz_rediscovery,
+    "fuzz-sizes": view_fuzz_sizes,
+    "fuzz-coverage": view_fuzz_coverage,
     "time": view_time,
     "make-kinds": view_make_kinds,
     "make-fit": view_make_fit,

@@ -7,7 +7,8 @@ A report directory carries a marker file (`MARKER`); an existing directory is re
 when it carries that marker (uvmsim wrote it) or is empty, so `--html .` can never empty a
 working directory.  Every output path is checked *before* the work that fills it starts
 (`check_output_file`, `check_output_dir`), so a read-only location costs one line, not a
-minute of computation.
+minute of computation.  Input files a user names are read by `read_input_text`, with the
+same one-line refusals for every kind.
 """
 
 from __future__ import annotations
@@ -154,3 +155,20 @@ def publish_directory(directory: str, fill: Callable[[str], Any], prefix: str) -
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
     return result
+
+
+def read_input_text(path: str, limit: int, what: str, error: type[InputError] = InputError) -> str:
+    """The text of an input file the user names (a sweep spec, a scenario file), refusing
+    with one line (`error`) a file that cannot be read, is larger than `limit` bytes (so a
+    store or a binary given by mistake is never parsed) or is not UTF-8."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise error(f"{path}: larger than {limit:,} bytes: not a {what}")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a UTF-8 text file") from None

@@ -109,7 +109,7 @@ def main() -> None:
 
 
 # The commands register themselves on `main` when their modules are imported, below the group.
-from uvmsim.cli import catalog, check, review, simulate, sweep  # noqa: E402
+from uvmsim.cli import catalog, check, fuzz, review, simulate, sweep  # noqa: E402
 
 for command in (
     review.review,
@@ -117,6 +117,7 @@ for command in (
     catalog.scenarios_cmd,
     check.check_cmd,
     check.replay_cmd,
+    fuzz.fuzz_cmd,
     simulate.simulate_cmd,
     simulate.scale_cmd,
     sweep.sweep_cmd,

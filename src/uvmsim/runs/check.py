@@ -306,11 +306,14 @@ def counterexample(spec: CheckSpec, res: CheckResult) -> Counterexample:
 
 def make_token(spec: CheckSpec, schedule: tuple[int, ...], failure: Any) -> str:
     protocol = get_protocol(spec.protocol)
+    # A program's scenario (a file, a generated program) travels as the program itself, so
+    # that the token replays without the file.
+    scenario = make_target(spec).scenario
     return tok.encode(
         protocol=protocol,
         protocol_spec=spec.protocol,
-        scenario=spec.scenario,
-        sizes=make_target(spec).scenario.given(),
+        scenario=scenario.source or spec.scenario,
+        sizes=scenario.given(),
         analyses=dict(spec.analyses),
         max_steps=spec.max_steps,
         schedule_covered=not spec.reduce,

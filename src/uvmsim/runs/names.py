@@ -19,6 +19,8 @@ from uvmsim.check.strategy import Strategy
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import PROTOCOLS, Protocol
 from uvmsim.scenarios import SCENARIOS, Scenario
+from uvmsim.scenarios.entry_points import to_scenario
+from uvmsim.scenarios.program import PROGRAM_REF, from_ref, load_file
 from uvmsim.workloads import WORKLOADS, Workload
 
 
@@ -69,10 +71,23 @@ def load_protocol(spec: str) -> Protocol:
 
 
 def get_scenario(name: str, sizes: Mapping[str, int] | None = None) -> Scenario:
-    """A scenario of the catalog (`uvmsim scenarios` lists them), grown to `sizes` (name ->
-    value of `cpus`, `pages`, `ops`, `passes`; checked against the scenario's bounds)."""
+    """A scenario of the catalog (`uvmsim scenarios` lists them) grown to `sizes` (name ->
+    value of `cpus`, `pages`, `ops`, `passes`; checked against the scenario's bounds), a
+    scenario file (`FILE.toml`, a program as `uvmsim fuzz` writes them), or the program a
+    replay token carries (`program:<data>`). A program has its own shape: it takes no sizes."""
+    if name.startswith(PROGRAM_REF) or (name.endswith(".toml") and name not in SCENARIOS):
+        if sizes:
+            raise InputError(
+                f"scenario {name[:40]!r}: --{next(iter(sizes))} is not accepted, a program has "
+                "its own shape; accepted: --cpus/--pages/--ops/--passes on catalog scenarios"
+            )
+        if name.startswith(PROGRAM_REF):
+            return to_scenario(from_ref(name))
+        return to_scenario(load_file(name))
     if name not in SCENARIOS:
-        raise InputError(f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))}")
+        raise InputError(
+            f"scenario {name!r} is unknown; accepted: {', '.join(sorted(SCENARIOS))} or FILE.toml"
+        )
     return SCENARIOS[name].sized(sizes or {})
 
 

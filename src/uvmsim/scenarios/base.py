@@ -88,6 +88,8 @@ class Scenario:
     sizes: tuple[Size, ...] = ()  # what grows besides `pages` (module docstring)
     grown: tuple[tuple[str, int], ...] = ()  # sizes off the original shape, sorted; () if none
     original: tuple[int, int] | None = None  # a grown scenario's original (cpus, pages)
+    source: str = ""  # a program's scenario reference (`program:<data>`): what a replay
+    # token carries for a scenario no catalog name resolves to (scenarios/program.py)
 
     def expectation(self, protocol: Protocol) -> str | None:
         return self.expect.get(protocol.name)
@@ -245,7 +247,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     kept as a pickled snapshot; later executions start from a copy of it, which is what
     makes re-execution cheap enough for exhaustive exploration.
     """
-    key = (scenario.name, scenario.grown, proto)
+    key = (scenario.name, scenario.grown, scenario.source, proto)  # forget() reads [0], [2]
     blob = _snapshots.get(key)
     if blob is not None:
         w = _restore(blob)
@@ -268,6 +270,13 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
             f"{scenario.label()}: program has {len(program)} CPUs, declared {scenario.cpus}"
         )
     return w, program
+
+
+def forget(scenario: Scenario) -> None:
+    """Drop the set-up snapshots of `scenario` (a generated program that will not run again:
+    a fuzzing campaign builds thousands)."""
+    for key in [k for k in _snapshots if k[0] == scenario.name and k[2] == scenario.source]:
+        del _snapshots[key]
 
 
 def run_scenario(

@@ -26,7 +26,7 @@ from uvmsim.runs.check import CheckSpec, check_protocol, counterexample, run_che
 from uvmsim.runs.names import get_protocol
 from uvmsim.runs.simulate import simulate
 from uvmsim.scenarios.findings import classify
-from uvmsim.sweep.spec import SAMPLED, RunSpec
+from uvmsim.sweep.spec import FUZZ_TARGET, SAMPLED, RunSpec
 
 _ONE_RUN_PER_PROCESS = threading.Lock()
 
@@ -91,6 +91,8 @@ def _check_spec(run: RunSpec) -> CheckSpec:
 
 
 def _explore(run: RunSpec) -> dict[str, Any]:
+    if run.strategy == FUZZ_TARGET:
+        return _fuzz(run)
     proto = _protocol(run)
     spec = _check_spec(run)
     spec.validate()
@@ -146,5 +148,56 @@ def _explore_row(spec: CheckSpec, res: CheckResult) -> dict[str, Any]:
     row: dict[str, Any] = {"metrics": metrics, "failure_kind": None, "failure": None, "token": None}
     if res.failure is not None:
         first = failures[failure_signature(res.failure)]
+        row.update(failure_kind=first["kind"], failure=first["message"], token=first["token"])
+    return row
+
+
+def _fuzz(run: RunSpec) -> dict[str, Any]:
+    """A [[fuzz]] campaign as an explore row: executions, and per failure group (finding
+    label or signature) the programs that showed it, the first one's index as `first_seed`
+    and the minimized scenario's replay token (`uvmsim fuzz` prints the same)."""
+    from uvmsim.runs.fuzz import FuzzSpec, fuzz, minimize_group
+
+    _protocol(run)
+    p = run.param
+    spec = FuzzSpec(
+        protocol=run.protocol,
+        programs=p["programs"],
+        seed=run.seed,
+        pct=p["pct"],
+        random=p["random"],
+        faults=p["faults"],
+    )
+    res = fuzz(spec)
+    failures = {}
+    for label, g in res.groups.items():
+        if p["minimize"]:
+            minimize_group(spec, g)
+        failure = g.explanation.failure if g.explanation else g.first.failure
+        failures[label] = {
+            "count": g.programs_failed,
+            "kind": failure.kind,
+            "message": failure.message,
+            "sites": list(failure.sites),
+            "finding": classify(failure),
+            "first_seed": g.program_index,
+            "token": g.token or None,
+            "operations": g.minimized.size() if g.minimized else g.first.program.size(),
+            "cpus": len((g.minimized or g.first.program).cpus),
+        }
+    metrics = {
+        "executions": res.executions,
+        "programs": res.programs,
+        "stalls": res.stalls,
+        "corpus": len(res.corpus),
+        "features": len(res.features),
+        "complete": True,  # every program of the budget ran
+        "stopped_by": "programs",
+        "failing_executions": sum(g.programs_failed for g in res.groups.values()),
+        "failures": failures,
+    }
+    row: dict[str, Any] = {"metrics": metrics, "failure_kind": None, "failure": None, "token": None}
+    if failures:
+        first = min(failures.values(), key=lambda f: f["first_seed"])
         row.update(failure_kind=first["kind"], failure=first["message"], token=first["token"])
     return row

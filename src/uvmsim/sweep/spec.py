@@ -25,12 +25,13 @@ from typing import Any
 from uvmsim.check.strategies import STRATEGIES
 from uvmsim.check.token import switches_digest
 from uvmsim.machine.failure import InputError
+from uvmsim.output_files import read_input_text
 from uvmsim.runs.names import get_protocol, get_scenario, get_workload
 from uvmsim.scenarios import SCENARIOS
 from uvmsim.scenarios.base import MAX_PAGES, SIZE_NAMES
 
 SAMPLED = ("random", "pct")
-KINDS = ("simulate", "explore")
+KINDS = ("simulate", "explore", "fuzz")
 TOP_LEVEL = ("name", *KINDS)
 DISCIPLINES = ("cas", "fifo")
 
@@ -54,6 +55,8 @@ MAX_STEPS = 10**7
 """`max_steps`: visible operations per checker execution."""
 MAX_PREEMPTIONS = 1000
 """`preemptions`: a bound this high is the same as no bound for any scenario."""
+MAX_FUZZ_PROGRAMS = 1_000_000
+"""Generated programs per [[fuzz]] campaign (about a day of one core)."""
 MAX_NAME = 200
 """Characters of a sweep's `name` (one line: it is shown in progress bars and reports)."""
 MAX_SPEC_BYTES = 1_000_000
@@ -87,6 +90,17 @@ EXPLORE_FIELDS = {
     "ops": "scenario size: operations per CPU, an integer or a list (default 1)",
     "passes": "scenario size: pagedaemon passes, an integer or a list (default 1)",
 }
+FUZZ_FIELDS = {
+    "protocols": "list of protocol names (uvmsim protocols)",
+    "seeds": "campaign seeds: a list of integers or a range 'A..B' (one campaign, one row each)",
+    "programs": f"integer 1..{MAX_FUZZ_PROGRAMS:,}: generated programs per campaign",
+    "pct": "integer 0..100000: PCT executions per program (default 12)",
+    "random": "integer 0..100000: random executions per program (default 12)",
+    "faults": "true/false: worlds with injected swap failures (default true)",
+    "minimize": "true/false: shrink each failure group to a scenario (default true)",
+}
+FUZZ_TARGET = "fuzz"
+"""The scenario and strategy of a [[fuzz]] campaign's row: its scenarios are generated."""
 
 
 _KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
@@ -140,6 +154,8 @@ class RunSpec:
     def label(self) -> str:
         if self.kind == "simulate":
             return f"{self.protocol_name} {self.target} {self.cpus} CPUs seed {self.seed}"
+        if self.strategy == FUZZ_TARGET:
+            return f"{self.protocol_name} fuzz seed {self.seed} ({self.param['programs']} programs)"
         seeds = (
             f"seeds {self.seed}..{self.seed_last}" if self.seed_last is not None else "exhaustive"
         )
@@ -511,6 +527,56 @@ def _explore_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
     return runs
 
 
+def _flag(where: _Where, table: dict, name: str) -> bool:
+    value = table.get(name, True)
+    if not isinstance(value, bool):
+        raise where.error(name, f"expected true or false, got {show(value)}")
+    return value
+
+
+def _fuzz_runs(where: _Where, table: dict, total: int) -> list[RunSpec]:
+    """A [[fuzz]] table: one `uvmsim fuzz` campaign per protocol and seed.  Stored as an
+    explore row whose scenario and strategy are "fuzz" (the store's kinds are simulate and
+    explore; a campaign is an exploration of generated scenarios), so `uvmsim report` counts
+    its executions and lists its failures with their tokens next to the other campaigns."""
+    _unknown_fields(where, table, FUZZ_FIELDS)
+    protocols = _protocols(where, table)
+    if "programs" not in table:
+        raise where.error("programs", f"missing; expected {FUZZ_FIELDS['programs']}")
+    programs = _int(where, table, "programs", None, 1, MAX_FUZZ_PROGRAMS)
+    pct = _int(where, table, "pct", 12, 0, 100_000)
+    random_ = _int(where, table, "random", 12, 0, 100_000)
+    if pct == 0 and random_ == 0:
+        raise where.error("random", "pct and random cannot both be 0")
+    faults, minimize = _flag(where, table, "faults"), _flag(where, table, "minimize")
+    seeds = _sim_seeds(where, table)
+    _check_total(where, total, len(protocols) * len(seeds), f"{len(protocols)} protocols x "
+                 f"{len(seeds)} seeds")  # fmt: skip
+    params = (
+        ("faults", faults),
+        ("minimize", minimize),
+        ("pct", pct),
+        ("programs", programs),
+        ("random", random_),
+    )
+    return [
+        RunSpec(
+            "explore",
+            pname,
+            proto.name,
+            switches_digest(proto),
+            FUZZ_TARGET,
+            FUZZ_TARGET,
+            None,
+            seed,
+            seed,
+            params,
+        )
+        for pname, proto in protocols
+        for seed in seeds
+    ]
+
+
 def parse_spec(text: str, path: str = "spec") -> SweepSpec:
     """Validate a spec and expand it into runs (in spec order, duplicates dropped).
 
@@ -528,7 +594,7 @@ def parse_spec(text: str, path: str = "spec") -> SweepSpec:
         if key not in TOP_LEVEL:
             raise InputError(
                 f"{path}: unknown top-level key {show(key, 40)}; accepted: name, [[simulate]], "
-                "[[explore]]"
+                "[[explore]], [[fuzz]]"
             )
     name = doc.get("name", "sweep")
     if (
@@ -550,27 +616,13 @@ def parse_spec(text: str, path: str = "spec") -> SweepSpec:
             raise InputError(f"{path}: {kind}: expected [[{kind}]] tables")
         for i, table in enumerate(tables, start=1):
             where = _Where(path, f"{kind}[{i}]")
-            runs += (
-                _simulate_runs(where, table, len(runs))
-                if kind == "simulate"
-                else _explore_runs(where, table, len(runs))
-            )
+            parse = {"simulate": _simulate_runs, "explore": _explore_runs, "fuzz": _fuzz_runs}
+            runs += parse[kind](where, table, len(runs))
     if not runs:
-        raise InputError(f"{path}: no runs: add a [[simulate]] or an [[explore]] table")
+        raise InputError(f"{path}: no runs: add a [[simulate]], an [[explore]] or a [[fuzz]] table")
     unique = list({r.key: r for r in runs}.values())
     return SweepSpec(name, path, unique)
 
 
 def load_spec(path: str) -> SweepSpec:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the sweep spec: {exc.strerror}") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise InputError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes: not a sweep spec")
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file") from None
-    return parse_spec(text, path)
+    return parse_spec(read_input_text(path, MAX_SPEC_BYTES, "sweep spec"), path)

@@ -111,6 +111,27 @@ def pmap_remove(pm: pmap, sva: int, eva: int) -> None:
     mtx_leave(pm.pm_mtx)
 
 
+def pmap_protect(pm: pmap, sva: int, eva: int, prot: int) -> None:
+    """`pmap_protect`: lower the protection of [sva, eva) of `pm` to `prot` (fork write-protects
+    a copy-on-write parent's entry this way).  `pm_mtx`, then each page's `pv_mtx`."""
+    mtx_enter(pm.pm_mtx)
+    m = pm.pm_map
+    lowered = {}
+    for va in sorted(v for v in m if sva <= v < eva):
+        pg, old, gen = m[va]
+        if old & ~prot:
+            md = pg.mdpage
+            mtx_enter(md.pv_mtx)
+            md.pv_list = [
+                (e[0], e[1], e[2] & prot) if e[0] is pm and e[1] == va else e for e in md.pv_list
+            ]
+            mtx_leave(md.pv_mtx)
+            lowered[va] = (pg, old & prot, gen)
+    if lowered:
+        pm.pm_map = {**m, **lowered}
+    mtx_leave(pm.pm_mtx)
+
+
 def pmap_page_protect(pg: Any, prot: int) -> None:
     """`pmap_page_protect`: lower every mapping of `pg` to `prot` (PROT_NONE removes them).
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, peek, poke, rw_write_held
+from uvmsim.machine import (
+    KASSERT,
+    RWLock,
+    Shared,
+    SharedObject,
+    peek,
+    poke,
+    rw_write_held,
+)
 from uvmsim.uvm.uvm import uvm
 
 
@@ -50,6 +58,53 @@ def amap_add(amap: vm_amap, slot: int, anon: Any) -> None:
     """`amap_add`: put `anon` in `slot`; amap lock write-held."""
     KASSERT(rw_write_held(peek(amap, "am_lock")), "rw_write_held(amap->am_lock)")
     amap.am_anon = {**amap.am_anon, slot: anon}
+
+
+def amap_unadd(amap: vm_amap, slot: int) -> None:
+    """`amap_unadd`: empty `slot` (the caller drops the anon's reference); amap write-locked."""
+    KASSERT(rw_write_held(peek(amap, "am_lock")), "rw_write_held(amap->am_lock)")
+    amap.am_anon = {k: v for k, v in amap.am_anon.items() if k != slot}
+
+
+def amap_ref(amap: vm_amap) -> None:
+    """`amap_ref`: one more map entry references the amap (fork: a shared or needs-copy
+    entry of the child); amap write-locked around the count."""
+    amap_lock(amap)
+    amap.am_ref = amap.am_ref + 1
+    amap_unlock(amap)
+
+
+def amap_copy(srcamap: vm_amap, name: str) -> vm_amap:
+    """`amap_copy` (uvm_amap.c, the amap-locking version): resolve a needs-copy entry.
+
+    The first fault on a copy-on-write entry after a fork gives it an amap of its own.
+    With one reference left the entry just takes the old amap over (`am_ref` is read
+    unlocked first, then re-checked under the lock).  Otherwise the new amap shares the
+    source amap's lock (`rw_obj_hold`), every anon of the source gets one more reference
+    (`an_ref++`, still under that lock), and the source loses this entry's reference.
+    Returns the amap the entry now uses.  Not modelled: chunking, `am_ppref`, and the
+    kernel's first, unlocked look at `am_ref` (a benign race its comment argues for: only
+    our own reference can make it 1); the locked re-check decides the same.
+    """
+    amap = vm_amap(name)
+    amap_lock(srcamap)
+    if srcamap.am_ref == 1:
+        amap_unlock(srcamap)
+        uvm.amaps.remove(amap)  # amap_free of the unused new amap
+        return srcamap
+    # The new amap shares the source's lock: it and all the shared anons are one lock.
+    poke(amap, "am_lock", peek(srcamap, "am_lock"))
+    copied = {}
+    for slot, anon in sorted(srcamap.am_anon.items()):
+        KASSERT(anon.an_lock is peek(srcamap, "am_lock"), "anon->an_lock == srcamap->am_lock")
+        KASSERT(anon.an_ref > 0, "anon->an_ref > 0")
+        anon.an_ref = anon.an_ref + 1
+        copied[slot] = anon
+    amap.am_anon = copied
+    srcamap.am_ref = srcamap.am_ref - 1
+    KASSERT(srcamap.am_ref > 0, "srcamap->am_ref > 0")
+    amap_unlock(srcamap)
+    return amap
 
 
 def amap_unref(amap: vm_amap) -> None:

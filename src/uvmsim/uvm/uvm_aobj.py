@@ -15,6 +15,7 @@ from uvmsim.machine import (
     Shared,
     atomic_clearbits_int,
     atomic_dec_int_nv,
+    atomic_inc_int,
     atomic_setbits_int,
     peek,
     poke,
@@ -44,6 +45,14 @@ def uao_create(
     uvm_obj_init(aobj, "aobj", -2 if kernel else refs, lock)
     poke(aobj, "u_pages", npages)
     return aobj
+
+
+def uao_reference(uobj: uvm_aobj) -> None:
+    """`uao_reference`: one more reference (a shmat, a fork of a mapping); atomic, no lock.
+    The kernel object is never referenced or freed."""
+    if peek(uobj, "uo_refs") == -2:
+        return
+    atomic_inc_int(uobj, "uo_refs")
 
 
 def uao_find_swslot(uobj: uvm_aobj, pageidx: int) -> int:

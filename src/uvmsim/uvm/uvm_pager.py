@@ -288,8 +288,12 @@ def uvm_aio_aiodone(bp: swapbuf) -> None:
     uvm_aio_aiodone_pages(pgs, True, bool(bp.b_error))
 
 
-def uvm_aiodone_daemon(rounds: int = 1) -> None:
+def uvm_aiodone_daemon(rounds: int = 1, idle_return: bool = False) -> None:
     """`uvm_aiodone_daemon` (uvm_pdaemon.c 1.134/1.137): `rounds` batches of finished I/O.
+
+    With `idle_return` a round that finds the done list empty ends the run instead of
+    sleeping on it: the daemon goes back to its sleep with nothing to do, which a closed
+    program would otherwise report as a deadlock at its end (generated programs).
 
     The daemon runs without the kernel lock (it drops it at start) until it has taken the
     whole done list under `aiodoned_lock`; then it completes each buffer with the kernel
@@ -299,6 +303,9 @@ def uvm_aiodone_daemon(rounds: int = 1) -> None:
     """
     for _ in range(rounds):
         mtx_enter(uvm.aiodoned_lock)
+        if idle_return and not uvm.aio_done.bufs:
+            mtx_leave(uvm.aiodoned_lock)
+            return
         while not uvm.aio_done.bufs:
             sleep_on(uvm.aio_done, uvm.aiodoned_lock, "aiodoned")
             mtx_enter(uvm.aiodoned_lock)
