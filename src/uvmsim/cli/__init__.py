@@ -109,10 +109,11 @@ def main() -> None:
 
 
 # The commands register themselves on `main` when their modules are imported, below the group.
-from uvmsim.cli import catalog, check, fuzz, review, simulate, sweep  # noqa: E402
+from uvmsim.cli import catalog, check, compare, fuzz, review, simulate, sweep  # noqa: E402
 
 for command in (
     review.review,
+    compare.compare_cmd,
     catalog.protocols_cmd,
     catalog.scenarios_cmd,
     check.check_cmd,

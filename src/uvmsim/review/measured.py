@@ -15,7 +15,7 @@ from typing import Any
 from uvmsim.protocols import Protocol
 from uvmsim.review.checks import measure
 from uvmsim.review.evidence import lock_taken_under, sample
-from uvmsim.review.verdict import Context, Control, Verdict
+from uvmsim.review.verdict import Bounds, Context, Control, Verdict
 from uvmsim.scenarios.controls import FLUSH_PAGES
 from uvmsim.workloads.make import FAULTS_PER_PAGE, KINDS
 
@@ -105,24 +105,23 @@ BAND: dict[str, tuple[str, float, float, float]] = {
 KERNEL_JOBS = KINDS["kernel"].jobs
 
 
-def _make(ctx: Context, proto: Protocol, n: int, seed: int, **opts: float) -> Any:
+def kernel_build(b: Bounds, proto: Protocol, n: int, seed: int, **opts: float) -> Any:
     """The make kernel build in its steady state: every CPU compiling, measured over
     `build_waves` jobs' worth of faults per CPU (the start and the serial link of a whole
     build would make real time a matter of which job ends last; in steady state a build's
     real time is its fault count over the fault rate measured here)."""
-    b = ctx.bounds
     options = {"kind": "kernel", "jobs": -1, "pages": b.build_pages, **opts}
     faults = round(b.build_waves * n * b.build_pages * FAULTS_PER_PAGE)
     return measure("make", proto, n, faults, seed=seed, options=options)
 
 
-def _real_seconds(r: Any, pages: int) -> float:
+def real_seconds(r: Any, pages: int) -> float:
     """The whole kernel build's real time at `r`'s steady-state fault rate."""
     faults = KERNEL_JOBS * pages * FAULTS_PER_PAGE * r.time_scale
     return faults / r.throughput if r.throughput else float("inf")
 
 
-def _gains(base: Any, mine: Any, pages: int) -> dict[str, float]:
+def build_gains(base: Any, mine: Any, pages: int) -> dict[str, float]:
     """What `mine` gains over `base`: pageqlock spin share (percentage points, positive when
     it spins less) and build real time (positive when it is faster)."""
 
@@ -134,16 +133,16 @@ def _gains(base: Any, mine: Any, pages: int) -> dict[str, float]:
         "real": mine.throughput / base.throughput - 1 if base.throughput else 0.0,
         "base_spin": 100 * spin(base),
         "mine_spin": 100 * spin(mine),
-        "base_real_s": _real_seconds(base, pages),
-        "mine_real_s": _real_seconds(mine, pages),
+        "base_real_s": real_seconds(base, pages),
+        "mine_real_s": real_seconds(mine, pages),
     }
 
 
 def _pair(ctx: Context, n: int, seed: int, **opts: float) -> dict[str, float]:
     ctx.note(f"R8: make kernel build, {n} CPUs, seed {seed} {opts or ''}")
-    base = _make(ctx, ctx.baseline, n, seed, **opts)
-    mine = _make(ctx, ctx.protocol, n, seed, **opts)
-    return _gains(base, mine, ctx.bounds.build_pages)
+    base = kernel_build(ctx.bounds, ctx.baseline, n, seed, **opts)
+    mine = kernel_build(ctx.bounds, ctx.protocol, n, seed, **opts)
+    return build_gains(base, mine, ctx.bounds.build_pages)
 
 
 def r8(ctx: Context) -> Verdict:
@@ -197,9 +196,10 @@ def r8(ctx: Context) -> Verdict:
     # magazines the baseline takes fpageq for every page it allocates or frees.
     worse = ctx.baseline.variant(f"{ctx.baseline.name}~nocache", percpu_magazines=False)
     n = max(b.sim_cpus)
-    base = _make(ctx, ctx.baseline, n, b.sim_seeds[0])
+    base = kernel_build(b, ctx.baseline, n, b.sim_seeds[0])
     ctx.note(f"R8: control {worse.name}, {n} CPUs")
-    gain = _gains(base, _make(ctx, worse, n, b.sim_seeds[0]), b.build_pages)["real"]
+    worse_run = kernel_build(b, worse, n, b.sim_seeds[0])
+    gain = build_gains(base, worse_run, b.build_pages)["real"]
     v.control = Control(
         f"{worse.name} against {ctx.baseline.name}, make kernel build, {n} CPUs",
         "a slower build",

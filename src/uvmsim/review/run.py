@@ -48,7 +48,7 @@ class Review:
         return killed, len(self.mutants)
 
 
-def _counterexample(
+def minimized_counterexample(
     spec_str: str, scenario: str, races: bool, failure: Failure, schedule: tuple[int, ...]
 ) -> Counterexample:
     spec = CheckSpec(
@@ -94,7 +94,7 @@ def run_review(
         scenario, f, schedule, races = items[0]
         if progress:
             progress(f"minimizing {classify(f) or f.kind} in {scenario}")
-        cx = _counterexample(protocol, scenario, races, f, schedule)
+        cx = minimized_counterexample(protocol, scenario, races, f, schedule)
         cx.also_seen = sorted(
             {f"{s} ({'races' if r else 'invariants'})" for s, _f, _sc, r in items[1:]}
         )
@@ -104,7 +104,7 @@ def run_review(
         if v.verdict == "fails" and v.counterexample is not None:
             scenario, races, schedule = v.counterexample
             same = next((c for c in counterexamples if _key(c.failure) == _key(v.failure)), None)
-            question_examples[v.id] = same or _counterexample(
+            question_examples[v.id] = same or minimized_counterexample(
                 protocol, scenario, races, v.failure, schedule
             )
     return Review(
