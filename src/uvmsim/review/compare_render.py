@@ -16,6 +16,7 @@ from uvmsim.output_files import publish_directory, save_figure
 from uvmsim.review.compare import FREE_LOCK, LRU_LOCK, Comparison, ProtocolResult
 from uvmsim.review.render import CSS, counterexample_lines
 
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Columns padded to their widest cell; the first left-aligned, the others right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
