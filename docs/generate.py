@@ -45,10 +45,11 @@ FILES = (
     "docs/review.md",
     "docs/findings.md",
     "docs/fuzz.md",
+    "docs/compare.md",
 )
 LOCK = os.path.join(ROOT, "docs", "generated.lock")
 # Views that take minutes: their blocks are stamped rather than rerun by --check.
-SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale"})
+SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale", "compare"})
 # What a generated output can depend on, relative to ROOT.
 SOURCE_DIRS = ("src/uvmsim", "examples")
 SOURCE_FILES = ("docs/generate.py", "pyproject.toml")
@@ -328,6 +329,16 @@ def view_r8_sensitivity(args: list[str], plot: bool) -> str:
         "swing (points of %)",
     ]
     return _table(header, rows, right_from=2)
+
+
+def view_compare(args: list[str], plot: bool) -> str:
+    """`uvmsim compare ARGS` as printed through a pipe, in a code block (with --plot, the
+    plots are rewritten too)."""
+    code, out = _uvmsim(["compare", *_without_plot(args, plot)])
+    if code not in (0, 1):
+        raise RuntimeError(f"uvmsim compare {' '.join(args)} exited {code}: {out[-500:]}")
+    shown = " ".join(_without_plot(args, True))
+    return "```\n$ uvmsim compare " + shown + "\n" + out + "```\n"
 
 
 def view_make_scale(args: list[str], plot: bool) -> str:
@@ -618,6 +629,7 @@ VIEWS: dict[str, Callable[[list[str], bool], str]] = {
     "fuzz-coverage": view_fuzz_coverage,
     "time": view_time,
     "make-kinds": view_make_kinds,
+    "compare": view_compare,
     "make-fit": view_make_fit,
     "r8": view_r8,
     "r8-sensitivity": view_r8_sensitivity,
