@@ -107,7 +107,17 @@ def test_cli_json_and_plot(tmp_path):
     png = tmp_path / "c.png"
     r = CliRunner().invoke(
         main,
-        ["compare", "--protocol", "seed", "--cpus", "2", "--no-check", "--json", "--plot", str(png)],
+        [
+            "compare",
+            "--protocol",
+            "seed",
+            "--cpus",
+            "2",
+            "--no-check",
+            "--json",
+            "--plot",
+            str(png),
+        ],
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
