@@ -217,8 +217,8 @@ SWITCHES: tuple[Switch, ...] = (
 )
 
 # Switches that are not hunks of the diff: the state of the kernel it was applied to, the
-# proposed fix for finding F1, and OpenBSD's later steps (openbsd-2026).  Not mutated by R7
-# (they are not the diff's).
+# proposed fixes for findings F1 and F3, and OpenBSD's later steps (openbsd-2026).  Not
+# mutated by R7 (they are not the diff's).
 OTHER_SWITCHES: tuple[Switch, ...] = (
     Switch(
         "percpu_magazines",
@@ -284,11 +284,22 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         "whole cluster, and the page of interest is never relocked",
         exercises=("pdaemon-marker", "pdaemon-vs-free"),
     ),
+    Switch(
+        "anonget_error_clears_wanted",
+        (),
+        ("uvmfault_anonget",),
+        "proposed fix for finding F3 (docs/findings.md): uvmfault_anonget clears PG_WANTED "
+        "right after waking the page's sleepers, as uvm_fault.c 1.61 did, so its swap-in "
+        "error path never frees a page that still carries it",
+        exercises=("swapin-waiter",),
+    ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}
 # Switches added after replay tokens were first printed (issue 16, openbsd-2026): a token's
 # switch digest covers them only when they are on (`Protocol.digest_switches`).
-DIGEST_ONLY_WHEN_ON = frozenset({"pageq_inside_queue_ops", "pdaemon_iter_marker"})
+DIGEST_ONLY_WHEN_ON = frozenset(
+    {"pageq_inside_queue_ops", "pdaemon_iter_marker", "anonget_error_clears_wanted"}
+)
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES}
 
 
@@ -326,6 +337,7 @@ class Protocol:
     pageclean_dequeue_before_remove: bool = False
     pageq_inside_queue_ops: bool = False
     pdaemon_iter_marker: bool = False
+    anonget_error_clears_wanted: bool = False
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:

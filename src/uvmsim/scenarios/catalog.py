@@ -622,6 +622,26 @@ register(
 )
 
 
+# Finding F3 on every OpenBSD protocol (docs/findings.md): not related to the diff.
+_F3_EVERYWHERE = {name: "finding" for name in ALL_PROTOCOLS_HOLD}
+
+register(
+    Scenario(
+        name="swapin-waiter",
+        cpus=2,
+        pages=12,
+        summary="two threads fault on one anon whose data is only on swap, and the swap read "
+        "fails: the second sleeps on the busy page (PG_WANTED) while the first frees it on "
+        "uvmfault_anonget's error path (finding F3)",
+        questions=(),
+        setup=_swapin_error_setup,
+        program=lambda w: [(lambda: _swapin_fault_anon(w)) for _k in range(w.size.cpus)],
+        expect=dict(_F3_EVERYWHERE),
+        sizes=(extra_cpus(MAX_CPUS, "another thread faults the same anon"),),
+    )
+)
+
+
 def _bufcache_setup(w: World) -> None:
     w.bp = bufcache_alloc("buf", 2)  # two pages from dma_constraint
     w.pm = S.new_pmap("proc")

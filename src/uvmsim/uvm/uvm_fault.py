@@ -335,7 +335,9 @@ def uvmfault_anonget(entry: fault_entry, anon: Any) -> int:
     (`uvm_swap_get`: kernel lock, `swpgonly` decremented on success), relock.  If the anon
     was freed meanwhile (PG_RELEASED) release it; if the read failed, free the never-mapped
     page (before the diff inside the pageq lock, switch `anonget_unlocked`) and return
-    EACCES; else activate it under the pageq lock.
+    EACCES; else activate it under the pageq lock.  As in 1.171, PG_WANTED is cleared on
+    the success path only: a page a sleeper waited on is freed with it set (finding F3;
+    switch `anonget_error_clears_wanted` is the fix, as 1.61 cleared it after the wakeup).
     """
     from uvmsim.uvm.uvm_anon import SWSLOT_BAD, uvm_anon_release
     from uvmsim.uvm.uvm_page import uvm_pageactivate, uvm_pagealloc, uvm_pagefree, uvm_pagewait
@@ -362,6 +364,10 @@ def uvmfault_anonget(entry: fault_entry, anon: Any) -> int:
     amap_lock(amap)
     if pg.pg_flags & PG_WANTED:
         wakeup(pg)
+        if uvm.proto.anonget_error_clears_wanted:
+            # the fix for finding F3: the sleepers are woken, so the bit has done its work;
+            # left set, the error path below frees a page that carries it
+            atomic_clearbits_int(pg, "pg_flags", PG_WANTED)
     if pg.pg_flags & PG_RELEASED:
         KASSERT(anon.an_ref == 0, "anon->an_ref == 0")
         uvm_anon_release(anon)
