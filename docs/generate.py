@@ -49,7 +49,7 @@ FILES = (
 )
 LOCK = os.path.join(ROOT, "docs", "generated.lock")
 # Views that take minutes: their blocks are stamped rather than rerun by --check.
-SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale", "compare"})
+SLOW = frozenset({"review", "r8", "r8-sensitivity", "make-scale", "compare", "compare-batching"})
 # What a generated output can depend on, relative to ROOT.
 SOURCE_DIRS = ("src/uvmsim", "examples")
 SOURCE_FILES = ("docs/generate.py", "pyproject.toml")
@@ -341,6 +341,41 @@ def view_compare(args: list[str], plot: bool) -> str:
     return "```\n$ uvmsim compare " + shown + "\n" + out + "```\n"
 
 
+def view_compare_batching(args: list[str], plot: bool) -> str:
+    """`uvmsim compare ARGS --json` (no checks): per protocol and CPU count, LRU-lock
+    acquisitions per 1,000 faults and LRU-lock spin, each as a factor against the first
+    protocol named (the unbatched reference)."""
+    doc = _json(["compare", *args])
+    ref = doc["protocols"][0]
+    rows = []
+    for pr in doc["protocols"][1:]:
+        for mine, base in zip(pr["build"], ref["build"], strict=True):
+            acq = mine["lru_acquisitions_per_1000_faults"]
+            racq = base["lru_acquisitions_per_1000_faults"]
+            spin, rspin = mine["lru_spin"], base["lru_spin"]
+            rows.append(
+                [
+                    f"`{pr['protocol']}`",
+                    str(mine["cpus"]),
+                    f"{racq:,.0f} -> {acq:,.0f}",
+                    f"{racq / acq:.1f}x" if acq else "inf",
+                    f"{rspin:.1f}% -> {spin:.1f}%",
+                    f"{rspin / spin:.1f}x" if spin else ("-" if not rspin else "inf"),
+                    f"{mine['gain'] - base['gain']:+.1%}",
+                ]
+            )
+    header = [
+        "protocol",
+        "CPUs",
+        f"LRU acquisitions / 1k faults (`{ref['protocol']}` -> it)",
+        "fewer by",
+        "LRU spin",
+        "less by",
+        f"real time vs `{ref['protocol']}`",
+    ]
+    return _table(header, rows, right_from=1)
+
+
 def view_make_scale(args: list[str], plot: bool) -> str:
     """`uvmsim scale ARGS --json` of the make build: real-time speedup over the protocol's
     smallest CPU count, and system time per fault; with --plot, both as curves."""
@@ -630,6 +665,7 @@ VIEWS: dict[str, Callable[[list[str], bool], str]] = {
     "time": view_time,
     "make-kinds": view_make_kinds,
     "compare": view_compare,
+    "compare-batching": view_compare_batching,
     "make-fit": view_make_fit,
     "r8": view_r8,
     "r8-sensitivity": view_r8_sensitivity,
