@@ -44,6 +44,7 @@ from uvmsim.uvm.uvm_page import (
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
+from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_idle
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
 
@@ -252,6 +253,55 @@ register(
         expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds"},
         swap={"fragmented": True},
         sizes=(pagedaemon_passes(MAX_PASSES),),
+    )
+)
+
+
+# ---- intent-on-freed-page (netbsd-intent's per-CPU intent queues) ---------------------------
+
+
+def _intent_freed_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.aobj = uao_create("aobj", npages=1)
+    S.fault_object(w.pm, 0x2000, w.aobj, 0)
+    S.deactivate_object_page(w.aobj, 0)  # unmapped and inactive: the next access faults
+    w.other = S.new_pmap("other")
+    w.amap = S.new_amap("amap")
+
+
+def _touch_then_idle(w: World) -> None:
+    """cpu0: the process touches its object page (a fault that re-activates it: with intents
+    an activate intent on cpu0's queue), then cpu0 goes idle (its queue drains by try-lock)."""
+    _access_or_fault_object(w, 0x2000, w.aobj, 0)
+    uvmpdpol_idle()
+
+
+def _free_then_reuse(w: World) -> None:
+    """cpu1: the object's last reference frees its pages (the page leaves its owner with a
+    dequeue intent, maybe while its activate intent waits in cpu0's queue), then another
+    process faults a fresh anon page (which the allocator hands out from cpu1's magazine:
+    the page just freed), then cpu1 goes idle."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.amap, slot=0))
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="intent-on-freed-page",
+        cpus=2,
+        pages=12,
+        summary="a page's queue intent waits in one CPU's intent queue while another CPU frees "
+        "the page and hands it out again: realizing the entry must do what the page wants "
+        "now, under its interlock (netbsd-intent; elsewhere a fault against a free and a "
+        "fresh fault)",
+        questions=(),
+        setup=_intent_freed_setup,
+        program=lambda w: [lambda: _touch_then_idle(w), lambda: _free_then_reuse(w)],
+        expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds", "netbsd-intent": "holds"},
+        # No constrained memory: every free goes to the freeing CPU's magazine, whose next
+        # allocation hands the same page out again.
+        world={"dma_share": 0.0},
     )
 )
 
