@@ -44,7 +44,7 @@ from uvmsim.uvm.uvm_page import (
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
-from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_idle
+from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest, uvmpdpol_idle
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
 
@@ -599,7 +599,9 @@ def _aiodone_setup(w: World) -> None:
     S.deactivate_object_page(w.aobj, 0)
     # The pagedaemon starts an asynchronous swap write of both dirty pages (one cluster);
     # unencrypted and DMA-reachable, they are written in place and stay busy until the
-    # aiodone daemon completes them.
+    # aiodone daemon completes them.  (With NetBSD's intents the deactivations wait in the
+    # set-up CPU's intent queue: it idles first, or the pagedaemon finds nothing inactive.)
+    uvmpdpol_drain_at_rest()
     uvm_pageout(shortage=2)
     _exiting_setup(w, 3)
 
