@@ -306,6 +306,30 @@ def test_a_drain_realizing_a_stale_intent_is_caught(monkeypatch):
     assert res.failure.kind == "invariant", res.failure.render()
 
 
+def test_the_scan_meeting_a_page_in_flux_holds(monkeypatch):
+    # intent-vs-scan: the pagedaemon's try-lock meets the freed (and maybe reused) page with
+    # an intent pending and realizes it, on many interleavings
+    from uvmsim.uvm import uvm_pdaemon as pd
+
+    met = []
+    real = pd._trylockowner_interlocked
+
+    def counting(pg):
+        met.append(bool(peek(pg, "pqflags") & PQ_INTENT_SET))
+        return real(pg)
+
+    monkeypatch.setattr(pd, "_trylockowner_interlocked", counting)
+    res = run_check(CheckSpec(protocol="netbsd-intent", scenario="intent-vs-scan"))
+    assert res.failure is None and res.coverage.complete
+    assert sum(met) > 10
+
+
+@pytest.mark.parametrize("proto", ["seed", "openbsd-2026"])
+def test_the_same_race_without_intents_is_F1(proto):
+    res = run_check(CheckSpec(protocol=proto, scenario="intent-vs-scan"))
+    assert classify(res.failure) == "F1"
+
+
 # ---- finding F1 -----------------------------------------------------------------------------
 
 

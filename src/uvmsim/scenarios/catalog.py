@@ -306,6 +306,69 @@ register(
 )
 
 
+def _intent_scan_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    # A zero-filled aobj page never paged out, inactive, first in the scan's way: freeing it
+    # needs no swap slot given back, so no kernel lock (which the pagedaemon holds).
+    w.aobj = uao_create("aobj", npages=1)
+    S.fault_object(w.pm, 0x2000, w.aobj, 0)
+    S.deactivate_object_page(w.aobj, 0)
+    # With intents, realize it now: a drain realizes its batch newest first (NetBSD fills
+    # the queue downwards and drains it upwards), which would put it behind the others.
+    uvmpdpol_drain_at_rest()
+    w.others = S.new_amap("others")  # more clean inactive pages, behind it
+    for i in range(2):
+        S.fault_anon(w.pm, 0x10000 + i * P, w.others, i)
+        S.clean_anon(w.others, i)
+        S.deactivate_anon(w.others, i)
+    w.other = S.new_pmap("other")
+    w.fresh = S.new_amap("fresh")
+
+
+def _exit_reuse_idle(w: World) -> None:
+    """cpu0: the object's last reference frees its page (with intents still on the inactive
+    queue, a dequeue intent pending), another process faults a fresh page (the same one,
+    from cpu0's magazine: an activate intent replaces the dequeue), then cpu0 goes idle."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.fresh, slot=0))
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="intent-vs-scan",
+        cpus=2,
+        pages=12,
+        summary="the pagedaemon's inactive scan meets a page that a flush freed and a fault "
+        "reused while its queue intents wait in another CPU's intent queue: it must realize "
+        "what the page wants now and skip it, never try the owner of a page in flux "
+        "(netbsd-intent; elsewhere the pagedaemon against a free and a fault: finding F1 "
+        "after the diff)",
+        questions=(),
+        setup=_intent_scan_setup,
+        program=lambda w: [
+            lambda: _exit_reuse_idle(w),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
+        ],
+        # Without intents the freed object page is the window of finding F1 (its uobject
+        # cleared while it is still queued), and without the dequeue-first hunks the
+        # pagedaemon's free recurses on the pageq lock first.
+        expect={
+            "openbsd-pre": "holds",
+            "seed": "finding",
+            "seed-plain-wired": "finding",
+            "seed-no-dequeue-first": "recursion",
+            "openbsd-2024-nocache": "holds",
+            "seed-fixed": "holds",
+            "openbsd-2026": "finding",
+            "netbsd-intent": "holds",
+        },
+        world={"dma_share": 0.0},
+        sizes=(pagedaemon_passes(MAX_PASSES),),
+    )
+)
+
+
 def _pdaemon_released_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     w.amap = S.new_amap("amap")
