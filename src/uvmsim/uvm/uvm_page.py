@@ -175,6 +175,9 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
 
     Owner lock write-held (object) or the anon's lock NULL or write-held.  The page comes back
     PG_BUSY|PG_FAKE and is on no queue: the caller activates, deactivates or wires it.
+    With `pdpol_intents` the identity is set under the page's interlock, as NetBSD's
+    `uvm_pagealloc_strat` (uvm_page.c 1.246) does when it gives one; the page may still be
+    on an LRU queue with the dequeue intent its free left.
     """
     KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
     KASSERT(anon is None or off == 0, "anon == NULL || off == 0")
@@ -189,7 +192,7 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
     )
     # NetBSD gives the page its identity under the interlock (uvm_pagealloc_strat 1.246):
     # a scan holding the interlock sees the owner, or the intent the free left.
-    intents = uvm.proto.pdpol_intents
+    intents = uvm.proto.pdpol_intents and (obj is not None or anon is not None)
     if intents:
         uvm_pagelock(pg)
     pg.offset = off
