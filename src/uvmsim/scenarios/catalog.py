@@ -267,6 +267,14 @@ def _intent_freed_setup(w: World) -> None:
     S.deactivate_object_page(w.aobj, 0)  # unmapped and inactive: the next access faults
     w.other = S.new_pmap("other")
     w.amap = S.new_amap("amap")
+    w.extra = [(S.new_pmap(f"extra{k}"), S.new_amap(f"extra{k}")) for k in range(2, w.size.cpus)]
+
+
+def _fault_fresh_then_idle(pm, amap) -> None:
+    """An extra CPU: its process faults a fresh anon page (an activate intent on its own
+    queue, a page from its own magazine), then the CPU goes idle."""
+    uvm_fault_upper(fault_entry(pmap=pm, va=0x5000, amap=amap, slot=0))
+    uvmpdpol_idle()
 
 
 def _touch_then_idle(w: World) -> None:
@@ -297,11 +305,16 @@ register(
         "fresh fault)",
         questions=(),
         setup=_intent_freed_setup,
-        program=lambda w: [lambda: _touch_then_idle(w), lambda: _free_then_reuse(w)],
+        program=lambda w: [
+            lambda: _touch_then_idle(w),
+            lambda: _free_then_reuse(w),
+            *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
+        ],
         expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds", "netbsd-intent": "holds"},
         # No constrained memory: every free goes to the freeing CPU's magazine, whose next
         # allocation hands the same page out again.
         world={"dma_share": 0.0},
+        sizes=(extra_cpus(MAX_CPUS, "another process faults a fresh anon page, then idles"),),
     )
 )
 
