@@ -36,7 +36,13 @@ def protocols_json(extra: list[Protocol]) -> dict:
             for k, v in NOT_IN_DIFF.items()
         ],
         "protocols": [
-            {"name": p.name, "description": p.description, "switches": p.switches()} for p in protos
+            {
+                "name": p.name,
+                "description": p.description,
+                "switches": p.switches(),
+                "knobs": p.knobs(),
+            }
+            for p in protos
         ],
     }
 

@@ -263,6 +263,9 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
             "uvmpd_scan_active",
             "uvmpd_scan_inactive_1154",
             "uvmpd_scan_active_1154",
+            "uvmpdpol_pageactivate_locked",
+            "uvmpdpol_pagedeactivate_locked",
+            "uvmpdpol_pagedequeue_locked",
         ),
         "OpenBSD's next step (uvm_page.c 1.184-1.188): uvm_pageactivate, uvm_pagedeactivate "
         "and uvm_pagewire take the pageq lock themselves ('push the pageqlock dances "
@@ -294,13 +297,66 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         exercises=("swapin-waiter",),
     ),
 )
-ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES}
-# Switches added after replay tokens were first printed (issue 16, openbsd-2026): a token's
-# switch digest covers them only when they are on (`Protocol.digest_switches`).
-DIGEST_ONLY_WHEN_ON = frozenset(
-    {"pageq_inside_queue_ops", "pdaemon_iter_marker", "anonget_error_clears_wanted"}
+# A peer design (issue 16), not OpenBSD's: NetBSD's page-replacement intents.
+PEER_SWITCHES: tuple[Switch, ...] = (
+    Switch(
+        "pdpol_intents",
+        (),
+        (
+            "uvm_pageactivate",
+            "uvm_pagedeactivate",
+            "uvm_pagedequeue",
+            "uvm_pagewire",
+            "uvm_pageunwire",
+            "uvm_pagealloc_pg",
+            "uvm_pageclean",
+            "uvm_pmr_cache_put",
+            "uvmpd_trylockowner",
+            "uvmpd_scan_inactive",
+            "uvmpd_scan_active",
+            "uvmpd_scan_inactive_1154",
+            "uvmpd_scan_active_1154",
+            "uvn_flush",
+            "uvmpdpol_drain_at_rest",
+            "_intents",
+        ),
+        "NetBSD's intent queues (uvm_pdpolicy_clock.c 1.40, uvm_page.c 1.246): "
+        "uvm_pageactivate/deactivate/dequeue and uvm_pagewire only record an intent in the "
+        "page's pqflags under its interlock, and uvm_pageunlock puts the page on this CPU's "
+        "intent queue (`Protocol.pdq_size` entries); a full queue is realized in one batch "
+        "under one pageq (pdpolicy) lock acquisition, each entry under its interlock, and "
+        "the idle loop drains it by try-lock; uvm_pageclean removes the owner and sets the "
+        "dequeue intent under the interlock, so a freed page may stay queued until the intent "
+        "is realized; the pagedaemon takes the interlock of each page it meets, realizes a "
+        "pending intent and skips a page with no owner; callers holding the pageq lock (the "
+        "scans, uvn_flush) realize at once (NetBSD's `_locked` operations)",
+        exercises=("intent-on-freed-page",),
+        measured_on="build",
+    ),
 )
-NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES}
+ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES + PEER_SWITCHES}
+# Switches added after replay tokens were first printed (issue 16, openbsd-2026,
+# netbsd-intent; the fix for F3): a token's switch digest covers them only when they are on
+# (`Protocol.digest_switches`).
+DIGEST_ONLY_WHEN_ON = frozenset(
+    {
+        "pageq_inside_queue_ops",
+        "pdaemon_iter_marker",
+        "pdpol_intents",
+        "anonget_error_clears_wanted",
+    }
+)
+# Integer knobs of a protocol (fields of `Protocol` that are not switches) and their
+# defaults: a digest covers a knob only when it differs from its default, so that protocols
+# that never heard of it keep their digests.
+KNOBS: dict[str, tuple[int, str]] = {
+    "pdq_size": (
+        128,
+        "entries of each CPU's intent queue (NetBSD's CLOCK_PDQ_SIZE); read only with "
+        "`pdpol_intents`",
+    ),
+}
+NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES + PEER_SWITCHES}
 
 
 @dataclass(frozen=True)
@@ -338,32 +394,59 @@ class Protocol:
     pageq_inside_queue_ops: bool = False
     pdaemon_iter_marker: bool = False
     anonget_error_clears_wanted: bool = False
+    pdpol_intents: bool = False
+    # Knobs (`KNOBS`): integers, not switches; the dataclass holds them so that a variant
+    # carries them like its switches (`variant(..., pdq_size=4)`).
+    pdq_size: int = 128
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls) if f.type in (bool, "bool"))
 
+    @classmethod
+    def knob_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.type in (int, "int"))
+
     def switches(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.switch_names()}
 
-    def digest_switches(self) -> dict[str, bool]:
+    def knobs(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.knob_names()}
+
+    def digest_switches(self) -> dict[str, bool | int]:
         """The switches a replay token's digest covers: all, except that a switch added
         after tokens were first printed counts only when on, so that a token printed before
-        it replays on every protocol that leaves it off."""
-        return {k: v for k, v in self.switches().items() if v or k not in DIGEST_ONLY_WHEN_ON}
+        it replays on every protocol that leaves it off; and the knobs that differ from
+        their defaults."""
+        out: dict[str, bool | int] = {
+            k: v for k, v in self.switches().items() if v or k not in DIGEST_ONLY_WHEN_ON
+        }
+        out.update({k: v for k, v in self.knobs().items() if v != KNOBS[k][0]})
+        return out
 
-    def variant(self, name: str, description: str = "", **switches: bool) -> Protocol:
-        """A copy with some switches changed (e.g. a mutant, or a follow-up diff)."""
+    def variant(self, name: str, description: str = "", **switches: bool | int) -> Protocol:
+        """A copy with some switches (or knobs) changed (e.g. a mutant, or a follow-up diff)."""
         known = set(self.switch_names())
+        knobs = set(self.knob_names())
         for key, value in switches.items():
+            if key in knobs:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise InputError(
+                        f"protocol knob {key!r} must be a positive integer, got {value!r}"
+                    )
+                continue
             if key not in known:
                 raise InputError(
-                    f"protocol switch {key!r} is unknown; accepted: {', '.join(sorted(known))}"
+                    f"protocol switch {key!r} is unknown; accepted: "
+                    f"{', '.join(sorted(known | knobs))}"
                 )
             if not isinstance(value, bool):
                 raise InputError(f"protocol switch {key!r} must be True or False, got {value!r}")
         return dataclasses.replace(
-            self, name=name, description=description or self.description, **switches
+            self,
+            name=name,
+            description=description or self.description,
+            **switches,  # type: ignore[arg-type]
         )
 
     def diff_from(self, other: Protocol) -> dict[str, tuple[bool, bool]]:
@@ -426,6 +509,20 @@ OPENBSD_2026 = SEED.variant(
     pdaemon_iter_marker=True,
 )
 
+# NetBSD's design on the 2026 kernel: the callers of the queue operations already hold no
+# pageq lock there (1.184's shape is NetBSD's: the operation locks what it needs), so the
+# intent switch replaces what the operations lock (the page's interlock instead of the pageq
+# lock) without touching a caller.  Every other switch stays openbsd-2026's.
+NETBSD_INTENT = OPENBSD_2026.variant(
+    "netbsd-intent",
+    "openbsd-2026 with NetBSD's page-replacement intents (uvm_pdpolicy_clock.c 1.40, "
+    "uvm_page.c 1.246, uvm_pdaemon.c 1.133.16.1): queue operations set an intent under the "
+    "page's interlock and queue it per CPU (128 entries); a full queue is realized in one "
+    "batch under one pageq (pdpolicy) lock acquisition; the pagedaemon realizes pending "
+    "intents and skips ownerless pages",
+    pdpol_intents=True,
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -436,5 +533,6 @@ PROTOCOLS: dict[str, Protocol] = {
         OPENBSD_2024_NOCACHE,
         SEED_FIXED,
         OPENBSD_2026,
+        NETBSD_INTENT,
     )
 }

@@ -44,6 +44,7 @@ from uvmsim.uvm.uvm_page import (
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
+from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest, uvmpdpol_idle
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
 
@@ -251,6 +252,131 @@ register(
         ],
         expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds"},
         swap={"fragmented": True},
+        sizes=(pagedaemon_passes(MAX_PASSES),),
+    )
+)
+
+
+# ---- intent-on-freed-page (netbsd-intent's per-CPU intent queues) ---------------------------
+
+
+def _intent_freed_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.aobj = uao_create("aobj", npages=1)
+    S.fault_object(w.pm, 0x2000, w.aobj, 0)
+    S.deactivate_object_page(w.aobj, 0)  # unmapped and inactive: the next access faults
+    w.other = S.new_pmap("other")
+    w.amap = S.new_amap("amap")
+    w.extra = [(S.new_pmap(f"extra{k}"), S.new_amap(f"extra{k}")) for k in range(2, w.size.cpus)]
+
+
+def _fault_fresh_then_idle(pm, amap) -> None:
+    """An extra CPU: its process faults a fresh anon page (an activate intent on its own
+    queue, a page from its own magazine), then the CPU goes idle."""
+    uvm_fault_upper(fault_entry(pmap=pm, va=0x5000, amap=amap, slot=0))
+    uvmpdpol_idle()
+
+
+def _touch_then_idle(w: World) -> None:
+    """cpu0: the process touches its object page (a fault that re-activates it: with intents
+    an activate intent on cpu0's queue), then cpu0 goes idle (its queue drains by try-lock)."""
+    _access_or_fault_object(w, 0x2000, w.aobj, 0)
+    uvmpdpol_idle()
+
+
+def _free_then_reuse(w: World) -> None:
+    """cpu1: the object's last reference frees its pages (the page leaves its owner with a
+    dequeue intent, maybe while its activate intent waits in cpu0's queue), then another
+    process faults a fresh anon page (which the allocator hands out from cpu1's magazine:
+    the page just freed), then cpu1 goes idle."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.amap, slot=0))
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="intent-on-freed-page",
+        cpus=2,
+        pages=12,
+        summary="a page's queue intent waits in one CPU's intent queue while another CPU frees "
+        "the page and hands it out again: realizing the entry must do what the page wants "
+        "now, under its interlock (netbsd-intent; elsewhere a fault against a free and a "
+        "fresh fault)",
+        questions=(),
+        setup=_intent_freed_setup,
+        program=lambda w: [
+            lambda: _touch_then_idle(w),
+            lambda: _free_then_reuse(w),
+            *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
+        ],
+        expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds", "netbsd-intent": "holds"},
+        # No constrained memory: every free goes to the freeing CPU's magazine, whose next
+        # allocation hands the same page out again.
+        world={"dma_share": 0.0},
+        sizes=(extra_cpus(MAX_CPUS, "another process faults a fresh anon page, then idles"),),
+    )
+)
+
+
+def _intent_scan_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    # A zero-filled aobj page never paged out, inactive, first in the scan's way: freeing it
+    # needs no swap slot given back, so no kernel lock (which the pagedaemon holds).
+    w.aobj = uao_create("aobj", npages=1)
+    S.fault_object(w.pm, 0x2000, w.aobj, 0)
+    S.deactivate_object_page(w.aobj, 0)
+    # With intents, realize it now: a drain realizes its batch newest first (NetBSD fills
+    # the queue downwards and drains it upwards), which would put it behind the others.
+    uvmpdpol_drain_at_rest()
+    w.others = S.new_amap("others")  # more clean inactive pages, behind it
+    for i in range(2):
+        S.fault_anon(w.pm, 0x10000 + i * P, w.others, i)
+        S.clean_anon(w.others, i)
+        S.deactivate_anon(w.others, i)
+    w.other = S.new_pmap("other")
+    w.fresh = S.new_amap("fresh")
+
+
+def _exit_reuse_idle(w: World) -> None:
+    """cpu0: the object's last reference frees its page (with intents still on the inactive
+    queue, a dequeue intent pending), another process faults a fresh page (the same one,
+    from cpu0's magazine: an activate intent replaces the dequeue), then cpu0 goes idle."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.fresh, slot=0))
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="intent-vs-scan",
+        cpus=2,
+        pages=12,
+        summary="the pagedaemon's inactive scan meets a page that a flush freed and a fault "
+        "reused while its queue intents wait in another CPU's intent queue: it must realize "
+        "what the page wants now and skip it, never try the owner of a page in flux "
+        "(netbsd-intent; elsewhere the pagedaemon against a free and a fault: finding F1 "
+        "after the diff)",
+        questions=(),
+        setup=_intent_scan_setup,
+        program=lambda w: [
+            lambda: _exit_reuse_idle(w),
+            lambda: uvm_pageout(rounds=w.size.passes, shortage=1),
+        ],
+        # Without intents the freed object page is the window of finding F1 (its uobject
+        # cleared while it is still queued), and without the dequeue-first hunks the
+        # pagedaemon's free recurses on the pageq lock first.
+        expect={
+            "openbsd-pre": "holds",
+            "seed": "finding",
+            "seed-plain-wired": "finding",
+            "seed-no-dequeue-first": "recursion",
+            "openbsd-2024-nocache": "holds",
+            "seed-fixed": "holds",
+            "openbsd-2026": "finding",
+            "netbsd-intent": "holds",
+        },
+        world={"dma_share": 0.0},
         sizes=(pagedaemon_passes(MAX_PASSES),),
     )
 )
@@ -549,7 +675,9 @@ def _aiodone_setup(w: World) -> None:
     S.deactivate_object_page(w.aobj, 0)
     # The pagedaemon starts an asynchronous swap write of both dirty pages (one cluster);
     # unencrypted and DMA-reachable, they are written in place and stay busy until the
-    # aiodone daemon completes them.
+    # aiodone daemon completes them.  (With NetBSD's intents the deactivations wait in the
+    # set-up CPU's intent queue: it idles first, or the pagedaemon finds nothing inactive.)
+    uvmpdpol_drain_at_rest()
     uvm_pageout(shortage=2)
     _exiting_setup(w, 3)
 

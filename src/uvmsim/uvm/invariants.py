@@ -28,6 +28,12 @@ PQ_ITER = 0x00080000
 PQ_ANON = 0x00100000
 PG_PMAPMASK = 0x3F000000
 _FREE_OK = PQ_FREE | PG_ZERO | PG_PMAPMASK
+PQ_LRU = PQ_ACTIVE | PQ_INACTIVE
+# pqflags intent bits (uvm_page_h), for `pdpol_intents`
+PQ_INTENT_MASK = 0x3
+PQ_INTENT_D = 0x3
+PQ_INTENT_SET = 0x4
+PQ_INTENT_QUEUED = 0x8
 
 
 @inline
@@ -42,6 +48,18 @@ def _world() -> tuple:
     from uvmsim.uvm.uvmexp import uvmexp
 
     return uvm, uvmexp.__dict__
+
+
+def _dequeue_pending(d: dict) -> bool:
+    """With `pdpol_intents`: the page's dequeue intent is pending (NetBSD's uvm_pagefree and
+    uvm_pagewire leave a page on its LRU queue until then).  The one excuse a queued page
+    has for having no owner, a wiring, or being free."""
+    pq = d["pqflags"]
+    return bool(pq & PQ_INTENT_SET) and (pq & PQ_INTENT_MASK) == PQ_INTENT_D
+
+
+def _intents(uvm: Any) -> bool:
+    return bool(uvm.proto is not None and uvm.proto.pdpol_intents)
 
 
 def _flags(flags: int) -> str:
@@ -60,6 +78,7 @@ def check_queues() -> str | None:
     on_a, on_i = {id(p) for p in active}, {id(p) for p in inactive}
     if len(on_a) != len(active) or len(on_i) != len(inactive):
         return "a page appears twice on an LRU queue"
+    intents = _intents(uvm)
     for pg in uvm.pages:
         d = pg.__dict__
         flags = d["pg_flags"]
@@ -67,9 +86,13 @@ def check_queues() -> str | None:
         if bool(flags & PQ_ACTIVE) != a or bool(flags & PQ_INACTIVE) != i:
             where = "on active" if a else "on inactive" if i else "on no queue"
             return f"I1: {pg.name} has {_flags(flags & (PQ_ACTIVE | PQ_INACTIVE))} but is {where}"
+        if intents and d["pqflags"] & PQ_INTENT_SET and not d["pqflags"] & PQ_INTENT_QUEUED:
+            return f"{pg.name} has an intent pending but is on no CPU's intent queue (lost)"
         if a or i:
             if a and i:
                 return f"I1: {pg.name} is on both LRU queues"
+            if intents and _dequeue_pending(d):
+                continue  # freed or wired, still queued until the intent is realized
             if d["wire_count"] > 0:
                 return f"I5: {pg.name} is wired (wire_count {d['wire_count']}) and queued"
             if d["uobject"] is None and d["uanon"] is None:
@@ -145,6 +168,7 @@ def check_free_pool(final: bool = True) -> str | None:
     """
     uvm, ue = _world()
     pool = peek(uvm.pmr, "free_pages")
+    intents = _intents(uvm)
     seen: dict[int, str] = {}
     for pg in pool:
         if id(pg) in seen:
@@ -152,7 +176,8 @@ def check_free_pool(final: bool = True) -> str | None:
         seen[id(pg)] = "pmemrange"
         d = pg.__dict__
         flags = d["pg_flags"]
-        if not flags & PQ_FREE or flags & ~_FREE_OK:
+        lru_ok = intents and _dequeue_pending(d)
+        if not flags & PQ_FREE or flags & ~(_FREE_OK | (PQ_LRU if lru_ok else 0)):
             return f"I14: {pg.name} in pmemrange has flags {_flags(flags)}"
         if d["uobject"] is not None or d["uanon"] is not None:
             return f"I14: {pg.name} in pmemrange still has an owner"
@@ -169,6 +194,8 @@ def check_free_pool(final: bool = True) -> str | None:
                 seen[id(pg)] = f"cpu{upc.cpu}'s magazine"
                 d = pg.__dict__
                 flags = d["pg_flags"]
+                if intents and _dequeue_pending(d):
+                    flags &= ~PQ_LRU
                 if flags & PQ_FREE or flags & ~_FREE_OK or d["wire_count"]:
                     return f"I15: {pg.name} in a magazine has flags {_flags(flags)}"
                 if d["uobject"] is not None or d["uanon"] is not None:
@@ -187,8 +214,30 @@ def check_free_pool(final: bool = True) -> str | None:
             where is not None and where != "pmemrange"
         ):
             return f"I16: {pg.name} is {state} but found in {where or 'no free list'}"
-        if where is not None and d["pg_flags"] & (PQ_ACTIVE | PQ_INACTIVE):
+        if where is not None and d["pg_flags"] & PQ_LRU and not (intents and _dequeue_pending(d)):
             return f"I18: free page {pg.name} is still on an LRU queue"
+    return None
+
+
+def check_intent_queues() -> str | None:
+    """With `pdpol_intents`, once every CPU has finished: a page is marked queued exactly
+    when it sits in one CPU's intent queue (uvm_pageunlock marks it, then appends it with no
+    lock held, so the two agree only at the end)."""
+    uvm, _ue = _world()
+    if not _intents(uvm):
+        return None
+    where: dict[int, int] = {}
+    for cpu, pdq in enumerate(uvm.pdq):
+        for pg in pdq:
+            if id(pg) in where:
+                return f"{pg.name} is twice in the intent queues (cpu{where[id(pg)]}, cpu{cpu})"
+            where[id(pg)] = cpu
+    for pg in uvm.pages:
+        queued = bool(pg.__dict__["pqflags"] & PQ_INTENT_QUEUED)
+        if queued != (id(pg) in where):
+            state = "marked queued" if queued else "not marked queued"
+            found = f"in cpu{where[id(pg)]}'s" if id(pg) in where else "in no"
+            return f"{pg.name} is {state} but {found} intent queue"
     return None
 
 
@@ -211,6 +260,7 @@ def check_all(final: bool = True) -> str | None:
         or check_owners(final)
         or check_free_pool(final)
         or check_mappings()
+        or (check_intent_queues() if final else None)
     )
 
 

@@ -72,6 +72,7 @@ class uvm_t:
         self.pmr: Any = None
         self.ncpu = 1
         self.cpu_caches: list = []
+        self.pdq: list = []  # per-CPU intent queues (uvm_pdpolicy_clock; `pdpol_intents`)
         self.aio_done: Any = None
         self.swap: Any = None
         self.pagedaemon_chan = object()  # wait channel `&uvm.pagedaemon`
@@ -87,7 +88,7 @@ def uvm_world_init(proto: Protocol, ncpu: int, dma_end: int | None = None) -> No
     `dma_end`: the first physical address above `dma_constraint` (None: no limit, every
     page is DMA-reachable and constrained).
     """
-    from uvmsim.uvm import uvm_pager, uvm_pmemrange, uvm_swap
+    from uvmsim.uvm import uvm_pager, uvm_pdpolicy_clock, uvm_pmemrange, uvm_swap
     from uvmsim.uvm import uvmexp as uvmexp_mod
 
     uvm.__init__()
@@ -95,6 +96,7 @@ def uvm_world_init(proto: Protocol, ncpu: int, dma_end: int | None = None) -> No
     uvm.ncpu = ncpu
     uvmexp_mod.uvmexp_init(proto)
     uvm_pmemrange.uvm_pmr_init(ncpu, uvm_pmemrange.NO_LIMIT if dma_end is None else dma_end)
+    uvm_pdpolicy_clock.uvmpdpol_init(ncpu)
     uvm_swap.uvm_swap_init()
     uvm_pager.uvm_pager_init()
 

@@ -10,6 +10,16 @@ page, so a caller holding it must dequeue first.  From uvm_page.c 1.184 (switch
 `uvm_pageactivate`, `uvm_pagedeactivate` and `uvm_pagewire`: they take the lock themselves,
 and their callers use `uvm_lock_pageq_for_queue_op` (a round trip before 1.184, nothing
 after) or, when they hold the lock for a loop, `uvm_drop_pageq_for_queue_op`.
+
+With switch `pdpol_intents` (protocol `netbsd-intent`) the queue operations are NetBSD's
+(uvm_page.c 1.246, 2020/08/15, with uvm_pdpolicy_clock.c 1.40 in `uvm_pdpolicy_clock`):
+each takes the page's interlock instead of the pageq lock and records an intent, which
+`uvm_pageunlock` queues on this CPU's intent queue; `uvm_pageclean` removes the owner and
+sets the dequeue intent under the interlock.  NetBSD's callers take the interlock around
+the call (`uvm_pagelock`); the model takes it inside, as it takes the pageq lock inside
+from 1.184: one acquisition per operation either way.  A caller that already holds the
+pageq lock (the pagedaemon's scans, uvn_flush, a set-up's eviction) realizes the intent at
+once, as NetBSD's scans call the `_locked` operations.
 """
 
 from __future__ import annotations
@@ -24,6 +34,9 @@ from uvmsim.machine import (
     atomic_inc_int,
     atomic_setbits_int,
     kernel_work,
+    mtx_enter,
+    mtx_leave,
+    mtx_owned,
     peek,
     poke,
     rw_lock_held,
@@ -58,6 +71,11 @@ from uvmsim.uvm.uvm_page_h import (
     PQ_AOBJ,
     PQ_ENCRYPT,
     PQ_INACTIVE,
+    PQ_INTENT_A,
+    PQ_INTENT_D,
+    PQ_INTENT_I,
+    PQ_INTENT_QUEUED,
+    PQ_INTENT_SET,
     UVM_OBJ_IS_BUFCACHE,
     UVM_OBJ_IS_DUMMY,
     UVM_OBJ_IS_PMAP,
@@ -65,6 +83,14 @@ from uvmsim.uvm.uvm_page_h import (
     UVM_PGA_USERESERVE,
     UVM_PGA_ZERO,
     vm_page,
+)
+from uvmsim.uvm.uvm_pdpolicy_clock import (
+    _queue_count_dec,
+    _queue_count_inc,
+    uvmpdpol_pageisqueued_p,
+    uvmpdpol_pagerealize,
+    uvmpdpol_pagerealize_locked,
+    uvmpdpol_set_intent,
 )
 from uvmsim.uvm.uvmexp import uvmexp
 
@@ -149,6 +175,9 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
 
     Owner lock write-held (object) or the anon's lock NULL or write-held.  The page comes back
     PG_BUSY|PG_FAKE and is on no queue: the caller activates, deactivates or wires it.
+    With `pdpol_intents` the identity is set under the page's interlock, as NetBSD's
+    `uvm_pagealloc_strat` (uvm_page.c 1.246) does when it gives one; the page may still be
+    on an LRU queue with the dequeue intent its free left.
     """
     KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
     KASSERT(anon is None or off == 0, "anon == NULL || off == 0")
@@ -161,6 +190,11 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
         anon is None or peek(anon, "an_lock") is None or rw_write_held(peek(anon, "an_lock")),
         "anon == NULL || anon->an_lock == NULL || rw_write_held(anon->an_lock)",
     )
+    # NetBSD gives the page its identity under the interlock (uvm_pagealloc_strat 1.246):
+    # a scan holding the interlock sees the owner, or the intent the free left.
+    intents = uvm.proto.pdpol_intents and (obj is not None or anon is not None)
+    if intents:
+        uvm_pagelock(pg)
     pg.offset = off
     pg.uobject = obj
     pg.uanon = anon
@@ -171,6 +205,8 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
         flags |= PQ_ANON
     else:
         uvm_pageinsert(pg)
+    if intents:
+        mtx_leave(pg.interlock)
     atomic_setbits_int(pg, "pg_flags", flags)
 
 
@@ -216,21 +252,33 @@ def uvm_pagealloc(obj: Any, off: int, anon: Any, flags: int) -> vm_page | None:
 
 
 @inline
-def _queue_count_inc(field: str) -> None:
-    """uvmexp.active/inactive += 1: plain under the pageq lock, atomic from 1.184."""
-    if uvm.proto.pageq_inside_queue_ops:
-        atomic_inc_int(uvmexp, field)
-    else:
-        setattr(uvmexp, field, getattr(uvmexp, field) + 1)
+def uvm_pagelock(pg: vm_page) -> None:
+    """`uvm_pagelock` (NetBSD uvm_page.c 1.246): take the page's interlock."""
+    mtx_enter(pg.interlock)
+
+
+def uvm_pageunlock(pg: vm_page) -> None:
+    """`uvm_pageunlock` (NetBSD uvm_page.c 1.246): release the interlock; a page with an
+    intent pending and not yet on an intent queue is marked queued (under the interlock) and
+    put on this CPU's queue after it (`uvmpdpol_pagerealize`, which may flush a full queue
+    under the pageq lock)."""
+    pqflags = pg.pqflags
+    if not pqflags & PQ_INTENT_SET or pqflags & PQ_INTENT_QUEUED:
+        mtx_leave(pg.interlock)
+        return
+    pg.pqflags = pqflags | PQ_INTENT_QUEUED
+    mtx_leave(pg.interlock)
+    uvmpdpol_pagerealize(pg)
 
 
 @inline
-def _queue_count_dec(field: str) -> None:
-    """uvmexp.active/inactive -= 1: plain under the pageq lock, atomic from 1.184."""
-    if uvm.proto.pageq_inside_queue_ops:
-        atomic_dec_int(uvmexp, field)
-    else:
-        setattr(uvmexp, field, getattr(uvmexp, field) - 1)
+def _pdpol_intent(pg: vm_page, intent: int) -> None:
+    """Record `intent` (interlock held): NetBSD's `uvmpdpol_page{,de}activate`/`pagedequeue`.
+    A caller holding the pageq lock (a scan) realizes it now, as NetBSD's scans call the
+    `_locked` operations; the others leave it to `uvm_pageunlock` and a flush."""
+    uvmpdpol_set_intent(pg, intent)
+    if mtx_owned(uvm.pageqlock):
+        uvmpdpol_pagerealize_locked(pg)
 
 
 def uvm_pagedequeue(pg: vm_page) -> None:
@@ -241,7 +289,16 @@ def uvm_pagedequeue(pg: vm_page) -> None:
     From 1.188 (switch `pageq_inside_queue_ops`) it asserts the owner lock (the weak
     `uvm_page_owner_locked_p`, true for a page with no owner), the pageq lock and
     `wire_count == 0`, and the counters are atomic.
+    With `pdpol_intents` (NetBSD 1.246) it records the dequeue intent of a queued page under
+    its interlock (realized at once when the caller holds the pageq lock).
     """
+    if uvm.proto.pdpol_intents:
+        KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+        uvm_pagelock(pg)
+        if uvmpdpol_pageisqueued_p(pg):
+            _pdpol_intent(pg, PQ_INTENT_D)
+        uvm_pageunlock(pg)
+        return
     if uvm.proto.pageq_inside_queue_ops:
         KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
         MUTEX_ASSERT_LOCKED(uvm.pageqlock)
@@ -275,8 +332,10 @@ def uvm_unlock_pageq_for_queue_op() -> None:
 @inline
 def uvm_drop_pageq_for_queue_op() -> None:
     """A caller holding the pageq lock across a loop (uvn_flush, the pagedaemon) releases it
-    around a queue operation from 1.184, since the operation takes it itself."""
-    if uvm.proto.pageq_inside_queue_ops:
+    around a queue operation from 1.184, since the operation takes it itself.  With
+    `pdpol_intents` it keeps it: the operation realizes at once under it, as NetBSD's scans
+    do."""
+    if uvm.proto.pageq_inside_queue_ops and not uvm.proto.pdpol_intents:
         uvm_unlock_pageq()
 
 
@@ -284,7 +343,7 @@ def uvm_drop_pageq_for_queue_op() -> None:
 def uvm_retake_pageq_after_queue_op() -> None:
     """The `uvm_lock_pageq()` after the queue operation `uvm_drop_pageq_for_queue_op` made room
     for."""
-    if uvm.proto.pageq_inside_queue_ops:
+    if uvm.proto.pageq_inside_queue_ops and not uvm.proto.pdpol_intents:
         uvm_lock_pageq()
 
 
@@ -292,10 +351,11 @@ def uvm_retake_pageq_after_queue_op() -> None:
 def _wired_off_queues(pg: vm_page) -> bool:
     """From 1.184: True for a wired page, which (asserted) is on no queue and stays so."""
     if pg.wire_count > 0:
-        KASSERT(
-            (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
-            "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
-        )
+        if not uvm.proto.pdpol_intents:  # with intents: a dequeue intent may be pending
+            KASSERT(
+                (pg.pg_flags & (PQ_INACTIVE | PQ_ACTIVE)) == 0,
+                "(pg->pg_flags & (PQ_INACTIVE|PQ_ACTIVE)) == 0",
+            )
         return True
     return False
 
@@ -306,9 +366,16 @@ def uvm_pageactivate(pg: vm_page) -> None:
     Owner lock held (shared suffices).  Before 1.184 the caller holds the pageq lock
     (MUTEX_ASSERT_LOCKED); from 1.184 (switch `pageq_inside_queue_ops`) a wired page is
     left alone (it is on no queue, asserted) and otherwise the function takes the pageq lock
-    itself around the dequeue and the insertion, the counter atomic.
+    itself around the dequeue and the insertion, the counter atomic.  With `pdpol_intents`
+    (NetBSD 1.246): an unwired page gets the activate intent under its interlock.
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    if uvm.proto.pdpol_intents:
+        if pg.wire_count == 0:
+            uvm_pagelock(pg)
+            _pdpol_intent(pg, PQ_INTENT_A)
+            uvm_pageunlock(pg)
+        return
     if uvm.proto.pageq_inside_queue_ops:
         if _wired_off_queues(pg):
             return
@@ -335,8 +402,23 @@ def uvm_pagedeactivate(pg: vm_page) -> None:
     alone; the pageq lock is taken here, and an already inactive page is left where it is
     (checked under the lock); the unmapping still nests inside the pageq lock, the
     reference and modify bits are looked at after it is released.
+    With `pdpol_intents` (NetBSD 1.246 and uvmpdpol_pagedeactivate 1.40): an unwired page is
+    unmapped (OpenBSD's contract; NetBSD's callers unmap first), its reference bit cleared
+    now (the owner lock is not held when the intent is realized), and it gets the
+    deactivate intent under its interlock.
     """
     KASSERT(uvm_page_owner_locked_p(pg, False), "uvm_page_owner_locked_p(pg, FALSE)")
+    if uvm.proto.pdpol_intents:
+        if pg.wire_count > 0:
+            return
+        _pmap.pmap_page_protect(pg, _pmap.PROT_NONE)
+        _pmap.pmap_clear_reference(pg)
+        uvm_pagelock(pg)
+        _pdpol_intent(pg, PQ_INTENT_I)
+        uvm_pageunlock(pg)
+        if pg.pg_flags & PG_CLEAN and _pmap.pmap_is_modified(pg):
+            atomic_clearbits_int(pg, "pg_flags", PG_CLEAN)
+        return
     if uvm.proto.pageq_inside_queue_ops:
         if _wired_off_queues(pg):
             return
@@ -392,9 +474,19 @@ def uvm_pagewire(pg: vm_page) -> None:
     Owner lock write-held.  uvmexp.wired++ is plain before the diff and atomic after it
     (switch `wired_atomic`).  Before 1.184 the caller holds the pageq lock; from 1.184
     (switch `pageq_inside_queue_ops`) only the first wiring takes it, around the dequeue,
-    and the page is asserted off the queues after.
+    and the page is asserted off the queues after.  With `pdpol_intents` (NetBSD 1.246) the
+    first wiring records the dequeue intent under the interlock, held across the count.
     """
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    if uvm.proto.pdpol_intents:
+        uvm_pagelock(pg)
+        if pg.wire_count == 0:
+            if uvmpdpol_pageisqueued_p(pg):
+                _pdpol_intent(pg, PQ_INTENT_D)
+            _wired_inc()
+        pg.wire_count = pg.wire_count + 1
+        uvm_pageunlock(pg)
+        return
     inside = uvm.proto.pageq_inside_queue_ops
     if not inside:
         MUTEX_ASSERT_LOCKED(uvm.pageqlock)
@@ -417,9 +509,21 @@ def uvm_pageunwire(pg: vm_page) -> None:
     """`uvm_pageunwire`: drop one wiring; the last one activates the page.
 
     Owner lock write-held.  Before 1.184 the caller holds the pageq lock; from 1.184 (switch
-    `pageq_inside_queue_ops`) it needs none (`uvm_pageactivate` takes it).
+    `pageq_inside_queue_ops`) it needs none (`uvm_pageactivate` takes it).  With
+    `pdpol_intents` (NetBSD 1.246) the page must not be queued, intents considered, and the
+    last unwiring records the activate intent, all under the interlock.
     """
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    if uvm.proto.pdpol_intents:
+        uvm_pagelock(pg)
+        KASSERT(pg.wire_count != 0, "pg->wire_count != 0")
+        KASSERT(not uvmpdpol_pageisqueued_p(pg), "!uvmpdpol_pageisqueued_p(pg)")
+        pg.wire_count = pg.wire_count - 1
+        if pg.wire_count == 0:
+            _pdpol_intent(pg, PQ_INTENT_A)  # uvm_pageactivate, the interlock held across
+            _wired_dec()
+        uvm_pageunlock(pg)
+        return
     if uvm.proto.pageq_inside_queue_ops:
         KASSERT(pg.wire_count != 0, "pg->wire_count != 0")
     else:
@@ -455,8 +559,16 @@ def uvm_pageclean(pg: vm_page) -> None:
       here, only when PQ_ACTIVE|PQ_INACTIVE is set (tested without the lock), so a caller
       that already holds the lock must dequeue first or recurse on the mutex.
     The object removal (which clears `uobject`) happens before the dequeue in both.
+    - With `pdpol_intents` (NetBSD `uvm_pagefree` 1.246): a page with an owner or a wiring
+      has its owner removed, its wiring dropped and (if queued, intents considered) its
+      dequeue intent set under its interlock, then `uvm_pageunlock` queues the intent: the
+      page may reach the allocator still on an LRU queue, until the intent is realized.  A
+      scanner holding the interlock sees the owner or the intent, never neither.
     """
     proto = uvm.proto
+    if proto.pdpol_intents:
+        _pageclean_intents(pg)
+        return
     if not proto.pageclean_no_assert:
         uobj = peek(pg, "uobject")
         if (pg.pg_flags & (PG_TABLED | PQ_ACTIVE | PQ_INACTIVE)) and (
@@ -488,6 +600,40 @@ def uvm_pageclean(pg: vm_page) -> None:
     if anon is not None:
         anon.an_page = None
         pg.uanon = None
+    atomic_clearbits_int(pg, "pg_flags", _CLEAN_MASK)
+    poke(pg, "in_pageclean", None)
+
+
+@inline
+def _pageclean_intents(pg: vm_page) -> None:
+    """`uvm_pageclean` with NetBSD's intents (the identity part of `uvm_pagefree` 1.246)."""
+    KASSERT((pg.pg_flags & PG_DEV) == 0, "(pg->pg_flags & PG_DEV) == 0")
+    KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
+    _enter_pageclean(pg)
+    assert_model(
+        not peek(pg.mdpage, "pv_list"),
+        f"uvm_pageclean({pg.name}) while the page is still mapped "
+        f"({_mappings(pg)}): 'assumes all valid mappings of pg are gone'",
+    )
+    locked = pg.uobject is not None or pg.uanon is not None or pg.wire_count != 0
+    if locked:
+        uvm_pagelock(pg)
+    if pg.pg_flags & PG_TABLED:
+        uvm_pageremove(pg)
+    anon = pg.uanon
+    if anon is not None:
+        anon.an_page = None
+        pg.uanon = None
+    if pg.wire_count:
+        pg.wire_count = 0
+        if not peek(pg, "hand_wired"):
+            _wired_dec()
+    if locked:
+        if uvmpdpol_pageisqueued_p(pg):
+            _pdpol_intent(pg, PQ_INTENT_D)
+        uvm_pageunlock(pg)
+    else:
+        KASSERT(not uvmpdpol_pageisqueued_p(pg), "!uvmpdpol_pageisqueued_p(pg)")
     atomic_clearbits_int(pg, "pg_flags", _CLEAN_MASK)
     poke(pg, "in_pageclean", None)
 

@@ -10,6 +10,9 @@
                  guards which bit is per bit (PQ_ACTIVE/PQ_INACTIVE: pageq; PQ_FREE: fpageq;
                  PG_BUSY, PG_RELEASED...: owner)
   phys_addr [I]
+  pqflags        NetBSD's intent bits (switch `pdpol_intents`): written under the page's
+                 `interlock` (a spin mutex per page); no lock letter names it, so only the
+                 race detector watches it
 
 The owner lock `[o]` is `uobject->vmobjlock` or `uanon->an_lock`; pages of the kernel's dummy
 objects (pmap, buffer cache) skip the owner-lock assertions, as `uvm_page_owner_locked_p` does.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvmsim.machine import Shared, SharedObject, peek
+from uvmsim.machine import IPL_VM, Mutex, Shared, SharedObject, peek
 from uvmsim.uvm import pmap as _pmap
 
 # ---- pg_flags (uvm_page.h) ------------------------------------------------------------------
@@ -48,6 +51,21 @@ PQ_ENCRYPT = 0x00400000
 PQ_MASK = 0x00FF0000
 
 PG_PMAPMASK = 0x3F000000
+
+# ---- pqflags: NetBSD's page-replacement intents (switch `pdpol_intents`) -------------------
+# NetBSD keeps them in `pqflags`, apart from the flags the allocator owns (uvm_page.h of the
+# 2020 intent rework; the values here are the model's own).  The intent says which queue
+# operation the page wants; SET says one is pending; QUEUED says the page sits in some CPU's
+# intent queue.  The model keeps PQ_ACTIVE/PQ_INACTIVE in pg_flags, as OpenBSD does: with
+# intents they may still be set on a freed page whose dequeue intent is pending.
+PQ_INTENT_A = 0x0  # activate
+PQ_INTENT_I = 0x1  # deactivate
+PQ_INTENT_E = 0x2  # enqueue (read-ahead: activates in the clock policy)
+PQ_INTENT_D = 0x3  # dequeue
+PQ_INTENT_MASK = 0x3
+PQ_INTENT_SET = 0x4
+PQ_INTENT_QUEUED = 0x8
+PQ_LRU = PQ_ACTIVE | PQ_INACTIVE
 
 FLAG_NAMES = (
     (PG_BUSY, "PG_BUSY"),
@@ -115,6 +133,7 @@ class vm_page(SharedObject):
     offset = Shared("o")
     phys_addr = Shared("I")
     pmr_use = Shared("I")  # `use` of the page's pmemrange (> 0: constrained, bypasses caches)
+    pqflags = Shared("")  # intents (PQ_INTENT_*), under `interlock`; 0 without `pdpol_intents`
 
     annotation_locks = {"o": _owner_lock}
 
@@ -129,6 +148,9 @@ class vm_page(SharedObject):
         d["pageq"] = None
         d["in_pageclean"] = None
         d["hand_wired"] = False
+        # NetBSD's `pg->interlock`: one lock class for every page (WITNESS, the simulator's
+        # per-lock statistics); taken only with `pdpol_intents`.
+        d["interlock"] = Mutex(f"{name}.interlock", IPL_VM, lock_class="pg_interlock")
 
 
 # ---- owners -----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from uvmsim.machine import (
     atomic_setbits_int,
     curcpu,
     inline,
+    mtx_leave,
     peek,
     poke,
     rw_enter,
@@ -78,7 +79,17 @@ def uvmpd_trylockowner(pg: Any) -> Any:
     `uanon` and KASSERTs it is not NULL ("no object implies an anon"), then try-locks
     (RW_WRITE|RW_NOSLEEP) the object's or the anon's lock.  These reads are deliberately done
     without the owner lock.
+
+    With `pdpol_intents`: NetBSD's (uvm_pdaemon.c 1.133.16.1, netbsd-10, with the scans of
+    uvm_pdpolicy_clock.c 1.40 that call it): the page's interlock is taken first (pageq ->
+    interlock, NetBSD's order); a pending intent is realized and the page skipped (the
+    scans' "state of flux: realize and retry"); a page with neither owner is skipped ("in
+    flux - ignore") where OpenBSD asserts; else the owner is try-locked under the
+    interlock.  NetBSD falls back to a blocking owner lock with the interlock dropped: not
+    modelled, the OpenBSD scans calling this hold the pageq mutex and may not sleep.
     """
+    if uvm.proto.pdpol_intents:
+        return _trylockowner_interlocked(pg)
     uobj = unlocked_read(pg, "uobject")
     if uobj is not None:
         slock = uobj.vmobjlock
@@ -89,6 +100,31 @@ def uvmpd_trylockowner(pg: Any) -> Any:
     if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
         return None
     return slock
+
+
+def _trylockowner_interlocked(pg: Any) -> Any:
+    """`uvmpd_trylockowner` with NetBSD's interlock (see there); pageq held."""
+    from uvmsim.uvm.uvm_page import uvm_pagelock
+    from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_pagerealize_locked
+
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    uvm_pagelock(pg)
+    if uvmpdpol_pagerealize_locked(pg):
+        mtx_leave(pg.interlock)
+        return None
+    # The owner pointers are NetBSD's [o,i]: the interlock held, not the owner lock.
+    uobj = unlocked_read(pg, "uobject")
+    if uobj is not None:
+        slock = uobj.vmobjlock
+    else:
+        anon = unlocked_read(pg, "uanon")
+        if anon is None:
+            mtx_leave(pg.interlock)
+            return None
+        slock = anon.an_lock
+    got = rw_enter(slock, RW_WRITE | RW_NOSLEEP) == 0
+    mtx_leave(pg.interlock)
+    return slock if got else None
 
 
 def uvmpd_dropswap(pg: Any) -> int:
@@ -200,13 +236,17 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         if p is not None:
             uvmexp.pdscans = uvmexp.pdscans + 1
             nextpg = TAILQ_NEXT(inactive, p)
-            # Only the pageq lock is held: the owner pointers are read without the owner lock.
-            anon = unlocked_read(p, "uanon")
-            uobj = unlocked_read(p, "uobject")
+            # Only the pageq lock is held: the owner pointers are read without the owner lock
+            # (with intents, under the owner lock once taken: NetBSD reads them interlocked).
+            if not proto.pdpol_intents:
+                anon = unlocked_read(p, "uanon")
+                uobj = unlocked_read(p, "uobject")
             slock = uvmpd_trylockowner(p)
             if slock is None:
                 p = nextpg
                 continue
+            if proto.pdpol_intents:
+                anon, uobj = p.uanon, p.uobject
             if _pmap.pmap_is_referenced(p):
                 uvm_drop_pageq_for_queue_op()
                 uvm_pageactivate(p)
@@ -348,7 +388,9 @@ def _active_page(p: Any, slock: Any, swap_shortage: int, inactive_shortage: int)
         atomic_clearbits_int(p, "pg_flags", PG_CLEAN)
         swap_shortage -= 1
     if inactive_shortage > 0:
-        inside = uvm.proto.pageq_inside_queue_ops
+        # From 1.184 the lock is let go around the call; NetBSD's scan keeps it and
+        # realizes the deactivation at once (`pdpol_intents`).
+        inside = uvm.proto.pageq_inside_queue_ops and not uvm.proto.pdpol_intents
         if inside:
             uvm_unlock_pageq()
         uvm_pagedeactivate(p)
@@ -597,13 +639,18 @@ def uvmpd_scan_inactive_1154(shortage: int) -> int:
         ):
             break
         uvmexp.pdscans = uvmexp.pdscans + 1
-        # Only the pageq lock is held: the owner pointers are read without the owner lock.
-        anon = unlocked_read(p, "uanon")
-        uobj = unlocked_read(p, "uobject")
+        # Only the pageq lock is held: the owner pointers are read without the owner lock
+        # (with intents, under the owner lock once taken: NetBSD reads them interlocked).
+        intents = uvm.proto.pdpol_intents
+        if not intents:
+            anon = unlocked_read(p, "uanon")
+            uobj = unlocked_read(p, "uobject")
         slock = uvmpd_trylockowner(p)
         if slock is None:
             p = uvmpd_iterator(pglst, p, it)
             continue
+        if intents:
+            anon, uobj = p.uanon, p.uobject
         if _pmap.pmap_is_referenced(p):
             _pdaemon_reactivate(p, slock)
             uvmexp.pdreact = uvmexp.pdreact + 1

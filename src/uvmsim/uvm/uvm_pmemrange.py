@@ -255,11 +255,23 @@ def uvm_pglistalloc(npages: int, flags: int, result: list, where: Any = None) ->
 
 
 @inline
+def _free_flags(pg: Any) -> int:
+    """The flags the allocator's checks look at.  With `pdpol_intents` the LRU bits are the
+    page-replacement policy's (NetBSD keeps them in `pqflags`, which its allocator never
+    looks at): a freed page may keep them until its dequeue intent is realized, which the
+    invariants check (uvm/invariants.py)."""
+    flags = pg.pg_flags
+    if uvm.proto.pdpol_intents:
+        flags &= ~up.PQ_LRU
+    return flags
+
+
+@inline
 def _check_free(pg: Any) -> None:
     """The per-page checks of uvm_pmr_freepages/uvm_pmr_freepageq (1.77), then PQ_FREE."""
     KASSERT(pg.uobject is None, "pg->uobject == NULL")
     KASSERT(pg.uanon is None, "pg->uanon == NULL")
-    flags = pg.pg_flags
+    flags = _free_flags(pg)
     KASSERT(
         (flags & up.PQ_FREE) == 0 and VALID_FLAGS(flags),
         f"(pg->pg_flags & PQ_FREE) == 0 && VALID_FLAGS(pg->pg_flags) "
@@ -373,7 +385,7 @@ def uvm_pmr_cache_put(pg: Any) -> None:
     if pg.pmr_use > 0:
         uvm_pmr_freepages([pg])
         return
-    flags = pg.pg_flags
+    flags = _free_flags(pg)
     assert_model(
         VALID_FLAGS(flags) and pg.uobject is None and pg.uanon is None and pg.wire_count == 0,
         f"{pg.name} put in a per-CPU magazine with flags {up.flag_names(flags)}, "
