@@ -125,3 +125,13 @@ def test_cli_json_and_plot(tmp_path):
     doc = json.loads(r.output)
     assert doc["cpus"] == [2] and doc["protocols"][0]["protocol"] == "seed"
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_intent_queues_defer_rather_than_remove_lru_work():
+    cmp = run_compare(["seed", "netbsd-intent"], (4,), bounds=SMALL, checks=False)
+    seed, intents = (pr.build[0] for pr in cmp.protocols)
+    assert seed.deferred == 0 and round(seed.lru_acquisitions) == 1556
+    # NetBSD's 128-entry queues never fill in this world: no pdpolicy lock taken, the
+    # queue operations wait in the queues
+    assert round(intents.lru_acquisitions) == 0
+    assert round(intents.deferred) == 1278

@@ -92,6 +92,7 @@ class BuildPoint:
     lru_acquisitions: float  # LRU-lock acquisitions per 1,000 faults
     gain: float  # real-time gain over the baseline (fraction; positive is faster)
     band: tuple[float, float] | None = None  # the gain's band over the unfitted parameters
+    deferred: float = 0.0  # LRU operations still pending in intent queues, per 1,000 faults
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class BuildPoint:
             "lru_acquisitions_per_1000_faults": round(self.lru_acquisitions, 2),
             "gain": round(self.gain, 5),
             "band": [round(x, 5) for x in self.band] if self.band else None,
+            "deferred_per_1000_faults": round(self.deferred, 2),
         }
 
 
@@ -267,6 +269,12 @@ def build_points(runs: BuildRuns, base: Protocol, proto: Protocol, cpus: tuple[i
                 ),
                 mean(gains),
                 band,
+                mean(
+                    [
+                        1000 * r.counters.get("intents_pending", 0) / f
+                        for r, f in zip(rs, faults, strict=True)
+                    ]
+                ),
             )
         )
     return points

@@ -18,7 +18,7 @@ from typing import Any
 from uvmsim.machine import Machine, peek
 from uvmsim.machine.failure import InputError
 from uvmsim.protocols import Protocol
-from uvmsim.uvm.uvm import uvm_bind_machine
+from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvmexp import uvmexp
 
 
@@ -136,4 +136,9 @@ class UvmWorkload(Workload):
         uvm_bind_machine(machine, invariants=False)
 
     def counters(self) -> dict[str, int]:
-        return {k: peek(uvmexp, k) for k in UVM_COUNTERS}
+        out = {k: peek(uvmexp, k) for k in UVM_COUNTERS}
+        if uvm.proto.pdpol_intents:
+            # Queue operations deferred in the CPUs' intent queues at the end: work an
+            # intent design has not done yet (and no lock taken for it), not work removed.
+            out["intents_pending"] = sum(len(q) for q in uvm.pdq)
+        return out
