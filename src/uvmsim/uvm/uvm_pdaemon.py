@@ -103,7 +103,8 @@ def uvmpd_trylockowner(pg: Any) -> Any:
 
 
 def _trylockowner_interlocked(pg: Any) -> Any:
-    """`uvmpd_trylockowner` with NetBSD's interlock (see there); pageq held."""
+    """`uvmpd_trylockowner` with `uvmpd_page_owner_lock` as in NetBSD's uvm_pdaemon.c
+    1.133.16.1 (see `uvmpd_trylockowner`); pageq held, the interlock taken here."""
     from uvmsim.uvm.uvm_page import uvm_pagelock
     from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_pagerealize_locked
 
