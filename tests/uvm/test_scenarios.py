@@ -1,6 +1,10 @@
-"""Every scenario runs to completion under round-robin and 1,000 random seeds on openbsd-pre,
+"""Every scenario runs to completion under round-robin and 300 random seeds on openbsd-pre,
 seed and openbsd-2026 with every invariant armed; what fails is only what the scenario
-expects."""
+expects.
+
+300, not the 1,000 of issue 3: DPOR now explores every scenario completely on every protocol
+(tests/check/test_odpor.py, the goldens), so these random runs check the harnesses across
+schedules rather than search for failures, and CI's 15 minutes are short."""
 
 import pytest
 
@@ -9,7 +13,7 @@ from uvmsim.protocols import PROTOCOLS
 from uvmsim.scenarios import SCENARIOS, run_scenario
 from uvmsim.scenarios.findings import classify
 
-SEEDS = 1000
+SEEDS = 300
 
 
 def allowed(scenario, proto, failure):
