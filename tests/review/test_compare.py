@@ -135,3 +135,16 @@ def test_intent_queues_defer_rather_than_remove_lru_work():
     # queue operations wait in the queues
     assert round(intents.lru_acquisitions) == 0
     assert round(intents.deferred) == 1278
+
+
+def test_exhaustive_bounds_are_said_as_such():
+    from dataclasses import replace
+
+    from uvmsim.review.compare import BuildPoint, Comparison, ProtocolResult
+
+    point = BuildPoint(4, 0.0, 0.0, 0.0, 100.0, 1000.0, 1500.0, 0.0)
+    outcome = ScenarioOutcome("s", "holds", 5, True, 3, [])
+    pr = ProtocolResult("x", "d", [outcome], [], [point])
+    bounds = replace(Bounds(), max_executions=None)
+    text = render_text(Comparison("openbsd-pre", (4,), bounds, [pr]))
+    assert "DPOR (exhaustive) and PCT (300 executions, depth 2)" in text

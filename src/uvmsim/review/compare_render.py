@@ -87,7 +87,9 @@ def render_text(cmp: Comparison, timing: bool = False) -> str:
     if checked:
         b = cmp.bounds
         out.append(
-            f"Checker: every scenario, DPOR (at most {b.max_executions or 'all':,} executions) "
+            "Checker: every scenario, DPOR ("
+            + (f"at most {b.max_executions:,} executions" if b.max_executions else "exhaustive")
+            + ") "
             f"and PCT ({b.campaign_executions:,} executions, depth 2)"
         )
         # one block per protocol: a column per protocol would not fit a terminal
