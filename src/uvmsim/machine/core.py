@@ -103,7 +103,8 @@ class CPU:
     lock is in the lock's `waiters`), so engines read a flag instead of asking every lock.
     `mutexes` is the stack of spin mutexes this CPU owns (LIFO), `rwlocks` the rwlocks it holds
     with their acquisition sites, `ipl` its interrupt priority level, `vc` its vector clock for
-    happens-before race detection, `clock` its time in cycles for the timed engine.
+    happens-before race detection, `clock` its time in cycles for the timed engine and
+    `work_cycles` the cycles a pending `kernel_work` names (None: priced by its name).
     """
 
     __slots__ = (
@@ -123,6 +124,7 @@ class CPU:
         "rwlocks",
         "vc",
         "want",
+        "work_cycles",
     )
 
     def __init__(self, index: int, fn: Callable, args: tuple, ncpu: int):
@@ -142,6 +144,7 @@ class CPU:
         self.vc = [0] * ncpu
         self.vc[index] = 1
         self.clock = 0
+        self.work_cycles: Any = None  # cycles of the pending kernel_work, when it names them
         self.local: dict = {}
 
     def enabled(self) -> bool:
@@ -578,5 +581,5 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
     m = _running
     if m is not None:
         if cycles is not None:
-            m.current.local["cycles"] = cycles
+            m.current.work_cycles = cycles
         m.visible(WORK, obj, what, call_site())
