@@ -145,50 +145,57 @@ class TimedEngine(Engine):
         if self.max_visible is not None and len(machine.schedule) >= self.max_visible:
             raise StopExecution
         heap = self._heap
+        cpus = machine.cpus
+        tokens = self._token
+        cand = None  # the CPU that just ran, when it is still the earliest: no heap traffic
+        t = 0.0
         if prev is not None:
             kind = self._prev_op[0]
             if not (kind is READ or kind is WORK or kind is WRITE or kind is ATOMIC):
                 self._after(machine, prev, self._prev_op)
-            if not prev.done:
-                # Fast path: the CPU that just ran is still the earliest and its next
-                # operation needs no lock decision: it runs on, no heap traffic.
-                op = prev.op
-                kind = op[0]
-                if prev.runnable and (
-                    kind is READ or kind is WORK or kind is WRITE or kind is ATOMIC
-                ):
-                    clock = prev.clock
-                    ahead = True  # of every CPU in the heap, as (clock, prio 1, index) sorts
-                    if heap:
-                        # Entries of CPUs that ran or finished since they were queued are
-                        # dropped wherever they surface (below), so they can be dropped
-                        # here first: the order valid entries come out in is unchanged.
+            if not prev.done and (prev.runnable or prev.op[0] is MTX_ENTER):
+                # It posted its next operation: back on the clock heap at its clock, unless
+                # it would come straight out again (then it is taken as if popped), or it
+                # sleeps (rwlock, wakeup) until a release or wakeup pushes it.  The
+                # machine's lock state is in execution order, not time order: an owner
+                # whose release is due before this CPU's clock may not have run yet, so a
+                # spin acquisition is decided when the CPU comes out of the heap, at its time.
+                idx = prev.index
+                token = tokens[idx] + 1
+                tokens[idx] = token  # as a push does: older entries of it are stale
+                clock = prev.clock
+                ahead = True  # of every CPU in the heap, as (clock, prio 1, index) sorts
+                if heap:
+                    # Entries of CPUs that ran or finished since they were queued are
+                    # dropped wherever they surface (below), so they can be dropped here
+                    # first: the order valid entries come out in is unchanged.
+                    top = heap[0]
+                    while top[3] != tokens[top[2]] or cpus[top[2]].done:
+                        _heappop(heap)
+                        if not heap:
+                            break
                         top = heap[0]
-                        tokens = self._token
-                        cpus = machine.cpus
-                        while top[3] != tokens[top[2]] or cpus[top[2]].done:
-                            _heappop(heap)
-                            if not heap:
-                                break
-                            top = heap[0]
-                        if heap and clock >= top[0]:
-                            prio = top[1]
-                            ahead = clock == top[0] and (
-                                prio > 1 or (prio == 1 and prev.index < top[2])
-                            )
-                    if ahead and (self.max_cycles is None or clock < self.max_cycles):
-                        self._charge(prev, op, clock)
-                        self._prev_op = op
-                        return prev
-                self._arrive(prev)
-        cpus = machine.cpus
-        tokens = self._token
+                    if heap and clock >= top[0]:
+                        prio = top[1]
+                        ahead = clock == top[0] and (prio > 1 or (prio == 1 and idx < top[2]))
+                if ahead:
+                    cand = prev
+                    t = clock
+                else:
+                    _heappush(heap, (clock, 1, idx, token))
         states = self._states
-        while heap:
-            t, _prio, idx, token = _heappop(heap)
-            c = cpus[idx]
-            if token != tokens[idx] or c.done:
-                continue
+        while True:
+            if cand is None:
+                if not heap:
+                    return None  # nobody can run: the machine reports the deadlock
+                t, _prio, idx, token = _heappop(heap)
+                c = cpus[idx]
+                if token != tokens[idx] or c.done:
+                    continue
+            else:
+                c = cand
+                idx = c.index
+                cand = None
             op = c.op
             kind = op[0]
             if not c.runnable:
@@ -213,7 +220,6 @@ class TimedEngine(Engine):
             self._prev = c
             self._prev_op = op
             return c
-        return None  # nobody can run: the machine reports the deadlock
 
     # ---- scheduling helpers -------------------------------------------------------------
     def _push(self, c: CPU, t: float, prio: int = 1) -> None:
@@ -233,15 +239,6 @@ class TimedEngine(Engine):
             c.clock = t
         st.queue.append((c.index, t))
         self._token[c.index] += 1  # not in the heap until handed the mutex
-
-    def _arrive(self, c: CPU) -> None:
-        """`c` posted its next operation: put it in the heap, queue it as a spinner, or note
-        that it sleeps (rwlock, wakeup)."""
-        # The machine's lock state is in execution order, not time order: an owner whose
-        # release is due before this CPU's clock may not have run yet.  A spin acquisition
-        # is therefore decided when the CPU comes out of the heap, at its time.
-        if c.runnable or c.op[0] is MTX_ENTER:
-            self._push(c, c.clock)
 
     def _charge(self, c: CPU, op: tuple, t: float) -> None:
         """`c` performs `op` starting at time t: account the gap, then the cost."""
