@@ -95,8 +95,30 @@ class Shared:
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
-            if not self.checked or annotation(m, READ, obj, self, site, True):
+            locks = self.locks
+            if not locks:
+                # Unchecked, or only `a`/`I`: both allow plain reads.
                 m.visible(READ, obj, self.name, site)
+            else:
+                # `annotation` inline for the usual case, every lock held (a read asks no
+                # more); anything else takes the full check, which reports it.
+                cpu = m.current
+                own = type(obj).annotation_locks
+                consts = m.annotation_consts
+                for letter in locks:
+                    lock = consts.get(letter) if letter not in own else None
+                    if lock is None:
+                        lock = resolve_lock(m, obj, letter)
+                    if lock is None or (
+                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, False)
+                    ):
+                        continue
+                    if annotation(m, READ, obj, self, site, True):
+                        m.visible(READ, obj, self.name, site)
+                    break
+                else:
+                    if m.schedule_covered:
+                        m.visible(READ, obj, self.name, site)
             if m.races_on:
                 m.races.plain(m.current, obj, self, False, site)
         return obj.__dict__[self.name]
