@@ -226,6 +226,7 @@ class Machine:
         schedule_covered: bool = True,
     ):
         self.engine = engine
+        self._engine_choose = engine.choose  # bound once: `visible` calls it on every step
         self.analyses = analyses or Analyses()
         self.max_steps = max_steps
         self.record = record
@@ -398,7 +399,7 @@ class Machine:
         schedule = self.schedule
         if len(schedule) >= self.max_steps:
             self._fail(fk.STEP_BOUND, f"step bound: {self.max_steps} visible steps reached", None)
-        nxt = self.engine.choose(self, cpu)
+        nxt = self._engine_choose(self, cpu)
         if nxt is None:
             self._deadlock()
         schedule.append(nxt.index)

@@ -131,8 +131,30 @@ class Shared:
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
-            if not self.checked or annotation(m, WRITE, obj, self, site, True):
+            if not self.checked:
                 m.visible(WRITE, obj, self.name, site)
+            elif self.atomic or self.immutable or not self.locks:
+                if annotation(m, WRITE, obj, self, site, True):
+                    m.visible(WRITE, obj, self.name, site)
+            else:
+                # As in `__get__`: every lock held (for writing) inline, else the full check.
+                cpu = m.current
+                own = type(obj).annotation_locks
+                consts = m.annotation_consts
+                for letter in self.locks:
+                    lock = consts.get(letter) if letter not in own else None
+                    if lock is None:
+                        lock = resolve_lock(m, obj, letter)
+                    if lock is None or (
+                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, True)
+                    ):
+                        continue
+                    if annotation(m, WRITE, obj, self, site, True):
+                        m.visible(WRITE, obj, self.name, site)
+                    break
+                else:
+                    if m.schedule_covered:
+                        m.visible(WRITE, obj, self.name, site)
             if m.races_on:
                 m.races.plain(m.current, obj, self, True, site)
         obj.__dict__[self.name] = value
@@ -302,9 +324,17 @@ def unlocked_read(obj: Any, field: str) -> Any:
     return obj.__dict__[field]
 
 
+_descs: dict[tuple[type, str], Shared] = {}
+"""(class, field) -> its descriptor: found once, then read on every atomic operation."""
+
+
 def _find_desc(cls: type, field: str) -> Shared:
+    desc = _descs.get((cls, field))
+    if desc is not None:
+        return desc
     for klass in cls.__mro__:
         value = vars(klass).get(field)
         if isinstance(value, Shared):
+            _descs[cls, field] = value
             return value
     raise AttributeError(f"{cls.__name__}.{field} is not a Shared field")
