@@ -55,7 +55,7 @@ class TimedEngine(Engine):
     `op_done`); `max_cycles`: stop once every runnable CPU is past that time; `max_visible`:
     stop after that many visible operations.
 
-    Everything in `choose` and `_charge` runs once per visible operation, so what can be
+    Everything in `choose` runs once per visible operation, so what can be
     looked up once is: the cost table's entries are copied into attributes, each mutex's
     spin state and each acquisition site's statistics are found through caches keyed by
     identities (a site's code object hashes its whole bytecode), and a kernel_work's name
@@ -216,7 +216,87 @@ class TimedEngine(Engine):
                 if kind is MTX_ENTER and op[1].owner is not None:
                     self._spin(st, c, t)
                     continue
-            self._charge(c, op, t)
+            # `c` performs `op` starting at time t: account the gap, then the cost (inline:
+            # this runs for every visible operation).
+            gap = t - c.clock
+            times = self._times[idx]
+            fold = self._fold
+            if gap > 0:
+                if kind is MTX_ENTER or kind is MTX_TRY:
+                    times.spin += gap
+                    if fold is not None:
+                        fold(c, gap, "spin " + op[1].lock_class)
+                else:
+                    times.idle += gap
+                    if fold is not None:
+                        fold(c, gap, None)
+                c.clock = t
+                self._prev_gap = gap
+            else:
+                self._prev_gap = 0.0
+            self._prev_start = t
+            # The operation's cost.
+            if kind is READ or kind is WRITE or kind is ATOMIC:
+                cost = (
+                    self._read if kind is READ else self._write if kind is WRITE else self._atomic
+                )
+                # Which CPU last wrote the line lives on the object itself: keyed by id() in a
+                # table it would outlive the object, and a new object at the same address
+                # would inherit it (a result depending on the allocator).  The table is tagged
+                # with this run's epoch, so an object that outlives a run (a kernel global such
+                # as uvmexp) starts the next run with cold lines instead of the last run's.
+                d = op[1].__dict__
+                lines = d.get("_lines")
+                if lines is None or lines.get(None) is not self._epoch:
+                    lines = d["_lines"] = {None: self._epoch}
+                field = op[2]
+                last = lines.get(field)
+                if last is not None and last != idx:
+                    cost += self._line_transfer
+                if kind is not READ or last is None:
+                    lines[field] = idx
+                times.system += cost
+            elif kind is WORK:
+                cost = c.work_cycles
+                if cost is None:
+                    name = op[2]
+                    cost = self._work.get(name)
+                    if cost is None:
+                        cost = self._work[name] = self.costs.work(name)
+                else:
+                    c.work_cycles = None
+                if op[2] == "user":
+                    times.user += cost
+                else:
+                    times.system += cost
+            else:
+                if kind is MTX_ENTER or kind is MTX_TRY:
+                    obj = op[1]
+                    st = self._states.get(id(obj)) or self.mutexes.state(obj)
+                    if st.reserved != idx and st.last_holder >= 0:
+                        # Uncontended: the line comes from the last holder's cache, k = 1 (a
+                        # reserved hand-off already paid c*k/2 in its ready time).
+                        cost = self._mtx_enter + self._half_handoff
+                    else:
+                        cost = self._mtx_enter + 0.0
+                elif kind is MTX_LEAVE:
+                    cost = self._mtx_leave
+                elif kind is RW_ENTER or kind is RW_TRY:
+                    cost = self._rw_enter
+                elif kind is RW_EXIT:
+                    cost = self._rw_exit
+                elif kind is SLEEP:
+                    cost = self._sleep
+                elif kind is WAKEUP:
+                    cost = self._wakeup
+                elif kind is RESUME:
+                    cost = 0
+                else:
+                    cost = self._write
+                times.system += cost
+            if fold is not None:
+                fold(c, cost, op)
+            c.clock = t + cost
             self._prev = c
             self._prev_op = op
             return c
@@ -240,88 +320,6 @@ class TimedEngine(Engine):
         st.queue.append((c.index, t))
         self._token[c.index] += 1  # not in the heap until handed the mutex
 
-    def _charge(self, c: CPU, op: tuple, t: float) -> None:
-        """`c` performs `op` starting at time t: account the gap, then the cost."""
-        idx = c.index
-        kind = op[0]
-        gap = t - c.clock
-        times = self._times[idx]
-        fold = self._fold
-        if gap > 0:
-            if kind is MTX_ENTER or kind is MTX_TRY:
-                times.spin += gap
-                if fold is not None:
-                    fold(c, gap, "spin " + op[1].lock_class)
-            else:
-                times.idle += gap
-                if fold is not None:
-                    fold(c, gap, None)
-            c.clock = t
-            self._prev_gap = gap
-        else:
-            self._prev_gap = 0.0
-        self._prev_start = t
-        # The operation's cost, inline: this runs for every visible operation.
-        if kind is READ or kind is WRITE or kind is ATOMIC:
-            cost = self._read if kind is READ else self._write if kind is WRITE else self._atomic
-            # Which CPU last wrote the line lives on the object itself: keyed by id() in a
-            # table it would outlive the object, and a new object at the same address
-            # would inherit it (a result depending on the allocator).  The table is tagged
-            # with this run's epoch, so an object that outlives a run (a kernel global such
-            # as uvmexp) starts the next run with cold lines instead of the last run's.
-            d = op[1].__dict__
-            lines = d.get("_lines")
-            if lines is None or lines.get(None) is not self._epoch:
-                lines = d["_lines"] = {None: self._epoch}
-            field = op[2]
-            last = lines.get(field)
-            if last is not None and last != idx:
-                cost += self._line_transfer
-            if kind is not READ or last is None:
-                lines[field] = idx
-            times.system += cost
-        elif kind is WORK:
-            cost = c.work_cycles
-            if cost is None:
-                name = op[2]
-                cost = self._work.get(name)
-                if cost is None:
-                    cost = self._work[name] = self.costs.work(name)
-            else:
-                c.work_cycles = None
-            if op[2] == "user":
-                times.user += cost
-            else:
-                times.system += cost
-        else:
-            if kind is MTX_ENTER or kind is MTX_TRY:
-                obj = op[1]
-                st = self._states.get(id(obj)) or self.mutexes.state(obj)
-                if st.reserved != idx and st.last_holder >= 0:
-                    # Uncontended: the line comes from the last holder's cache, k = 1 (a
-                    # reserved hand-off already paid c*k/2 in its ready time).
-                    cost = self._mtx_enter + self._half_handoff
-                else:
-                    cost = self._mtx_enter + 0.0
-            elif kind is MTX_LEAVE:
-                cost = self._mtx_leave
-            elif kind is RW_ENTER or kind is RW_TRY:
-                cost = self._rw_enter
-            elif kind is RW_EXIT:
-                cost = self._rw_exit
-            elif kind is SLEEP:
-                cost = self._sleep
-            elif kind is WAKEUP:
-                cost = self._wakeup
-            elif kind is RESUME:
-                cost = 0
-            else:
-                cost = self._write
-            times.system += cost
-        if fold is not None:
-            fold(c, cost, op)
-        c.clock = t + cost
-
     # ---- after an operation: locks, wakeups, statistics ---------------------------------------
     def _lockstats(self, lock_class: str, site: tuple) -> tuple:
         """(code, lock statistics, site statistics) of an acquisition of `lock_class` at
@@ -344,8 +342,12 @@ class TimedEngine(Engine):
                 wait = self._prev_gap  # it spun from its arrival until `start`
                 _code, ls, ss = self._lockstats(obj.lock_class, site)
                 handoff = st.last_holder >= 0 and st.last_holder != c.index
-                ls.acquired(wait, handoff)
-                ss.acquired(wait, handoff)
+                if wait > 0 or handoff:
+                    ls.acquired(wait, handoff)
+                    ss.acquired(wait, handoff)
+                else:  # uncontended, from the same CPU's cache: a count is all it changes
+                    ls.acquisitions += 1
+                    ss.acquisitions += 1
                 st.reserved = -1
                 st.holder = c.index
                 st.acq_time = now
