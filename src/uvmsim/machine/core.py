@@ -32,7 +32,7 @@ import greenlet
 from uvmsim.machine import failure as fk
 from uvmsim.machine.failure import Failure, InputError
 from uvmsim.machine.sites import (
-    call_site,
+    _inline_codes,
     format_site,
     model_stack,
     stack_root,
@@ -583,4 +583,9 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
     if m is not None:
         if cycles is not None:
             m.current.work_cycles = cycles
-        m.visible(WORK, obj, what, call_site())
+        # `call_site` inline: workloads do this on every think and hold.
+        f = sys._getframe(1)
+        codes = _inline_codes
+        while id(f.f_code) in codes:
+            f = f.f_back
+        m.visible(WORK, obj, what, (f.f_code, f.f_lasti))
