@@ -58,22 +58,20 @@ class RoundRobinEngine(Engine):
         if current is not None and self.left > 0 and current.runnable:
             self.left -= 1
             return current
-        # The CPUs after the last one chosen, then from cpu0 up to and including it.
         cpus = machine.cpus
-        last = self.last
-        for i in range(last + 1, len(cpus)):
+        n = len(cpus)
+        start = i = self.last
+        while True:
+            i += 1
+            if i == n:
+                i = 0
             c = cpus[i]
             if c.runnable:
                 self.left = self.quantum - 1
                 self.last = i
                 return c
-        for i in range(last + 1):
-            c = cpus[i]
-            if c.runnable:
-                self.left = self.quantum - 1
-                self.last = i
-                return c
-        return None
+            if i == start or (start < 0 and i == n - 1):
+                return None
 
 
 class RandomEngine(Engine):
