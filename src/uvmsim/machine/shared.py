@@ -106,9 +106,14 @@ class Shared:
                 own = type(obj).annotation_locks
                 consts = m.annotation_consts
                 for letter in locks:
-                    lock = consts.get(letter) if letter not in own else None
-                    if lock is None:
-                        lock = resolve_lock(m, obj, letter)
+                    # `resolve_lock` inline: the class's resolver, else the machine's lock.
+                    resolver = own.get(letter)
+                    if resolver is not None:
+                        lock = resolver(obj)
+                    else:
+                        lock = consts.get(letter)
+                        if lock is None:
+                            lock = resolve_lock(m, obj, letter)
                     if lock is None or (
                         lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, False)
                     ):
@@ -142,9 +147,13 @@ class Shared:
                 own = type(obj).annotation_locks
                 consts = m.annotation_consts
                 for letter in self.locks:
-                    lock = consts.get(letter) if letter not in own else None
-                    if lock is None:
-                        lock = resolve_lock(m, obj, letter)
+                    resolver = own.get(letter)  # `resolve_lock` inline, as in `__get__`
+                    if resolver is not None:
+                        lock = resolver(obj)
+                    else:
+                        lock = consts.get(letter)
+                        if lock is None:
+                            lock = resolve_lock(m, obj, letter)
                     if lock is None or (
                         lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, True)
                     ):
