@@ -93,8 +93,8 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "lockstat hold times halved",
         "src/uvmsim/simulate/engine.py",
-        "            st.ls.released(hold)\n            st.ss.released(hold)\n",
-        "            st.ls.released(hold / 2)\n            st.ss.released(hold / 2)\n",
+        "            st.ls.hold_cycles += hold\n            st.ss.released(hold)\n",
+        "            st.ls.hold_cycles += hold / 2\n            st.ss.released(hold / 2)\n",
         ("tests/simulate/test_theory.py::test_littles_law_against_an_independent_census",),
     ),
     Breakage(

@@ -340,13 +340,18 @@ class TimedEngine(Engine):
             if obj.owner is c:  # acquired (a try may have failed)
                 st = self._states.get(id(obj)) or self.mutexes.state(obj)
                 wait = self._prev_gap  # it spun from its arrival until `start`
-                _code, ls, ss = self._lockstats(obj.lock_class, site)
+                entry = self._site_stats.get((id(site[0]), site[1], obj.lock_class))
+                if entry is None:
+                    entry = self._lockstats(obj.lock_class, site)
+                _code, ls, ss = entry
                 handoff = st.last_holder >= 0 and st.last_holder != c.index
+                # The class's counts, maxima and histogram are its sites' (`SimStats.finish`);
+                # only its float sums are streamed, in the order they always were.
+                if wait > 0:
+                    ls.wait_cycles += wait
                 if wait > 0 or handoff:
-                    ls.acquired(wait, handoff)
                     ss.acquired(wait, handoff)
                 else:  # uncontended, from the same CPU's cache: a count is all it changes
-                    ls.acquisitions += 1
                     ss.acquisitions += 1
                 st.reserved = -1
                 st.holder = c.index
@@ -362,25 +367,27 @@ class TimedEngine(Engine):
             hold = now - st.acq_time
             if st.ls is None:  # released without an acquisition this engine saw
                 st.ls, st.ss = self.stats.lock(obj.lock_class, "")
-            st.ls.released(hold)
+            st.ls.hold_cycles += hold
             st.ss.released(hold)
             if self._tracing:
                 self.profile.span(c.index, obj.lock_class, st.acq_time, hold)
             st.last_holder = c.index
             st.holder = -1
-            self.mutexes.hand_off(st, now)
+            if st.queue:  # someone spins for it
+                self.mutexes.hand_off(st, now)
         elif kind is RW_ENTER or kind is RW_TRY:
             if obj.writer is c or c in obj.readers:
                 wait = self._prev_gap  # it slept from its request until `start`
                 _code, ls, ss = self._lockstats(obj.lock_class, site)
-                ls.acquired(wait, False)
+                if wait > 0:
+                    ls.wait_cycles += wait
                 ss.acquired(wait, False)
                 self._rw_acq[(id(obj), c.index)] = (now, ls, ss)
         elif kind is RW_EXIT:
             acq = self._rw_acq.pop((id(obj), c.index), None)
             if acq is not None:
                 hold = now - acq[0]
-                acq[1].released(hold)
+                acq[1].hold_cycles += hold
                 acq[2].released(hold)
             self._wake(machine, obj.waiters, now)
         elif kind is SLEEP:
@@ -404,4 +411,5 @@ class TimedEngine(Engine):
                 self._push(w, w.clock if now <= w.clock else now + lat)
 
     def end(self, machine: Machine) -> None:
-        """Nothing to flush: statistics were streamed."""
+        """The per-class lock statistics from their sites' (the rest was streamed)."""
+        self.stats.finish()
