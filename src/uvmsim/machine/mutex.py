@@ -172,7 +172,7 @@ def mtx_leave(m: Mutex) -> None:
         m.vc = list(cpu.vc)
         m.vcm = mach
         cpu.vc[cpu.index] += 1
-    if mach.locks_held == 0:
+    if mach.locks_held == 0 and mach.quiescent_checks:  # after_release's own test, inline
         mach.after_release(cpu)
 
 
