@@ -73,12 +73,17 @@ class _Census(TimedEngine):
         self.arrived: dict[int, float] = {}
         self.area = 0.0
 
-    def _charge(self, c, op, t):
-        if op[0] == MTX_ENTER:
-            self.arrived[c.index] = c.clock  # before the gap it spun is added
-        super()._charge(c, op, t)
-        if op[0] == MTX_LEAVE:
-            self.area += c.clock - self.arrived.pop(c.index)
+    def choose(self, machine, current):
+        # The chosen CPU's clock before `choose` charges it is its arrival (before the gap
+        # it spun is added); after, the end of the operation.
+        before = [c.clock for c in machine.cpus]
+        c = super().choose(machine, current)
+        if c is not None:
+            if c.op[0] == MTX_ENTER:
+                self.arrived[c.index] = before[c.index]
+            elif c.op[0] == MTX_LEAVE:
+                self.area += c.clock - self.arrived.pop(c.index)
+        return c
 
 
 def test_littles_law_against_an_independent_census():

@@ -16,7 +16,7 @@ from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import ATOMIC
-from uvmsim.machine.shared import _find_desc, _obj_name, resolve_lock
+from uvmsim.machine.shared import _descs, _find_desc, _obj_name, resolve_lock
 
 
 def _atomic(obj: Any, field: str, frame: Any) -> None:
@@ -24,9 +24,14 @@ def _atomic(obj: Any, field: str, frame: Any) -> None:
     m = _core._running
     if m is None:
         return
-    site = _sites.frame_site(frame)
+    # `frame_site` and the descriptor cache inline: this runs on every atomic operation.
+    f = frame
+    codes = _sites._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
     cpu = m.current
-    desc = _find_desc(type(obj), field)
+    desc = _descs.get((type(obj), field)) or _find_desc(type(obj), field)
     if m.analyses.annotations:
         for letter in desc.locks:
             lock = resolve_lock(m, obj, letter)

@@ -32,7 +32,7 @@ import greenlet
 from uvmsim.machine import failure as fk
 from uvmsim.machine.failure import Failure, InputError
 from uvmsim.machine.sites import (
-    call_site,
+    _inline_codes,
     format_site,
     model_stack,
     stack_root,
@@ -103,7 +103,8 @@ class CPU:
     lock is in the lock's `waiters`), so engines read a flag instead of asking every lock.
     `mutexes` is the stack of spin mutexes this CPU owns (LIFO), `rwlocks` the rwlocks it holds
     with their acquisition sites, `ipl` its interrupt priority level, `vc` its vector clock for
-    happens-before race detection, `clock` its time in cycles for the timed engine.
+    happens-before race detection, `clock` its time in cycles for the timed engine and
+    `work_cycles` the cycles a pending `kernel_work` names (None: priced by its name).
     """
 
     __slots__ = (
@@ -123,6 +124,7 @@ class CPU:
         "rwlocks",
         "vc",
         "want",
+        "work_cycles",
     )
 
     def __init__(self, index: int, fn: Callable, args: tuple, ncpu: int):
@@ -142,6 +144,7 @@ class CPU:
         self.vc = [0] * ncpu
         self.vc[index] = 1
         self.clock = 0
+        self.work_cycles: Any = None  # cycles of the pending kernel_work, when it names them
         self.local: dict = {}
 
     def enabled(self) -> bool:
@@ -223,6 +226,7 @@ class Machine:
         schedule_covered: bool = True,
     ):
         self.engine = engine
+        self._engine_choose = engine.choose  # bound once: `visible` calls it on every step
         self.analyses = analyses or Analyses()
         self.max_steps = max_steps
         self.record = record
@@ -395,7 +399,7 @@ class Machine:
         schedule = self.schedule
         if len(schedule) >= self.max_steps:
             self._fail(fk.STEP_BOUND, f"step bound: {self.max_steps} visible steps reached", None)
-        nxt = self.engine.choose(self, cpu)
+        nxt = self._engine_choose(self, cpu)
         if nxt is None:
             self._deadlock()
         schedule.append(nxt.index)
@@ -578,5 +582,10 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
     m = _running
     if m is not None:
         if cycles is not None:
-            m.current.local["cycles"] = cycles
-        m.visible(WORK, obj, what, call_site())
+            m.current.work_cycles = cycles
+        # `call_site` inline: workloads do this on every think and hold.
+        f = sys._getframe(1)
+        codes = _inline_codes
+        while id(f.f_code) in codes:
+            f = f.f_back
+        m.visible(WORK, obj, what, (f.f_code, f.f_lasti))

@@ -58,20 +58,29 @@ class RoundRobinEngine(Engine):
         if current is not None and self.left > 0 and current.runnable:
             self.left -= 1
             return current
+        # The CPUs after the last one chosen, then from cpu0 up to and including it: two
+        # plain while loops (measured faster than one with a wrap-around test, and than
+        # range loops, on the machine benchmark's 4 CPUs).
         cpus = machine.cpus
         n = len(cpus)
-        start = i = self.last
-        while True:
-            i += 1
-            if i == n:
-                i = 0
+        last = self.last
+        i = last + 1
+        while i < n:
             c = cpus[i]
             if c.runnable:
                 self.left = self.quantum - 1
                 self.last = i
                 return c
-            if i == start or (start < 0 and i == n - 1):
-                return None
+            i += 1
+        i = 0
+        while i <= last:
+            c = cpus[i]
+            if c.runnable:
+                self.left = self.quantum - 1
+                self.last = i
+                return c
+            i += 1
+        return None
 
 
 class RandomEngine(Engine):

@@ -89,15 +89,36 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
 
 def mtx_enter(m: Mutex) -> None:
     """`mtx_enter`: spin until the mutex is free, then own it (recursion panics)."""
+    # `call_site` and `_acquired` inline: this runs on every lock acquisition.
+    f = sys._getframe(1)
+    codes = _sites._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
     mach = _core._running
-    site = call_site()
     cpu = mach.current
     if m.owner is cpu:
         _recursion(m, cpu, site)
     if (cpu.mutexes or cpu.rwlocks) and mach.analyses.witness:
         mach.witness.check_order(cpu, m, site)
     mach.visible(MTX_ENTER, m, None, site, m)
-    _acquired(mach, cpu, m, site)
+    m.owner = cpu
+    m.site = site
+    ipl = cpu.ipl
+    m.oldipl = ipl
+    if m.ipl > ipl:
+        cpu.ipl = m.ipl
+    cpu.mutexes.append(m)
+    mach.locks_held += 1
+    for w in m.waiters:
+        w.runnable = False
+    vc = m.vc
+    # A clock published by another execution (e.g. a set-up run) says nothing about this one.
+    if vc is not None and m.vcm is mach and mach.analyses.races:
+        mine = cpu.vc
+        for i, t in enumerate(vc):
+            if t > mine[i]:
+                mine[i] = t
 
 
 def mtx_enter_try(m: Mutex) -> int:
@@ -116,13 +137,19 @@ def mtx_enter_try(m: Mutex) -> int:
 
 def mtx_leave(m: Mutex) -> None:
     """`mtx_leave`: release a mutex this CPU owns, restoring the IPL it saved."""
+    # `call_site` and `release` inline: this runs on every lock release.
+    f = sys._getframe(1)
+    codes = _sites._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
     mach = _core._running
-    site = call_site()
     cpu = mach.current
     if m.owner is not cpu:
         fail(fk.PANIC, f"panic: mutex {m.name} not held in mtx_leave", [site])
-    if cpu.mutexes[-1] is not m:
-        later = cpu.mutexes[-1]
+    held = cpu.mutexes
+    if held[-1] is not m:
+        later = held[-1]
         fail(
             fk.MUTEX_RULE,
             f"mtx_leave {m.name} out of LIFO order: {later.name}, taken later, is still held "
@@ -134,8 +161,18 @@ def mtx_leave(m: Mutex) -> None:
             ],
         )
     mach.visible(MTX_LEAVE, m, None, site)
-    release(mach, cpu, m)
-    if mach.locks_held == 0:
+    held.remove(m)
+    m.owner = None
+    m.site = None
+    for w in m.waiters:
+        w.runnable = True
+    cpu.ipl = m.oldipl
+    mach.locks_held -= 1
+    if mach.analyses.races:
+        m.vc = list(cpu.vc)
+        m.vcm = mach
+        cpu.vc[cpu.index] += 1
+    if mach.locks_held == 0 and mach.quiescent_checks:  # after_release's own test, inline
         mach.after_release(cpu)
 
 

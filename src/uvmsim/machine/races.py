@@ -40,7 +40,12 @@ class RaceDetector:
 
     def plain(self, cpu: Any, obj: Any, desc: Any, write: bool, site: tuple) -> None:
         """Check and record a plain read or write by `cpu`."""
-        cell = self._cell(obj, desc.name)
+        # `_cell` inline: this runs on every plain access.
+        name = desc.name
+        key = (id(obj), name)
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = [-1, 0, None, False, {}, obj]
         vc = cpu.vc
         me = cpu.index
         w = cell[0]
@@ -48,7 +53,7 @@ class RaceDetector:
             self._race(
                 cpu,
                 obj,
-                desc.name,
+                name,
                 "write" if write else "read",
                 site,
                 w,
@@ -58,7 +63,7 @@ class RaceDetector:
         if write:
             for r, (epoch, rsite) in cell[4].items():
                 if r != me and epoch > vc[r]:
-                    self._race(cpu, obj, desc.name, "write", site, r, "read", rsite)
+                    self._race(cpu, obj, name, "write", site, r, "read", rsite)
             cell[0] = me
             cell[1] = vc[me]
             cell[2] = site

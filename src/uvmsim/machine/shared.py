@@ -95,8 +95,35 @@ class Shared:
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
-            if not self.checked or annotation(m, READ, obj, self, site, True):
+            locks = self.locks
+            if not locks:
+                # Unchecked, or only `a`/`I`: both allow plain reads.
                 m.visible(READ, obj, self.name, site)
+            else:
+                # `annotation` inline for the usual case, every lock held (a read asks no
+                # more); anything else takes the full check, which reports it.
+                cpu = m.current
+                own = type(obj).annotation_locks
+                consts = m.annotation_consts
+                for letter in locks:
+                    # `resolve_lock` inline: the class's resolver, else the machine's lock.
+                    resolver = own.get(letter)
+                    if resolver is not None:
+                        lock = resolver(obj)
+                    else:
+                        lock = consts.get(letter)
+                        if lock is None:
+                            lock = resolve_lock(m, obj, letter)
+                    if lock is None or (
+                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, False)
+                    ):
+                        continue
+                    if annotation(m, READ, obj, self, site, True):
+                        m.visible(READ, obj, self.name, site)
+                    break
+                else:
+                    if m.schedule_covered:
+                        m.visible(READ, obj, self.name, site)
             if m.races_on:
                 m.races.plain(m.current, obj, self, False, site)
         return obj.__dict__[self.name]
@@ -109,8 +136,34 @@ class Shared:
             while id(f.f_code) in codes:
                 f = f.f_back
             site = (f.f_code, f.f_lasti)
-            if not self.checked or annotation(m, WRITE, obj, self, site, True):
+            if not self.checked:
                 m.visible(WRITE, obj, self.name, site)
+            elif self.atomic or self.immutable or not self.locks:
+                if annotation(m, WRITE, obj, self, site, True):
+                    m.visible(WRITE, obj, self.name, site)
+            else:
+                # As in `__get__`: every lock held (for writing) inline, else the full check.
+                cpu = m.current
+                own = type(obj).annotation_locks
+                consts = m.annotation_consts
+                for letter in self.locks:
+                    resolver = own.get(letter)  # `resolve_lock` inline, as in `__get__`
+                    if resolver is not None:
+                        lock = resolver(obj)
+                    else:
+                        lock = consts.get(letter)
+                        if lock is None:
+                            lock = resolve_lock(m, obj, letter)
+                    if lock is None or (
+                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, True)
+                    ):
+                        continue
+                    if annotation(m, WRITE, obj, self, site, True):
+                        m.visible(WRITE, obj, self.name, site)
+                    break
+                else:
+                    if m.schedule_covered:
+                        m.visible(WRITE, obj, self.name, site)
             if m.races_on:
                 m.races.plain(m.current, obj, self, True, site)
         obj.__dict__[self.name] = value
@@ -280,9 +333,17 @@ def unlocked_read(obj: Any, field: str) -> Any:
     return obj.__dict__[field]
 
 
+_descs: dict[tuple[type, str], Shared] = {}
+"""(class, field) -> its descriptor: found once, then read on every atomic operation."""
+
+
 def _find_desc(cls: type, field: str) -> Shared:
+    desc = _descs.get((cls, field))
+    if desc is not None:
+        return desc
     for klass in cls.__mro__:
         value = vars(klass).get(field)
         if isinstance(value, Shared):
+            _descs[cls, field] = value
             return value
     raise AttributeError(f"{cls.__name__}.{field} is not a Shared field")

@@ -20,6 +20,7 @@ returns the grown scenario; its set-up and program read the values from `w.size`
 
 from __future__ import annotations
 
+import copyreg
 import io
 import itertools
 import pickle
@@ -219,6 +220,128 @@ class _WorldUnpickler(pickle.Unpickler):
 
 
 _snapshots: dict[tuple, bytes] = {}
+_inplace: dict[tuple, _InPlace | None] = {}
+"""Per snapshot key: the world restored in place (None: it has objects `_InPlace` does not
+take, and is unpickled on every build instead)."""
+
+# Values `_InPlace` keeps as they are: immutable, or (classes, functions, modules) pickled
+# by reference, so an unpickled world shares them too.
+_ATOMS = frozenset(
+    {
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        bool,
+        type(None),
+        range,
+        type,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.ModuleType,
+        object,  # a bare marker: no state
+    }
+)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _InPlace:
+    """A snapshot restored into the objects of one unpickled copy of it.
+
+    Unpickling the snapshot on every execution costs a few microseconds per object of the
+    world, a sizeable part of a checker execution.  Instead, the objects of one unpickled
+    copy are kept, with the shallow contents of every list, dict, set and instance among
+    them; `restore` puts those contents back.  Objects an execution created become
+    unreachable, as they would with a fresh copy; the objects of the copy, their sharing and
+    their contents are what unpickling gives (tests/test_snapshot.py compares the two).
+    Anything it does not know how to reset (another container type, a class with its own
+    pickling) raises `_Unsupported`, and the snapshot is unpickled per execution as before.
+    """
+
+    def __init__(self, state: Any):
+        self.state = state
+        self.lists: list[tuple[list, list]] = []
+        self.dicts: list[tuple[dict, list]] = []
+        self.sets: list[tuple[set, list]] = []
+        self.slots: list[tuple[Any, list]] = []
+        self._seen: set[int] = set()
+        self._walk(state)
+        del self._seen
+
+    def _walk(self, root: Any) -> None:
+        stack = [root]
+        seen = self._seen
+        while stack:
+            x = stack.pop()
+            t = type(x)
+            if t in _ATOMS or id(x) in seen:
+                continue
+            seen.add(id(x))
+            if t is tuple or t is frozenset:
+                stack.extend(x)
+            elif t is list:
+                self.lists.append((x, list(x)))
+                stack.extend(x)
+            elif t is dict:
+                items = list(x.items())
+                self.dicts.append((x, items))
+                for k, v in items:
+                    stack.append(k)
+                    stack.append(v)
+            elif t is set:
+                self.sets.append((x, list(x)))
+                stack.extend(x)
+            elif x is uvm or x is uvmexp or isinstance(x, Machine | types.CodeType):
+                raise _Unsupported(t)  # an unpickled copy never holds these
+            elif t is SimpleNamespace:  # the World: its own __reduce__ pickles its dict
+                stack.append(x.__dict__)
+            elif t.__module__.startswith("uvmsim."):
+                if (
+                    t.__reduce_ex__ is not object.__reduce_ex__
+                    or t.__reduce__ is not object.__reduce__
+                ):
+                    if isinstance(x.__reduce__(), str):
+                        continue  # a global singleton (e.g. PGO_DONTCARE): by reference
+                    raise _Unsupported(t)
+                if getattr(t, "__setstate__", None) is not None:
+                    raise _Unsupported(t)
+                d = getattr(x, "__dict__", None)
+                if d is not None:
+                    stack.append(d)  # a dict: reset as one
+                names = copyreg._slotnames(t)
+                if names:
+                    values = [(n, getattr(x, n, _UNSET)) for n in names]
+                    self.slots.append((x, values))
+                    stack.extend(v for _n, v in values)
+            else:
+                raise _Unsupported(t)
+
+    def restore(self) -> Any:
+        """Put every recorded content back; the state the snapshot was taken from."""
+        setattr_ = object.__setattr__
+        for obj, values in self.slots:
+            for name, value in values:
+                if value is _UNSET:
+                    if hasattr(obj, name):
+                        object.__delattr__(obj, name)
+                else:
+                    setattr_(obj, name, value)
+        for d, items in self.dicts:
+            d.clear()
+            d.update(items)
+        for lst, items in self.lists:
+            lst[:] = items
+        for st, items in self.sets:
+            st.clear()
+            st.update(items)
+        return self.state
+
+
+_UNSET = object()
 
 
 def _snapshot(w: World) -> bytes:
@@ -229,9 +352,8 @@ def _snapshot(w: World) -> bytes:
     return buf.getvalue()
 
 
-def _restore(blob: bytes) -> World:
-
-    uvm_state, cls, uvmexp_state, w, next_name = _WorldUnpickler(io.BytesIO(blob)).load()
+def _install(state: tuple) -> World:
+    uvm_state, cls, uvmexp_state, w, next_name = state
     uvm.__dict__.clear()
     uvm.__dict__.update(uvm_state)
     uvmexp.__class__ = cls
@@ -249,6 +371,23 @@ def _set_up(scenario: Scenario, w: World) -> None:
     uvmpdpol_drain_at_rest()
 
 
+def _restore(blob: bytes) -> World:
+    return _install(_WorldUnpickler(io.BytesIO(blob)).load())
+
+
+def _restore_key(key: tuple) -> World:
+    """The world of snapshot `key`, fresh: restored in place when it can be (`_InPlace`)."""
+    if key not in _inplace:
+        try:
+            _inplace[key] = _InPlace(_WorldUnpickler(io.BytesIO(_snapshots[key])).load())
+        except _Unsupported:
+            _inplace[key] = None
+    keep = _inplace[key]
+    if keep is None:
+        return _restore(_snapshots[key])
+    return _install(keep.restore())
+
+
 def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[], Any]]]:
     """Boot the world, run the scenario's set-up on one CPU, return (world, program).
 
@@ -259,7 +398,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     key = (scenario.name, scenario.grown, scenario.source, proto)  # forget() reads [0], [2]
     blob = _snapshots.get(key)
     if blob is not None:
-        w = _restore(blob)
+        w = _restore_key(key)
     else:
         w = World()
         boot(w, proto, scenario)
@@ -272,7 +411,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
             )
         blob = _snapshot(w)
         _snapshots[key] = blob
-        w = _restore(blob)
+        w = _restore_key(key)
     program = scenario.program(w)
     if len(program) != scenario.cpus:
         raise SetupError(
@@ -286,6 +425,7 @@ def forget(scenario: Scenario) -> None:
     a fuzzing campaign builds thousands)."""
     for key in [k for k in _snapshots if k[0] == scenario.name and k[2] == scenario.source]:
         del _snapshots[key]
+        _inplace.pop(key, None)  # the in-place copy holds the whole world too
 
 
 def run_scenario(

@@ -42,10 +42,10 @@ from uvmsim.machine.sites import format_site
 from uvmsim.simulate.costs import CostTable
 from uvmsim.simulate.profile import Profile
 from uvmsim.simulate.spin import MutexState, SpinMutexes
-from uvmsim.simulate.stats import CpuTime, SimStats
+from uvmsim.simulate.stats import CpuTime, LockStat, SimStats
 
-# Operations with nothing to do after them and no lock decision before them.
-_PLAIN = frozenset({READ, WRITE, ATOMIC, WORK})
+_heappush = heapq.heappush
+_heappop = heapq.heappop
 
 
 class TimedEngine(Engine):
@@ -54,6 +54,12 @@ class TimedEngine(Engine):
     `max_ops`: stop once the workload has completed that many operations (counted by
     `op_done`); `max_cycles`: stop once every runnable CPU is past that time; `max_visible`:
     stop after that many visible operations.
+
+    Everything in `choose` runs once per visible operation, so what can be
+    looked up once is: the cost table's entries are copied into attributes, each mutex's
+    spin state and each acquisition site's statistics are found through caches keyed by
+    identities (a site's code object hashes its whole bytecode), and a kernel_work's name
+    is priced once per run.
     """
 
     def __init__(
@@ -79,10 +85,29 @@ class TimedEngine(Engine):
         self.stats = SimStats()
         self.profile = Profile(folded, trace, trace_limit)
         self._fold = self.profile.fold if folded else None
-        self._span = self.profile.span
+        self._tracing = trace
         self._epoch = object()  # tags per-object cache-line state as this run's
-        self._rw_acq: dict[tuple[int, int], tuple[float, str, str]] = {}
-        self._site_names: dict[tuple, str] = {}
+        # The cost table's entries, read on every operation.
+        self._read = costs.read
+        self._write = costs.write
+        self._atomic = costs.atomic
+        self._line_transfer = costs.line_transfer
+        self._mtx_enter = costs.mtx_enter
+        self._mtx_leave = costs.mtx_leave
+        self._half_handoff = costs.handoff / 2
+        self._rw_enter = costs.rw_enter
+        self._rw_exit = costs.rw_exit
+        self._sleep = costs.sleep
+        self._wakeup = costs.wakeup
+        self._wakeup_latency = costs.wakeup_latency
+        self._work: dict[str, Any] = {}  # kernel_work name -> cycles
+        # id(mutex) -> its spin state: the spin model's own table, read without a call.
+        self._states: dict[int, MutexState] = self.mutexes._states
+        # (id(code), offset, lock class) -> (code, lock statistics, site statistics)
+        self._site_stats: dict[tuple, tuple] = {}
+        # (id(rwlock), cpu) -> (acquisition time, lock statistics, site statistics)
+        self._rw_acq: dict[tuple[int, int], tuple[float, LockStat, LockStat]] = {}
+        self._times: list[CpuTime] = []
         self._heap: list[tuple[float, int, int, int]] = []
         self._token: list[int] = []
         self._prev: Any = None
@@ -102,6 +127,7 @@ class TimedEngine(Engine):
     def begin(self, machine: Machine) -> None:
         n = len(machine.cpus)
         self.stats.cpus = [CpuTime() for _ in range(n)]
+        self._times = self.stats.cpus
         self._token = [0] * n
         for c in machine.cpus:
             c.clock = 0
@@ -113,45 +139,74 @@ class TimedEngine(Engine):
 
     def choose(self, machine: Machine, current: CPU | None) -> CPU | None:
         prev = self._prev
-        if self.max_ops is not None and self.ops_done >= self.max_ops:
+        max_ops = self.max_ops
+        if max_ops is not None and self.ops_done >= max_ops:
             raise StopExecution
         if self.max_visible is not None and len(machine.schedule) >= self.max_visible:
             raise StopExecution
         heap = self._heap
-        if prev is not None:
-            if self._prev_op[0] not in _PLAIN:
-                self._after(machine, prev, self._prev_op)
-            if not prev.done:
-                # Fast path: the CPU that just ran is still the earliest and its next
-                # operation needs no lock decision: it runs on, no heap traffic.
-                op = prev.op
-                if (
-                    prev.runnable
-                    and op[0] in _PLAIN
-                    and (not heap or (prev.clock, 1, prev.index) < heap[0][:3])
-                    and (self.max_cycles is None or prev.clock < self.max_cycles)
-                ):
-                    self._charge(prev, op, prev.clock)
-                    self._prev_op = op
-                    return prev
-                self._arrive(prev)
         cpus = machine.cpus
-        while heap:
-            t, _prio, idx, token = heapq.heappop(heap)
-            c = cpus[idx]
-            if token != self._token[idx] or c.done:
-                continue
+        tokens = self._token
+        cand = None  # the CPU that just ran, when it is still the earliest: no heap traffic
+        t = 0.0
+        if prev is not None:
+            kind = self._prev_op[0]
+            if not (kind is READ or kind is WORK or kind is WRITE or kind is ATOMIC):
+                self._after(machine, prev, self._prev_op)
+            if not prev.done and (prev.runnable or prev.op[0] is MTX_ENTER):
+                # It posted its next operation: back on the clock heap at its clock, unless
+                # it would come straight out again (then it is taken as if popped), or it
+                # sleeps (rwlock, wakeup) until a release or wakeup pushes it.  The
+                # machine's lock state is in execution order, not time order: an owner
+                # whose release is due before this CPU's clock may not have run yet, so a
+                # spin acquisition is decided when the CPU comes out of the heap, at its time.
+                idx = prev.index
+                token = tokens[idx] + 1
+                tokens[idx] = token  # as a push does: older entries of it are stale
+                clock = prev.clock
+                ahead = True  # of every CPU in the heap, as (clock, prio 1, index) sorts
+                if heap:
+                    # Entries of CPUs that ran or finished since they were queued are
+                    # dropped wherever they surface (below), so they can be dropped here
+                    # first: the order valid entries come out in is unchanged.
+                    top = heap[0]
+                    while top[3] != tokens[top[2]] or cpus[top[2]].done:
+                        _heappop(heap)
+                        if not heap:
+                            break
+                        top = heap[0]
+                    if heap and clock >= top[0]:
+                        prio = top[1]
+                        ahead = clock == top[0] and (prio > 1 or (prio == 1 and idx < top[2]))
+                if ahead:
+                    cand = prev
+                    t = clock
+                else:
+                    _heappush(heap, (clock, 1, idx, token))
+        states = self._states
+        while True:
+            if cand is None:
+                if not heap:
+                    return None  # nobody can run: the machine reports the deadlock
+                t, _prio, idx, token = _heappop(heap)
+                c = cpus[idx]
+                if token != tokens[idx] or c.done:
+                    continue
+            else:
+                c = cand
+                idx = c.index
+                cand = None
+            op = c.op
+            kind = op[0]
             if not c.runnable:
                 # It became blocked after it was queued: someone took its lock first.
-                if c.op[0] is MTX_ENTER:
-                    self._spin(self.mutexes.state(c.op[1]), c, t)
+                if kind is MTX_ENTER:
+                    self._spin(states.get(id(op[1])) or self.mutexes.state(op[1]), c, t)
                 continue  # it sleeps until a release or wakeup pushes it again
             if self.max_cycles is not None and t >= self.max_cycles:
                 raise StopExecution
-            op = c.op
-            kind = op[0]
             if kind is MTX_ENTER or kind is MTX_TRY:
-                st = self.mutexes.state(op[1])
+                st = states.get(id(op[1])) or self.mutexes.state(op[1])
                 if st.reserved >= 0 and st.reserved != idx:
                     if kind is MTX_TRY:  # try again once the hand-off has landed
                         self._push(c, max(t, st.ready) + 1)
@@ -161,20 +216,102 @@ class TimedEngine(Engine):
                 if kind is MTX_ENTER and op[1].owner is not None:
                     self._spin(st, c, t)
                     continue
-            self._charge(c, op, t)
+            # `c` performs `op` starting at time t: account the gap, then the cost (inline:
+            # this runs for every visible operation).
+            gap = t - c.clock
+            times = self._times[idx]
+            fold = self._fold
+            if gap > 0:
+                if kind is MTX_ENTER or kind is MTX_TRY:
+                    times.spin += gap
+                    if fold is not None:
+                        fold(c, gap, "spin " + op[1].lock_class)
+                else:
+                    times.idle += gap
+                    if fold is not None:
+                        fold(c, gap, None)
+                c.clock = t
+                self._prev_gap = gap
+            else:
+                self._prev_gap = 0.0
+            self._prev_start = t
+            # The operation's cost.
+            if kind is READ or kind is WRITE or kind is ATOMIC:
+                cost = (
+                    self._read if kind is READ else self._write if kind is WRITE else self._atomic
+                )
+                # Which CPU last wrote the line lives on the object itself: keyed by id() in a
+                # table it would outlive the object, and a new object at the same address
+                # would inherit it (a result depending on the allocator).  The table is tagged
+                # with this run's epoch, so an object that outlives a run (a kernel global such
+                # as uvmexp) starts the next run with cold lines instead of the last run's.
+                d = op[1].__dict__
+                lines = d.get("_lines")
+                if lines is None or lines.get(None) is not self._epoch:
+                    lines = d["_lines"] = {None: self._epoch}
+                field = op[2]
+                last = lines.get(field)
+                if last is not None and last != idx:
+                    cost += self._line_transfer
+                if kind is not READ or last is None:
+                    lines[field] = idx
+                times.system += cost
+            elif kind is WORK:
+                cost = c.work_cycles
+                if cost is None:
+                    name = op[2]
+                    cost = self._work.get(name)
+                    if cost is None:
+                        cost = self._work[name] = self.costs.work(name)
+                else:
+                    c.work_cycles = None
+                if op[2] == "user":
+                    times.user += cost
+                else:
+                    times.system += cost
+            else:
+                if kind is MTX_ENTER or kind is MTX_TRY:
+                    obj = op[1]
+                    st = self._states.get(id(obj)) or self.mutexes.state(obj)
+                    if st.reserved != idx and st.last_holder >= 0:
+                        # Uncontended: the line comes from the last holder's cache, k = 1 (a
+                        # reserved hand-off already paid c*k/2 in its ready time).
+                        cost = self._mtx_enter + self._half_handoff
+                    else:
+                        cost = self._mtx_enter + 0.0
+                elif kind is MTX_LEAVE:
+                    cost = self._mtx_leave
+                elif kind is RW_ENTER or kind is RW_TRY:
+                    cost = self._rw_enter
+                elif kind is RW_EXIT:
+                    cost = self._rw_exit
+                elif kind is SLEEP:
+                    cost = self._sleep
+                elif kind is WAKEUP:
+                    cost = self._wakeup
+                elif kind is RESUME:
+                    cost = 0
+                else:
+                    cost = self._write
+                times.system += cost
+            if fold is not None:
+                fold(c, cost, op)
+            c.clock = t + cost
             self._prev = c
             self._prev_op = op
             return c
-        return None  # nobody can run: the machine reports the deadlock
 
     # ---- scheduling helpers -------------------------------------------------------------
     def _push(self, c: CPU, t: float, prio: int = 1) -> None:
-        self._token[c.index] += 1
-        heapq.heappush(self._heap, (t, prio, c.index, self._token[c.index]))
+        idx = c.index
+        token = self._token[idx] + 1
+        self._token[idx] = token
+        _heappush(self._heap, (t, prio, idx, token))
 
     def _push_index(self, idx: int, t: float, prio: int) -> None:
-        self._token[idx] += 1
-        heapq.heappush(self._heap, (t, prio, idx, self._token[idx]))
+        token = self._token[idx] + 1
+        self._token[idx] = token
+        _heappush(self._heap, (t, prio, idx, token))
 
     def _spin(self, st: MutexState, c: CPU, t: float) -> None:
         """`c` finds the mutex held or promised: it spins, queued, clock standing."""
@@ -183,142 +320,82 @@ class TimedEngine(Engine):
         st.queue.append((c.index, t))
         self._token[c.index] += 1  # not in the heap until handed the mutex
 
-    def _arrive(self, c: CPU) -> None:
-        """`c` posted its next operation: put it in the heap, queue it as a spinner, or note
-        that it sleeps (rwlock, wakeup)."""
-        # The machine's lock state is in execution order, not time order: an owner whose
-        # release is due before this CPU's clock may not have run yet.  A spin acquisition
-        # is therefore decided when the CPU comes out of the heap, at its time.
-        if c.runnable or c.op[0] is MTX_ENTER:
-            self._push(c, c.clock)
-
-    def _charge(self, c: CPU, op: tuple, t: float) -> None:
-        """`c` performs `op` starting at time t: account the gap, then the cost."""
-        idx = c.index
-        kind = op[0]
-        gap = t - c.clock
-        times = self.stats.cpus[idx]
-        if gap > 0:
-            if kind is MTX_ENTER or kind is MTX_TRY:
-                times.spin += gap
-                if self._fold is not None:
-                    self._fold(c, gap, "spin " + op[1].lock_class)
-            else:
-                times.idle += gap
-                if self._fold is not None:
-                    self._fold(c, gap, None)
-            c.clock = t
-        self._prev_start = t
-        self._prev_gap = gap if gap > 0 else 0.0
-        cost = self._cost(c, op)
-        if kind is WORK and op[2] == "user":
-            times.user += cost
-        else:
-            times.system += cost
-        if self._fold is not None:
-            self._fold(c, cost, op)
-        c.clock = t + cost
-
-    def _cost(self, c: CPU, op: tuple) -> float:
-        costs = self.costs
-        kind, obj, field, _site = op
-        if kind is READ or kind is WRITE or kind is ATOMIC:
-            base = costs.read if kind is READ else costs.write if kind is WRITE else costs.atomic
-            # Which CPU last wrote the line lives on the object itself: keyed by id() in a
-            # table it would outlive the object, and a new object at the same address
-            # would inherit it (a result depending on the allocator).  The table is tagged
-            # with this run's epoch, so an object that outlives a run (a kernel global such
-            # as uvmexp) starts the next run with cold lines instead of the last run's.
-            lines = obj.__dict__.get("_lines")
-            if lines is None or lines.get(None) is not self._epoch:
-                lines = obj.__dict__["_lines"] = {None: self._epoch}
-            last = lines.get(field)
-            if last is not None and last != c.index:
-                base += costs.line_transfer
-            if kind is not READ or last is None:
-                lines[field] = c.index
-            return base
-        if kind is WORK:
-            cycles = c.local.pop("cycles", None)
-            return costs.work(field) if cycles is None else cycles
-        if kind is MTX_ENTER or kind is MTX_TRY:
-            st = self.mutexes.state(obj)
-            extra = 0.0
-            if st.reserved != c.index and st.last_holder >= 0:
-                # Uncontended: the line comes from the last holder's cache, k = 1 (a
-                # reserved hand-off already paid c*k/2 in its ready time).
-                extra = costs.handoff / 2
-            return costs.mtx_enter + extra
-        if kind is MTX_LEAVE:
-            return costs.mtx_leave
-        if kind is RW_ENTER or kind is RW_TRY:
-            return costs.rw_enter
-        if kind is RW_EXIT:
-            return costs.rw_exit
-        if kind is SLEEP:
-            return costs.sleep
-        if kind is WAKEUP:
-            return costs.wakeup
-        if kind is RESUME:
-            return 0
-        return costs.write
-
     # ---- after an operation: locks, wakeups, statistics ---------------------------------------
-    def _site(self, site: tuple) -> str:
-        name = self._site_names.get(site)
-        if name is None:
-            name = self._site_names[site] = format_site(site)
-        return name
+    def _lockstats(self, lock_class: str, site: tuple) -> tuple:
+        """(code, lock statistics, site statistics) of an acquisition of `lock_class` at
+        `site`; sites that print alike (one line) share their statistics."""
+        code = site[0]
+        key = (id(code), site[1], lock_class)
+        entry = self._site_stats.get(key)
+        if entry is None:
+            # The entry holds the code object, so its id is not reused during the run.
+            ls, ss = self.stats.lock(lock_class, format_site(site))
+            entry = self._site_stats[key] = (code, ls, ss)
+        return entry
 
     def _after(self, machine: Machine, c: CPU, op: tuple) -> None:
         kind, obj, field, site = op
         now = c.clock
-        start = self._prev_start
         if kind is MTX_ENTER or kind is MTX_TRY:
             if obj.owner is c:  # acquired (a try may have failed)
-                st = self.mutexes.state(obj)
+                st = self._states.get(id(obj)) or self.mutexes.state(obj)
                 wait = self._prev_gap  # it spun from its arrival until `start`
-                ls, ss = self.stats.lock(obj.lock_class, self._site(site))
+                entry = self._site_stats.get((id(site[0]), site[1], obj.lock_class))
+                if entry is None:
+                    entry = self._lockstats(obj.lock_class, site)
+                _code, ls, ss = entry
                 handoff = st.last_holder >= 0 and st.last_holder != c.index
-                ls.acquired(wait, handoff)
-                ss.acquired(wait, handoff)
+                # The class's counts, maxima and histogram are its sites' (`SimStats.finish`);
+                # only its float sums are streamed, in the order they always were.
+                if wait > 0:
+                    ls.wait_cycles += wait
+                if wait > 0 or handoff:
+                    ss.acquired(wait, handoff)
+                else:  # uncontended, from the same CPU's cache: a count is all it changes
+                    ss.acquisitions += 1
                 st.reserved = -1
                 st.holder = c.index
                 st.acq_time = now
-                st.site = self._site(site)
-                if wait > 0:
-                    self._span(c.index, "wait " + obj.lock_class, start - wait, wait)
+                st.ls = ls
+                st.ss = ss
+                if wait > 0 and self._tracing:
+                    self.profile.span(
+                        c.index, "wait " + obj.lock_class, self._prev_start - wait, wait
+                    )
         elif kind is MTX_LEAVE:
-            st = self.mutexes.state(obj)
+            st = self._states.get(id(obj)) or self.mutexes.state(obj)
             hold = now - st.acq_time
-            ls, ss = self.stats.lock(obj.lock_class, st.site)
-            ls.released(hold)
-            ss.released(hold)
-            self._span(c.index, obj.lock_class, st.acq_time, hold)
+            if st.ls is None:  # released without an acquisition this engine saw
+                st.ls, st.ss = self.stats.lock(obj.lock_class, "")
+            st.ls.hold_cycles += hold
+            st.ss.released(hold)
+            if self._tracing:
+                self.profile.span(c.index, obj.lock_class, st.acq_time, hold)
             st.last_holder = c.index
             st.holder = -1
-            self.mutexes.hand_off(st, now)
+            if st.queue:  # someone spins for it
+                self.mutexes.hand_off(st, now)
         elif kind is RW_ENTER or kind is RW_TRY:
             if obj.writer is c or c in obj.readers:
                 wait = self._prev_gap  # it slept from its request until `start`
-                ls, ss = self.stats.lock(obj.lock_class, self._site(site))
-                ls.acquired(wait, False)
+                _code, ls, ss = self._lockstats(obj.lock_class, site)
+                if wait > 0:
+                    ls.wait_cycles += wait
                 ss.acquired(wait, False)
-                self._rw_acq[(id(obj), c.index)] = (now, self._site(site), obj.lock_class)
+                self._rw_acq[(id(obj), c.index)] = (now, ls, ss)
         elif kind is RW_EXIT:
             acq = self._rw_acq.pop((id(obj), c.index), None)
             if acq is not None:
                 hold = now - acq[0]
-                ls, ss = self.stats.lock(acq[2], acq[1])
-                ls.released(hold)
-                ss.released(hold)
+                acq[1].hold_cycles += hold
+                acq[2].released(hold)
             self._wake(machine, obj.waiters, now)
         elif kind is SLEEP:
             if field is not None:
                 if field.is_rwlock:
                     self._wake(machine, field.waiters, now)
                 else:
-                    st = self.mutexes.state(field)
+                    st = self._states.get(id(field)) or self.mutexes.state(field)
                     st.last_holder = c.index
                     self.mutexes.hand_off(st, now)
         elif kind is WAKEUP:
@@ -327,11 +404,12 @@ class TimedEngine(Engine):
                     self._wake(machine, [cpu], now)
 
     def _wake(self, machine: Machine, waiters: list[CPU], now: float) -> None:
-        lat = self.costs.wakeup_latency
+        lat = self._wakeup_latency
         for w in list(waiters):
             if w.runnable and not w.done:
                 # Released before it got there in time: it never slept.
                 self._push(w, w.clock if now <= w.clock else now + lat)
 
     def end(self, machine: Machine) -> None:
-        """Nothing to flush: statistics were streamed."""
+        """The per-class lock statistics from their sites' (the rest was streamed)."""
+        self.stats.finish()

@@ -26,11 +26,12 @@ class MutexState:
         "acq_time",
         "holder",
         "last_holder",
+        "ls",
         "mutex",
         "queue",
         "ready",
         "reserved",
-        "site",
+        "ss",
     )
 
     def __init__(self, mutex: Any) -> None:
@@ -42,7 +43,10 @@ class MutexState:
         self.holder = -1
         self.last_holder = -1
         self.acq_time = 0.0
-        self.site = ""
+        # The statistics of the current (or last) holder's acquisition: its lock class and
+        # site, found once per acquisition instead of once per release.
+        self.ls: Any = None
+        self.ss: Any = None
 
 
 class SpinMutexes:

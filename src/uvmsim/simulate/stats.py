@@ -100,6 +100,27 @@ class SimStats:
             ss = self.sites[lock_class][site] = LockStat()
         return ls, ss
 
+    def finish(self) -> None:
+        """Fill in each lock class's counts, maxima and wait histogram from its sites.
+
+        Every acquisition and release is recorded at exactly one site of its class, so these
+        are the sums and maxima of the sites' own; the engine streams only the class's float
+        sums (wait and hold cycles), whose value depends on the order they are added in.
+        Idempotent.
+        """
+        for lock_class, ls in self.locks.items():
+            sites = self.sites[lock_class].values()
+            ls.acquisitions = sum(s.acquisitions for s in sites)
+            ls.contended = sum(s.contended for s in sites)
+            ls.handoffs = sum(s.handoffs for s in sites)
+            ls.wait_max = max((s.wait_max for s in sites), default=0.0)
+            ls.hold_max = max((s.hold_max for s in sites), default=0.0)
+            counts: dict[int, int] = {}
+            for s in sites:
+                for b, n in s.wait_hist.counts.items():
+                    counts[b] = counts.get(b, 0) + n
+            ls.wait_hist.counts = counts
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 

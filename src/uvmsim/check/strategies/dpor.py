@@ -442,6 +442,8 @@ class Dpor(DporSearch):
         nodes = self.nodes
         for k in range(len(nodes) - 1, self.root - 1, -1):
             nd = nodes[k]
+            if not nd.backtrack:  # most states: nothing to explore, no set arithmetic
+                continue
             if self.depth is not None and k >= self.depth:
                 if nd.backtrack - nd.done:
                     self.coverage.pruned += len(nd.backtrack - nd.done)

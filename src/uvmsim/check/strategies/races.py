@@ -116,6 +116,8 @@ class HappensBefore:
         self.asleep: dict[tuple, tuple[int, ...]] = {}  # channel -> CPUs asleep on it
         self.woken_by: dict[tuple[tuple, int], int] = {}  # (channel, CPU) -> its wakeup
         self._undo: list[list[tuple]] = []  # per event: what to restore when it is forgotten
+        # key -> (resource, mode, its kind, its history container) per resource it touches:
+        # found once per key, not per event (containers are never replaced, only restored).
         self._resources: dict[Key, tuple] = {}
 
     def __len__(self) -> int:
@@ -150,22 +152,30 @@ class HappensBefore:
                         container[key] = old
         del self.vcs[k:], cpu_of[k:], self.idx_of[k:], self.lock_states[k:], undo[k:]
 
+    def _container(self, res: tuple) -> Any:
+        """The history of `res`: a lock's operations, a field's last accesses per CPU (a
+        channel's state is in `chan_last`, `asleep` and `woken_by`)."""
+        if res[0] == "l":
+            return self.lock_ops.setdefault(res, [])
+        if res[0] == "c":
+            return None
+        return self.fields.setdefault(res, {})
+
     def add(self, j: int, q: int, key: Key, lock: tuple[LockState, bool] = NO_LOCK) -> list[int]:
         """Append event j (CPU q's operation `key`); return the earlier events racing with it."""
         vcs, cpu_of = self.vcs, self.cpu_of
         res_modes = self._resources.get(key)
         if res_modes is None:
-            res_modes = self._resources[key] = resources(key)
+            res_modes = self._resources[key] = tuple(
+                (res, mode, res[0], self._container(res)) for res, mode in resources(key)
+            )
         state, shared = lock
         deps: list[int] = []
         cands: dict[int, int] = {}  # candidate -> the lock event it reaches j through, or -1
         undo: list[tuple] = []
-        for res, mode in res_modes:
-            kind = res[0]
+        for res, mode, kind, box in res_modes:
             if kind == "l":
-                hist = self.lock_ops.get(res)
-                if hist is None:
-                    hist = self.lock_ops[res] = []
+                hist = box
                 if hist:
                     la = hist[-1]
                     deps.append(la)
@@ -210,9 +220,7 @@ class HappensBefore:
                 undo.append((self.chan_last, res, la if la >= 0 else _MISSING))
                 self.chan_last[res] = j
             else:  # a field (or an unknown kind, as a write of its object)
-                per_cpu = self.fields.get(res)
-                if per_cpu is None:
-                    per_cpu = self.fields[res] = {}
+                per_cpu = box
                 for p, marks in per_cpu.items():
                     if p == q or not marks:  # an undo may leave a CPU's marks empty
                         continue
@@ -228,6 +236,12 @@ class HappensBefore:
         prev_of = self.prev_of
         prev = prev_of[q]
         base = vcs[prev] if prev >= 0 else self._zero
+        idx_of = self.idx_of
+        # A dependency that already happens before q's previous event adds nothing to j's
+        # clock (clocks grow along happens-before) and is never a race (every clock below
+        # includes `base`): only the others are merged.
+        if deps:
+            deps = [d for d in deps if base[cpu_of[d]] < idx_of[d]]
         vc = base
         for d in deps:
             vc = list(map(max, vc, vcs[d]))
@@ -239,9 +253,10 @@ class HappensBefore:
         undo.append((prev_of, q, prev))
         prev_of[q] = j
         races = []
-        idx_of = self.idx_of
         if cands:
             for x, through in cands.items():
+                if base[cpu_of[x]] >= idx_of[x]:
+                    continue
                 w = base  # with no other edge, only j's program order may order x before j
                 for d in deps:
                     if d != x and d != through:
