@@ -333,6 +333,40 @@ PEER_SWITCHES: tuple[Switch, ...] = (
         exercises=("intent-on-freed-page",),
         measured_on="build",
     ),
+    Switch(
+        "pqbatch_atomic",
+        (),
+        (
+            "uvm_pageactivate",
+            "uvm_pagedeactivate",
+            "uvm_pagedequeue",
+            "uvm_pagewire",
+            "uvm_pageunwire",
+            "uvm_pageunlock",
+            "uvm_pagealloc_pg",
+            "uvmpd_trylockowner",
+            "_trylockowner_interlocked",
+            "_assert_realizing",
+            "uvmpdpol_pageisqueued_p",
+            "uvmpdpol_pagedeactivate_locked",
+            "uvmpdpol_pagedequeue_locked",
+            "uvmpdpol_idle",
+            "check_queues",
+            "check_intent_queues",
+        ),
+        "FreeBSD's page-queue batches (vm_page.c at commit 9622baa299bb, r332974's design "
+        "with the atomic vm_page_astate word; the flush rule of D37305 as knob "
+        "`pqbatch_flush`): on top of `pdpol_intents`' call sites, a queue request is "
+        "committed by a CAS loop on the page's queue-state word (no interlock) and the page "
+        "submitted to this CPU's batch for its queue (`pqbatch_size` entries) when no request "
+        "was pending; a move between queues dequeues at once under the queue lock; a batch "
+        "is processed under the queue lock when full, or by try-lock from half full "
+        "(`pqbatch_flush=2`); a freed page keeps its dequeue request until processed or "
+        "until the allocator reuses it (vm_page_dequeue before reuse); the scans apply a "
+        "pending request and skip the page, and recheck the owner once they hold its lock",
+        exercises=("batch-entry-reused-page",),
+        measured_on="build",
+    ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES + PEER_SWITCHES}
 # Switches added after replay tokens were first printed (issue 16, openbsd-2026,
@@ -344,6 +378,7 @@ DIGEST_ONLY_WHEN_ON = frozenset(
         "pdaemon_iter_marker",
         "pdpol_intents",
         "anonget_error_clears_wanted",
+        "pqbatch_atomic",
     }
 )
 # Integer knobs of a protocol (fields of `Protocol` that are not switches) and their
@@ -354,6 +389,17 @@ KNOBS: dict[str, tuple[int, str]] = {
         128,
         "entries of each CPU's intent queue (NetBSD's CLOCK_PDQ_SIZE); read only with "
         "`pdpol_intents`",
+    ),
+    "pqbatch_size": (
+        63,
+        "entries of each CPU's batch queue per page queue (FreeBSD's VM_BATCHQUEUE_SIZE on "
+        "LP64 after D37305); read only with `pqbatch_atomic`",
+    ),
+    "pqbatch_flush": (
+        2,
+        "when a batch is processed: 1 = only when full, under the blocking queue lock "
+        "(r332974 to before D37305); 2 = also from half full if a try-lock succeeds "
+        "(D37305); read only with `pqbatch_atomic`",
     ),
 }
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES + PEER_SWITCHES}
@@ -395,9 +441,12 @@ class Protocol:
     pdaemon_iter_marker: bool = False
     anonget_error_clears_wanted: bool = False
     pdpol_intents: bool = False
+    pqbatch_atomic: bool = False
     # Knobs (`KNOBS`): integers, not switches; the dataclass holds them so that a variant
     # carries them like its switches (`variant(..., pdq_size=4)`).
     pdq_size: int = 128
+    pqbatch_size: int = 63
+    pqbatch_flush: int = 2
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
@@ -523,6 +572,20 @@ NETBSD_INTENT = OPENBSD_2026.variant(
     pdpol_intents=True,
 )
 
+# FreeBSD's design on the same kernel as netbsd-intent: its operations are called from the
+# same places (the operation locks what it needs), so the intent call sites are shared and
+# `pqbatch_atomic` replaces how a request is recorded and realized (see uvm/vm_pqbatch.py).
+# One domain, one lock for both queues (`pageqlock`): shards are not modelled.
+FREEBSD_BATCH = NETBSD_INTENT.variant(
+    "freebsd-batch",
+    "openbsd-2026 with FreeBSD's page-queue batches (vm_page.c at commit 9622baa299bb; "
+    "r332974, the atomic queue-state word, D37305's flush rule): a queue request is a CAS on "
+    "the page's queue-state word, no interlock; per-CPU batches of 63 per queue, processed "
+    "by try-lock from half full and under the lock when full; a freed page is dequeued "
+    "lazily, at the latest when it is reused",
+    pqbatch_atomic=True,
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -534,5 +597,6 @@ PROTOCOLS: dict[str, Protocol] = {
         SEED_FIXED,
         OPENBSD_2026,
         NETBSD_INTENT,
+        FREEBSD_BATCH,
     )
 }

@@ -319,6 +319,47 @@ register(
 )
 
 
+# ---- batch-entry-reused-page (freebsd-batch's per-CPU batch queues) -------------------------
+
+
+def _free_reuse_move(w: World) -> None:
+    """cpu1: the object's last reference frees its page (a dequeue request; the page may stay
+    queued, its activate request maybe still in cpu0's batch), another process faults a
+    fresh anon page (the same page, from cpu1's magazine: with freebsd-batch the allocator
+    dequeues it first), then that page is deactivated (a move between queues: dequeued at
+    once under the queue lock while cpu0's stale entry may still wait), then cpu1 idles."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.amap, slot=0))
+    S.deactivate_anon(w.amap, 0)
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="batch-entry-reused-page",
+        cpus=2,
+        pages=12,
+        summary="a page's batch entry waits in one CPU's batch while another CPU frees the "
+        "page, hands it out again and moves it to the other queue: processing the stale "
+        "entry must apply only what the page's queue-state word asks now (freebsd-batch; "
+        "elsewhere a fault against a free, a fresh fault and a deactivation)",
+        questions=(),
+        setup=_intent_freed_setup,
+        program=lambda w: [
+            lambda: _touch_then_idle(w),
+            lambda: _free_reuse_move(w),
+        ],
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "holds",
+            "netbsd-intent": "holds",
+            "freebsd-batch": "holds",
+        },
+        world={"dma_share": 0.0},
+    )
+)
+
+
 def _intent_scan_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     # A zero-filled aobj page never paged out, inactive, first in the scan's way: freeing it

@@ -79,6 +79,9 @@ def check_queues() -> str | None:
     if len(on_a) != len(active) or len(on_i) != len(inactive):
         return "a page appears twice on an LRU queue"
     intents = _intents(uvm)
+    # FreeBSD's batches (`pqbatch_atomic`) keep no QUEUED bit: a pending request is in some
+    # batch, checked at rest (check_intent_queues).
+    batches = intents and bool(uvm.proto.pqbatch_atomic)
     for pg in uvm.pages:
         d = pg.__dict__
         flags = d["pg_flags"]
@@ -86,7 +89,12 @@ def check_queues() -> str | None:
         if bool(flags & PQ_ACTIVE) != a or bool(flags & PQ_INACTIVE) != i:
             where = "on active" if a else "on inactive" if i else "on no queue"
             return f"I1: {pg.name} has {_flags(flags & (PQ_ACTIVE | PQ_INACTIVE))} but is {where}"
-        if intents and d["pqflags"] & PQ_INTENT_SET and not d["pqflags"] & PQ_INTENT_QUEUED:
+        if (
+            intents
+            and not batches
+            and d["pqflags"] & PQ_INTENT_SET
+            and not d["pqflags"] & PQ_INTENT_QUEUED
+        ):
             return f"{pg.name} has an intent pending but is on no CPU's intent queue (lost)"
         if a or i:
             if a and i:
@@ -226,6 +234,8 @@ def check_intent_queues() -> str | None:
     uvm, _ue = _world()
     if not _intents(uvm):
         return None
+    if uvm.proto.pqbatch_atomic:
+        return _check_batches(uvm)
     where: dict[int, int] = {}
     for cpu, pdq in enumerate(uvm.pdq):
         for pg in pdq:
@@ -238,6 +248,17 @@ def check_intent_queues() -> str | None:
             state = "marked queued" if queued else "not marked queued"
             found = f"in cpu{where[id(pg)]}'s" if id(pg) in where else "in no"
             return f"{pg.name} is {state} but {found} intent queue"
+    return None
+
+
+def _check_batches(uvm: Any) -> str | None:
+    """With `pqbatch_atomic` (FreeBSD), once every CPU has finished: a page with a request
+    pending sits in at least one CPU's batch (a page may sit in several: FreeBSD submits
+    whenever a request appears where none was pending, and stale entries are no-ops)."""
+    batched = {id(pg) for cpu in uvm.pqbatch for bq in cpu for pg in bq}
+    for pg in uvm.pages:
+        if pg.__dict__["pqflags"] & PQ_INTENT_SET and id(pg) not in batched:
+            return f"{pg.name} has a queue request pending but is in no CPU's batch (lost)"
     return None
 
 

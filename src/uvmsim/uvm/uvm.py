@@ -73,6 +73,8 @@ class uvm_t:
         self.ncpu = 1
         self.cpu_caches: list = []
         self.pdq: list = []  # per-CPU intent queues (uvm_pdpolicy_clock; `pdpol_intents`)
+        # per-CPU (active, inactive) batch queues (vm_pqbatch; `pqbatch_atomic`)
+        self.pqbatch: list = []
         self.aio_done: Any = None
         self.swap: Any = None
         self.pagedaemon_chan = object()  # wait channel `&uvm.pagedaemon`

@@ -93,6 +93,7 @@ from uvmsim.uvm.uvm_pdpolicy_clock import (
     uvmpdpol_set_intent,
 )
 from uvmsim.uvm.uvmexp import uvmexp
+from uvmsim.uvm.vm_pqbatch import vm_page_dequeue, vm_page_pqstate_commit_request
 
 
 def uvm_page_owner_locked_p(pg: vm_page, exclusive: bool) -> bool:
@@ -192,7 +193,16 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
     )
     # NetBSD gives the page its identity under the interlock (uvm_pagealloc_strat 1.246):
     # a scan holding the interlock sees the owner, or the intent the free left.
-    intents = uvm.proto.pdpol_intents and (obj is not None or anon is not None)
+    if uvm.proto.pqbatch_atomic:
+        # FreeBSD's allocator dequeues a page its free left queued before reusing it
+        # (vm_page_alloc_domain_after, `found:`); no interlock: the identity is the
+        # owner's, and the scans recheck it once they hold the owner lock.
+        vm_page_dequeue(pg)
+    intents = (
+        uvm.proto.pdpol_intents
+        and not uvm.proto.pqbatch_atomic
+        and (obj is not None or anon is not None)
+    )
     if intents:
         uvm_pagelock(pg)
     pg.offset = off
@@ -253,15 +263,20 @@ def uvm_pagealloc(obj: Any, off: int, anon: Any, flags: int) -> vm_page | None:
 
 @inline
 def uvm_pagelock(pg: vm_page) -> None:
-    """`uvm_pagelock` (NetBSD uvm_page.c 1.246): take the page's interlock."""
-    mtx_enter(pg.interlock)
+    """`uvm_pagelock` (NetBSD uvm_page.c 1.246): take the page's interlock.  FreeBSD has
+    none (`pqbatch_atomic`): its queue state is one atomic word, committed by CAS."""
+    if not uvm.proto.pqbatch_atomic:
+        mtx_enter(pg.interlock)
 
 
 def uvm_pageunlock(pg: vm_page) -> None:
     """`uvm_pageunlock` (NetBSD uvm_page.c 1.246): release the interlock; a page with an
     intent pending and not yet on an intent queue is marked queued (under the interlock) and
     put on this CPU's queue after it (`uvmpdpol_pagerealize`, which may flush a full queue
-    under the pageq lock)."""
+    under the pageq lock).  With `pqbatch_atomic` nothing is held and the commit has
+    already submitted the page (`vm_pqbatch.vm_page_pqstate_commit_request`)."""
+    if uvm.proto.pqbatch_atomic:
+        return
     pqflags = pg.pqflags
     if not pqflags & PQ_INTENT_SET or pqflags & PQ_INTENT_QUEUED:
         mtx_leave(pg.interlock)
@@ -275,7 +290,11 @@ def uvm_pageunlock(pg: vm_page) -> None:
 def _pdpol_intent(pg: vm_page, intent: int) -> None:
     """Record `intent` (interlock held): NetBSD's `uvmpdpol_page{,de}activate`/`pagedequeue`.
     A caller holding the pageq lock (a scan) realizes it now, as NetBSD's scans call the
-    `_locked` operations; the others leave it to `uvm_pageunlock` and a flush."""
+    `_locked` operations; the others leave it to `uvm_pageunlock` and a flush.  With
+    `pqbatch_atomic` FreeBSD's commit: a CAS on the word, no interlock (`vm_pqbatch`)."""
+    if uvm.proto.pqbatch_atomic:
+        vm_page_pqstate_commit_request(pg, intent, only_if_queued=intent == PQ_INTENT_D)
+        return
     uvmpdpol_set_intent(pg, intent)
     if mtx_owned(uvm.pageqlock):
         uvmpdpol_pagerealize_locked(pg)

@@ -88,6 +88,8 @@ def uvmpd_trylockowner(pg: Any) -> Any:
     interlock.  NetBSD falls back to a blocking owner lock with the interlock dropped: not
     modelled, the OpenBSD scans calling this hold the pageq mutex and may not sleep.
     """
+    if uvm.proto.pqbatch_atomic:
+        return _trylockowner_pqstate(pg)
     if uvm.proto.pdpol_intents:
         return _trylockowner_interlocked(pg)
     uobj = unlocked_read(pg, "uobject")
@@ -98,6 +100,37 @@ def uvmpd_trylockowner(pg: Any) -> Any:
         KASSERT(anon is not None, "anon != NULL")
         slock = anon.an_lock
     if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
+        return None
+    return slock
+
+
+def _trylockowner_pqstate(pg: Any) -> Any:
+    """`uvmpd_trylockowner` as FreeBSD's scans do it (vm_pageout.c at commit 9622baa299bb,
+    `vm_pageout_scan_active`/`_inactive`; `pqbatch_atomic`): no interlock.  A page with a
+    request pending has it applied and is skipped (the scans' "requeue requested: second
+    chance" / "dequeue lazily"); the owner pointer is read without a lock (NULL: "removed
+    from its object", skipped) and try-locked; once held, the owner is read again and a page
+    that changed hands meanwhile is let go (FreeBSD's recheck `m->object == object`)."""
+    from uvmsim.uvm.vm_pqbatch import vm_pqbatch_process_page
+
+    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    if vm_pqbatch_process_page(pg):
+        return None
+    uobj = unlocked_read(pg, "uobject")
+    anon = None
+    if uobj is not None:
+        slock = uobj.vmobjlock
+    else:
+        anon = unlocked_read(pg, "uanon")
+        if anon is None:
+            return None
+        slock = anon.an_lock
+    if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
+        return None
+    if (uobj is not None and pg.uobject is not uobj) or (
+        uobj is None and (pg.uobject is not None or pg.uanon is not anon)
+    ):
+        rw_exit(slock)
         return None
     return slock
 

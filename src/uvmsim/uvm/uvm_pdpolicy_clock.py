@@ -64,8 +64,10 @@ from uvmsim.uvm.uvmexp import uvmexp
 
 
 def uvmpdpol_init(ncpu: int) -> None:
-    """`uvmpdpol_init_cpu` (1.40) for every CPU: an empty intent queue each."""
+    """`uvmpdpol_init_cpu` (1.40) for every CPU: an empty intent queue each; and FreeBSD's
+    per-CPU batch queues, one per page queue (`vm_pqbatch`, `pqbatch_atomic`)."""
     uvm.pdq = [[] for _ in range(ncpu)]
+    uvm.pqbatch = [([], []) for _ in range(ncpu)]
 
 
 # ---- the queue counters (shared with uvm_page's OpenBSD operations) ------------------------
@@ -102,7 +104,14 @@ def uvmpdpol_set_intent(pg: Any, intent: int) -> None:
 
 def uvmpdpol_pageisqueued_p(pg: Any) -> bool:
     """`uvmpdpol_pageisqueued_p` (1.40): a pending intent decides (anything but a dequeue
-    means queued), else the page's queue bits.  Called with the interlock held here."""
+    means queued), else the page's queue bits.  Called with the interlock held here.  With
+    `pqbatch_atomic` there is none: the word is peeked (no visible step), and the CAS that
+    commits a request decides again from what it loads."""
+    if uvm.proto.pqbatch_atomic:
+        word, flags = peek(pg, "pqflags"), peek(pg, "pg_flags")
+        if word & PQ_INTENT_SET:
+            return (word & PQ_INTENT_MASK) != PQ_INTENT_D
+        return bool(flags & (PQ_ACTIVE | PQ_INACTIVE))
     pqflags = pg.pqflags
     if pqflags & PQ_INTENT_SET:
         return (pqflags & PQ_INTENT_MASK) != PQ_INTENT_D
@@ -114,7 +123,17 @@ def uvmpdpol_pageisqueued_p(pg: Any) -> bool:
 
 def _assert_realizing(pg: Any) -> None:
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
-    MUTEX_ASSERT_LOCKED(pg.interlock)
+    if not uvm.proto.pqbatch_atomic:  # FreeBSD has no interlock: its word is CASed
+        MUTEX_ASSERT_LOCKED(pg.interlock)
+
+
+@inline
+def _intent_done(pg: Any) -> None:
+    """The pending intent is realized: clear SET under the interlock.  With
+    `pqbatch_atomic` the caller's compare-and-swap of the whole word clears it instead
+    (`vm_pqbatch.vm_pqbatch_process_page`), so that a request that raced in is not lost."""
+    if not uvm.proto.pqbatch_atomic:
+        pg.pqflags = pg.pqflags & ~PQ_INTENT_SET
 
 
 def uvmpdpol_pagedequeue_locked(pg: Any) -> None:
@@ -130,15 +149,16 @@ def uvmpdpol_pagedequeue_locked(pg: Any) -> None:
         TAILQ_REMOVE(uvm.page_inactive, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_INACTIVE)
         _queue_count_dec("inactive")
-    pg.pqflags = pg.pqflags & ~PQ_INTENT_SET
+    _intent_done(pg)
 
 
 def uvmpdpol_pageactivate_locked(pg: Any) -> None:
     """`uvmpdpol_pageactivate_locked` (1.40): to the tail of the active queue (from wherever
     it was: an active page moves to the tail, the LRU update an activation is)."""
     _assert_realizing(pg)
+    # Read without a visible step: with `pqbatch_atomic` a requester may CAS the word now.
     KASSERT(
-        (pg.pqflags & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET),
+        (peek(pg, "pqflags") & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET),
         "(pg->pqflags & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET)",
     )
     uvmpdpol_pagedequeue_locked(pg)
@@ -152,8 +172,9 @@ def uvmpdpol_pagedeactivate_locked(pg: Any) -> None:
     inactive queue unless already there (the reference bit was cleared when the intent was
     set: the owner lock is not held now)."""
     _assert_realizing(pg)
+    # Read without a visible step: with `pqbatch_atomic` a requester may CAS the word now.
     KASSERT(
-        (pg.pqflags & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET),
+        (peek(pg, "pqflags") & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET),
         "(pg->pqflags & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET)",
     )
     flags = pg.pg_flags
@@ -167,7 +188,7 @@ def uvmpdpol_pagedeactivate_locked(pg: Any) -> None:
         TAILQ_INSERT_TAIL(uvm.page_inactive, pg)
         atomic_setbits_int(pg, "pg_flags", PQ_INACTIVE)
         _queue_count_inc("inactive")
-    pg.pqflags = pg.pqflags & ~PQ_INTENT_SET
+    _intent_done(pg)
 
 
 def uvmpdpol_pagerealize_locked(pg: Any) -> bool:
@@ -222,6 +243,11 @@ def uvmpdpol_idle() -> None:
     is wanted for something else (`ci_want_resched`); the model has no clock and no
     scheduler, so a CPU that calls this has gone idle and tries once.
     """
+    if uvm.proto.pqbatch_atomic:
+        from uvmsim.uvm.vm_pqbatch import vm_page_pqbatch_drain
+
+        vm_page_pqbatch_drain()
+        return
     pdq = uvm.pdq[curcpu().index]
     if not pdq:
         return
