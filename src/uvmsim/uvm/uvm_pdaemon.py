@@ -125,6 +125,10 @@ def _trylockowner_pqstate(pg: Any) -> Any:
         if anon is None:
             return None
         slock = anon.an_lock
+        if slock is None:
+            # The anon was freed after the read (FreeBSD's objects are type-stable, so its
+            # pointer stays a lock; the model's freed anon has none): the page changed hands.
+            return None
     if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
         return None
     if (uobj is not None and pg.uobject is not uobj) or (
