@@ -178,7 +178,9 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
     PG_BUSY|PG_FAKE and is on no queue: the caller activates, deactivates or wires it.
     With `pdpol_intents` the identity is set under the page's interlock, as NetBSD's
     `uvm_pagealloc_strat` (uvm_page.c 1.246) does when it gives one; the page may still be
-    on an LRU queue with the dequeue intent its free left.
+    on an LRU queue with the dequeue intent its free left.  With `pqbatch_atomic` FreeBSD's
+    allocator (`vm_page_alloc_domain_after` at commit 9622baa299bb) dequeues such a page
+    first (`vm_page_dequeue`, under the pageq lock) and no interlock is taken.
     """
     KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
     KASSERT(anon is None or off == 0, "anon == NULL || off == 0")

@@ -239,6 +239,9 @@ def uvmpdpol_idle() -> None:
     """`uvmpdpol_idle` (1.40): the idle loop drains this CPU's queue if it gets the pageq
     lock by try-lock, stopping at the first entry whose interlock is taken.
 
+    With `pqbatch_atomic` (FreeBSD, which has no idle drain) this CPU's batches are processed
+    as `vm_page_pqbatch_drain` does, under the blocking lock (`vm_pqbatch`).
+
     NetBSD does it at most about 8 times a second (`pdqtime`, ticks) and stops when the CPU
     is wanted for something else (`ci_want_resched`); the model has no clock and no
     scheduler, so a CPU that calls this has gone idle and tries once.
