@@ -161,8 +161,8 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "compare counts a sharded LRU lock's shards only (not the lock itself)",
         "src/uvmsim/review/compare.py",
-        '        if name == prefix or name.startswith(prefix + ".")\n    )\n\n\ndef build_points(',
-        '        if name.startswith(prefix + ".")\n    )\n\n\ndef build_points(',
+        '        if name == prefix or name.startswith(prefix + ".")\n',
+        '        if name.startswith(prefix + ".")\n',
         ("tests/review/test_compare.py::test_build_figures",),
     ),
     Breakage(
