@@ -360,7 +360,7 @@ def view_compare_batching(args: list[str], plot: bool) -> str:
                     f"{racq:,.0f} -> {acq:,.0f}",
                     f"{mine['deferred_per_1000_faults']:,.0f}",
                     f"{racq / acq:.1f}x" if acq else "inf",
-                    f"{rspin:.1f}% -> {spin:.1f}%",
+                    f"{rspin:.2f}% -> {spin:.2f}%",
                     f"{rspin / spin:.1f}x" if spin else ("-" if not rspin else "inf"),
                     f"{mine['gain'] - base['gain']:+.1%}",
                 ]

@@ -22,7 +22,7 @@ def test_a_world_restored_in_place_is_the_unpickled_one(scenario: str, protocol:
     target = ScenarioTarget(sc, proto)
     for seed in range(3):
         target.execute(RandomEngine(seed))
-    key = (sc.name, sc.grown, proto)
+    key = base.snapshot_key(sc, proto)
     assert base._inplace[key] is not None, "this world is unpickled on every build"
     in_place, _program = base.build(sc, proto)
     restored = base._snapshot(in_place)

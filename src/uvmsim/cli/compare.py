@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import time
 from dataclasses import replace
 
 import click
 
 from uvmsim.cli.status import EXIT_FOUND
+from uvmsim.cli.status_line import StatusLine
 from uvmsim.machine.failure import InputError
 from uvmsim.output_files import check_output_dir, check_output_file
 from uvmsim.protocols import PROTOCOLS
@@ -23,6 +22,7 @@ from uvmsim.review.compare import (
 )
 from uvmsim.review.compare_render import plot, render_text, to_json, write_html
 from uvmsim.review.verdict import Bounds
+from uvmsim.runs.names import get_protocol
 
 
 def default_protocols() -> str:
@@ -85,7 +85,7 @@ def compare_cmd(
     """
     names = parse_protocols(protocols or default_protocols())
     counts = parse_cpus(cpus)
-    parse_protocols(baseline)
+    get_protocol(baseline)  # one-line InputError for an unknown baseline, before the work
     if html_dir is not None:
         check_output_dir(html_dir, "--html")
     if plot_path is not None:
@@ -93,18 +93,9 @@ def compare_cmd(
             raise InputError(f"--plot must name a FILE.png, got {plot_path!r}")
         check_output_file(plot_path, "--plot")
     bounds = replace(Bounds.thorough(), band_cpus=counts) if thorough else Bounds()
-    tty = sys.stderr.isatty() and not as_json
-    t0 = time.monotonic()
-    width = shutil.get_terminal_size((100, 24)).columns - 12
-
-    def progress(text: str) -> None:
-        if tty:
-            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:width]:<{width}}")
-            sys.stderr.flush()
-
-    cmp = run_compare(names, counts, baseline, bounds, progress, checks=not no_check)
-    if tty:
-        sys.stderr.write("\r" + " " * (width + 12) + "\r")
+    status = StatusLine(quiet=as_json)
+    cmp = run_compare(names, counts, baseline, bounds, status.progress, checks=not no_check)
+    status.clear()
     missing = [p for p in DEFAULT_PROTOCOLS if p not in PROTOCOLS]
     if plot_path is not None:
         plot(cmp, plot_path)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import time
 
 import click
 
 from uvmsim.cli.status import EXIT_FOUND
+from uvmsim.cli.status_line import StatusLine
 from uvmsim.output_files import check_output_dir
 from uvmsim.review.render import render_text, to_json, write_html
 from uvmsim.review.run import run_review
@@ -61,21 +60,9 @@ def review(
     """
     if html_dir is not None:
         check_output_dir(html_dir, "--html")  # before a minute of work, not after
-    tty = sys.stderr.isatty() and not as_json
-    t0 = time.monotonic()
-
-    # A status line overwritten in place: it must fit the terminal's width, or every update
-    # would scroll a new line.
-    width = shutil.get_terminal_size((100, 24)).columns - 12
-
-    def progress(text: str) -> None:
-        if tty:
-            sys.stderr.write(f"\r  [{time.monotonic() - t0:5.0f} s] {text[:width]:<{width}}")
-            sys.stderr.flush()
-
-    rv = run_review(protocol, baseline, thorough, progress)
-    if tty:
-        sys.stderr.write("\r" + " " * (width + 12) + "\r")
+    status = StatusLine(quiet=as_json)
+    rv = run_review(protocol, baseline, thorough, status.progress)
+    status.clear()
     if html_dir:
         path = write_html(rv, html_dir)
         if not as_json:

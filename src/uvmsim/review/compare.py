@@ -217,22 +217,18 @@ class BuildRuns:
         return build_gains(self.run(base, n, seed, **opts), mine, self.bounds.build_pages)["real"]
 
 
-def _share(r: Any, prefix: str) -> float:
-    total = sum(r.cpu_time.values()) or 1
-    waited = sum(
-        s.get("wait_cycles", 0)
-        for name, s in r.locks.items()
-        if name == prefix or name.startswith(prefix + ".")
-    )
-    return 100 * waited / total
-
-
-def _acquisitions(r: Any, prefix: str) -> int:
+def _lock_total(r: Any, prefix: str, stat: str) -> int:
+    """`stat` summed over the lock named `prefix` and its shards (`prefix.<i>`)."""
     return sum(
-        s.get("acquisitions", 0)
+        s.get(stat, 0)
         for name, s in r.locks.items()
         if name == prefix or name.startswith(prefix + ".")
     )
+
+
+def _share(r: Any, prefix: str) -> float:
+    """% of CPU time spent waiting for the lock named `prefix` (and its shards)."""
+    return 100 * _lock_total(r, prefix, "wait_cycles") / (sum(r.cpu_time.values()) or 1)
 
 
 def build_points(runs: BuildRuns, base: Protocol, proto: Protocol, cpus: tuple[int, ...]) -> list:
@@ -265,7 +261,10 @@ def build_points(runs: BuildRuns, base: Protocol, proto: Protocol, cpus: tuple[i
                 mean([real_seconds(r, b.build_pages) for r in rs]),
                 mean([r.throughput for r in rs]),
                 mean(
-                    [1000 * _acquisitions(r, LRU_LOCK) / f for r, f in zip(rs, faults, strict=True)]
+                    [
+                        1000 * _lock_total(r, LRU_LOCK, "acquisitions") / f
+                        for r, f in zip(rs, faults, strict=True)
+                    ]
                 ),
                 mean(gains),
                 band,

@@ -395,7 +395,7 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
     kept as a pickled snapshot; later executions start from a copy of it, which is what
     makes re-execution cheap enough for exhaustive exploration.
     """
-    key = (scenario.name, scenario.grown, scenario.source, proto)  # forget() reads [0], [2]
+    key = snapshot_key(scenario, proto)
     blob = _snapshots.get(key)
     if blob is not None:
         w = _restore_key(key)
@@ -418,6 +418,12 @@ def build(scenario: Scenario, proto: Protocol) -> tuple[World, list[Callable[[],
             f"{scenario.label()}: program has {len(program)} CPUs, declared {scenario.cpus}"
         )
     return w, program
+
+
+def snapshot_key(scenario: Scenario, proto: Protocol) -> tuple:
+    """The key of a set-up snapshot: what the set-up depends on (`forget` reads its name
+    and source, items 0 and 2)."""
+    return (scenario.name, scenario.grown, scenario.source, proto)
 
 
 def forget(scenario: Scenario) -> None:

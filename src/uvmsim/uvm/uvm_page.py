@@ -599,11 +599,6 @@ def uvm_pageclean(pg: vm_page) -> None:
     KASSERT((pg.pg_flags & PG_DEV) == 0, "(pg->pg_flags & PG_DEV) == 0")
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
     _enter_pageclean(pg)
-    assert_model(
-        not peek(pg.mdpage, "pv_list"),
-        f"uvm_pageclean({pg.name}) while the page is still mapped "
-        f"({_mappings(pg)}): 'assumes all valid mappings of pg are gone'",
-    )
 
     if proto.pageclean_dequeue_before_remove:
         # Proposed fix (finding F1): leave the queues while the page still has its owner.
@@ -631,11 +626,6 @@ def _pageclean_intents(pg: vm_page) -> None:
     KASSERT((pg.pg_flags & PG_DEV) == 0, "(pg->pg_flags & PG_DEV) == 0")
     KASSERT(uvm_page_owner_locked_p(pg, True), "uvm_page_owner_locked_p(pg, TRUE)")
     _enter_pageclean(pg)
-    assert_model(
-        not peek(pg.mdpage, "pv_list"),
-        f"uvm_pageclean({pg.name}) while the page is still mapped "
-        f"({_mappings(pg)}): 'assumes all valid mappings of pg are gone'",
-    )
     locked = pg.uobject is not None or pg.uanon is not None or pg.wire_count != 0
     if locked:
         uvm_pagelock(pg)
@@ -673,7 +663,8 @@ def _pageclean_dequeue(pg: vm_page, proto: Any) -> None:
 
 @inline
 def _enter_pageclean(pg: vm_page) -> None:
-    """Model check for review question R1: no two CPUs inside uvm_pageclean on one page."""
+    """Model checks on entering uvm_pageclean: no two CPUs inside it on one page (review
+    question R1), and the kernel's contract that every mapping of the page is gone."""
     m = running()
     me = m.current.index if m is not None else -1
     other = peek(pg, "in_pageclean")
@@ -682,6 +673,11 @@ def _enter_pageclean(pg: vm_page) -> None:
         f"two CPUs in uvm_pageclean({pg.name}) at once: cpu{other} and cpu{me}",
     )
     poke(pg, "in_pageclean", me)
+    assert_model(
+        not peek(pg.mdpage, "pv_list"),
+        f"uvm_pageclean({pg.name}) while the page is still mapped "
+        f"({_mappings(pg)}): 'assumes all valid mappings of pg are gone'",
+    )
 
 
 def _mappings(pg: vm_page) -> str:
