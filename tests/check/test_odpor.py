@@ -191,17 +191,35 @@ def test_stopping_at_the_first_failure():
     assert result.failure.message.startswith("invariant violated: lost update")
 
 
+# Executions per strategy, scenario and protocol in the every-protocol test: every OpenBSD
+# protocol completes every scenario well inside it; the peer designs' batches multiply the
+# interleavings of a few scenarios (freebsd-batch's pageclean-race has 4,780 traces), which
+# CI's 15 minutes cannot afford on every push.  Their complete explorations are run by their
+# own tests and by `uvmsim compare`.
+EVERY_PROTOCOL_BUDGET = 1500
+PEERS = {"netbsd-intent", "freebsd-batch", "linux-lruvec"}
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_dpor_and_odpor_find_the_same_failures_on_every_protocol(scenario):
     """Through the runs/ door, going on past failures: the same failure signatures on each
-    of the scenario's protocols; odpor never blocked, and never more executions."""
+    of the scenario's protocols; odpor never blocked, and never more executions.  Where the
+    budget stops source-DPOR first, odpor must still never block."""
+    budget = EVERY_PROTOCOL_BUDGET
     for name, protocol in PROTOCOLS.items():
-        dpor = check_protocol(protocol, scenario, strategy="dpor", keep_going=True)
-        odpor = check_protocol(protocol, scenario, strategy="odpor", keep_going=True)
-        assert dpor.coverage.complete and odpor.coverage.complete, name
-        assert sorted(odpor.tally.counts) == sorted(dpor.tally.counts), name
+        dpor = check_protocol(
+            protocol, scenario, strategy="dpor", keep_going=True, max_executions=budget
+        )
+        odpor = check_protocol(
+            protocol, scenario, strategy="odpor", keep_going=True, max_executions=budget
+        )
         assert odpor.coverage.redundant == 0, name
         assert odpor.coverage.executions == odpor.coverage.traces, name
+        if not dpor.coverage.complete:
+            assert name in PEERS, f"{name} needs more than {budget} executions on {scenario}"
+            continue
+        assert odpor.coverage.complete, name
+        assert sorted(odpor.tally.counts) == sorted(dpor.tally.counts), name
         if not dpor.tally.counts:  # no failure: both explore every trace, each once
             assert odpor.coverage.traces == dpor.coverage.traces, name
 

@@ -51,7 +51,7 @@ from uvmsim.machine.rwlock import (
     rw_read_held,
     rw_write_held,
 )
-from uvmsim.machine.shared import Shared, SharedObject, peek, poke, unlocked_read
+from uvmsim.machine.shared import Shared, SharedObject, peek, poke, racy_read, unlocked_read
 from uvmsim.machine.sites import call_site, format_site, inline
 from uvmsim.machine.sleepq import sleep_on, wakeup
 from uvmsim.machine.spl import IPL_BIO, IPL_NONE, IPL_VM, splassert, splbio, splvm, splx
@@ -103,6 +103,7 @@ __all__ = [
     "panic",
     "peek",
     "poke",
+    "racy_read",
     "running",
     "rw_enter",
     "rw_exit",

@@ -333,6 +333,28 @@ def unlocked_read(obj: Any, field: str) -> Any:
     return obj.__dict__[field]
 
 
+def racy_read(obj: Any, field: str) -> Any:
+    """A read the kernel marks as deliberately racing with a plain write, and re-checks under
+    the owning lock before relying on it: FreeBSD's `atomic_load_ptr(&m->object)` in its page
+    scans, Linux's `READ_ONCE`/`data_race()`.
+
+    An aligned pointer load is single-copy atomic, so it sees the old or the new value, never
+    a torn one.  It is a visible read (exploration orders it against the writes, so both
+    values are seen); the annotation check is skipped as for `unlocked_read`, and the race
+    detector neither reports it nor records it as a reader: the racing write is the design,
+    and what the reader does with a stale value is checked by its re-check, the invariants
+    and every other access.  A plain read of the same field elsewhere is still race-checked.
+    """
+    m = _core._running
+    if m is not None:
+        f = sys._getframe(1)
+        codes = _sites._inline_codes
+        while id(f.f_code) in codes:
+            f = f.f_back
+        m.visible(READ, obj, _find_desc(type(obj), field).name, (f.f_code, f.f_lasti))
+    return obj.__dict__[field]
+
+
 _descs: dict[tuple[type, str], Shared] = {}
 """(class, field) -> its descriptor: found once, then read on every atomic operation."""
 

@@ -39,6 +39,7 @@ from uvmsim.machine import (
     mtx_leave,
     peek,
     poke,
+    racy_read,
     rw_enter,
     rw_exit,
     sleep_on,
@@ -116,15 +117,20 @@ def _trylockowner_pqstate(pg: Any) -> Any:
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     if vm_pqbatch_process_page(pg):
         return None
-    uobj = unlocked_read(pg, "uobject")
+    # FreeBSD reads the owner with atomic_load_ptr while the freeing CPU may be clearing it
+    # under the object lock: a deliberate race, made safe by the re-check below.
+    uobj = racy_read(pg, "uobject")
     anon = None
     if uobj is not None:
         slock = uobj.vmobjlock
     else:
-        anon = unlocked_read(pg, "uanon")
+        anon = racy_read(pg, "uanon")
         if anon is None:
             return None
-        slock = anon.an_lock
+        # FreeBSD's lock is inside its type-stable object (taking its address reads
+        # nothing); the model's anon stands for it and the freeing CPU clears its lock
+        # pointer, so this read races by design too.
+        slock = racy_read(anon, "an_lock")
         if slock is None:
             # The anon was freed after the read (FreeBSD's objects are type-stable, so its
             # pointer stays a lock; the model's freed anon has none): the page changed hands.
