@@ -218,6 +218,39 @@ def test_a_second_scanners_marker_would_hang_the_iterator():
     assert r.failure is not None and "spins for ever" in r.failure.message
 
 
+def test_a_second_scanner_meets_the_markers_of_the_first_on_openbsd_2026():
+    # Complete DPOR: the scan that starts while the other one reactivates its first page
+    # (pageq dropped, its marker at the head) takes the marker for a page; one that starts
+    # before it is moved ends up right behind the other marker and spins.  Each scan can be
+    # either one.
+    from uvmsim.runs.check import check_protocol
+
+    res = check_protocol(PROTOCOLS["openbsd-2026"], "second-scanner", keep_going=True)
+    assert res.coverage.complete and res.coverage.executions == 6
+    messages = sorted(k.split("|", 1)[1] for k in res.tally.counts)
+    assert messages == [
+        "invariant violated: uvmpd_iterator spins for ever: the page after iter.cpu0 is "
+        "another scan's marker (iter.cpu1) and the pageq lock is held",
+        "invariant violated: uvmpd_iterator spins for ever: the page after iter.cpu1 is "
+        "another scan's marker (iter.cpu0) and the pageq lock is held",
+        "invariant violated: uvmpd_trylockowner is handed another scan's PQ_ITER marker "
+        "(iter.cpu0) as a page: KASSERT(anon != NULL) panics",
+        "invariant violated: uvmpd_trylockowner is handed another scan's PQ_ITER marker "
+        "(iter.cpu1) as a page: KASSERT(anon != NULL) panics",
+    ]
+    # Not finding F1: the page handed over is no page.
+    assert all(classify(ex[0]) is None for ex in res.tally.examples.values())
+
+
+@pytest.mark.parametrize("proto", ["seed", "netbsd-intent", "freebsd-batch"])
+def test_two_scanners_never_interleave_where_the_scan_keeps_the_pageq_lock(proto):
+    # 1.134's scans reactivate under the pageq lock, as the peers' scans do: the second
+    # scan waits for the whole first one (two traces: which starts first).
+    res = run_check(CheckSpec(protocol=proto, scenario="second-scanner"))
+    assert res.failure is None and res.coverage.complete
+    assert res.coverage.executions == 2
+
+
 # ---- finding F1 ------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from uvmsim.scenarios.base import (
     register,
 )
 from uvmsim.uvm import pmap as _pmap
-from uvmsim.uvm.uvm import uvm
+from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_unref
 from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
 from uvmsim.uvm.uvm_fault import (
@@ -43,7 +43,7 @@ from uvmsim.uvm.uvm_page import (
 )
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
-from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
+from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop, uvmpd_scan_inactive
 from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest, uvmpdpol_idle
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
@@ -253,6 +253,57 @@ register(
         expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds"},
         swap={"fragmented": True},
         sizes=(pagedaemon_passes(MAX_PASSES),),
+    )
+)
+
+
+# ---- second-scanner (a marker page met by another scan) --------------------------------------
+
+
+def _second_scanner_setup(w: World) -> None:
+    w.pm = S.new_pmap("proc")
+    w.amap = S.new_amap("amap")
+    for slot in range(3):
+        S.fault_anon(w.pm, 0x1000 + slot * P, w.amap, slot)
+        S.clean_anon(w.amap, slot)
+        S.deactivate_anon(w.amap, slot)
+    uvmpdpol_drain_at_rest()
+    # The first inactive page was referenced again through another mapping: the scan
+    # reactivates it, dropping the pageq lock with its marker left in the queue.
+    first = peek(peek(w.amap, "am_anon")[0], "an_page")
+    poke(first, "pg_flags", peek(first, "pg_flags") | _pmap.PG_PMAP_REF)
+
+
+def _scan_without_kernel_lock() -> None:
+    """One inactive scan as the pagedaemon's, run by a second scanner: the kernel has one
+    (the pagedaemon, under the kernel lock), so this is what a second one would meet."""
+    uvm_lock_pageq()
+    uvmpd_scan_inactive(3)
+    uvm_unlock_pageq()
+
+
+register(
+    Scenario(
+        name="second-scanner",
+        cpus=2,
+        pages=12,
+        summary="two CPUs scan the inactive queue at once, one dropping the pageq lock to "
+        "reactivate a referenced page with its PQ_ITER marker left in the queue: the kernel "
+        "has one scanner (the pagedaemon, under the kernel lock); a second one (per-domain "
+        "daemons, an unlocked pagedaemon) meets the other scan's marker",
+        questions=(),
+        setup=_second_scanner_setup,
+        program=lambda w: [_scan_without_kernel_lock, _scan_without_kernel_lock],
+        # openbsd-2026: the second scan takes the first one's marker for a page (the
+        # KASSERT in uvmpd_trylockowner) or its iterator spins behind it for ever; the
+        # 1.134 scans keep no marker, and the peers keep the pageq lock across the
+        # reactivation (the scans never interleave).
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "fails",
+            "netbsd-intent": "holds",
+            "freebsd-batch": "holds",
+        },
     )
 )
 
