@@ -1,6 +1,7 @@
 """Shared fixtures: the small-bounds review (computed once per session)."""
 
 import os
+import signal
 
 import pytest
 
@@ -36,3 +37,10 @@ def tree_of(path) -> dict[str, bytes]:
             with open(full, "rb") as fh:
                 out[os.path.relpath(full, path)] = fh.read()
     return out
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that a test interrupts: a pytest-xdist worker ignores SIGINT,
+    and an ignored signal stays ignored across exec, so the child would never see it; a
+    shell gives it the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

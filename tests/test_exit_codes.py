@@ -10,7 +10,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import tree_of
+from tests.conftest import default_sigint, tree_of
 from uvmsim.cli import main
 
 
@@ -85,10 +85,15 @@ def test_an_interrupt_exits_130_without_aborted_or_traceback(sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     time.sleep(3)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=30)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise
     assert p.returncode == 130, (out, err)
     assert "Aborted!" not in out + err and "Traceback" not in out + err
     assert err.strip() == "uvmsim: interrupted"

@@ -23,6 +23,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import default_sigint
 from uvmsim import __version__
 from uvmsim.cli import main
 from uvmsim.cli import sweep as cli_sweep
@@ -49,6 +50,7 @@ def cli(*args, **kw) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
         **kw,
     )
 

@@ -293,7 +293,7 @@ register(
         "daemons, an unlocked pagedaemon) meets the other scan's marker",
         questions=(),
         setup=_second_scanner_setup,
-        program=lambda w: [_scan_without_kernel_lock, _scan_without_kernel_lock],
+        program=lambda w: [_scan_without_kernel_lock] * w.size.cpus,
         # openbsd-2026: the second scan takes the first one's marker for a page (the
         # KASSERT in uvmpd_trylockowner) or its iterator spins behind it for ever; the
         # 1.134 scans keep no marker, and the peers keep the pageq lock across the
@@ -304,6 +304,7 @@ register(
             "netbsd-intent": "holds",
             "freebsd-batch": "holds",
         },
+        sizes=(extra_cpus(MAX_CPUS, "another scanner"),),
     )
 )
 
@@ -399,6 +400,7 @@ register(
         program=lambda w: [
             lambda: _touch_then_idle(w),
             lambda: _free_reuse_move(w),
+            *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
         ],
         expect={
             **ALL_PROTOCOLS_HOLD,
@@ -407,6 +409,7 @@ register(
             "freebsd-batch": "holds",
         },
         world={"dma_share": 0.0},
+        sizes=(extra_cpus(MAX_CPUS, "another process faults a fresh anon page, then idles"),),
     )
 )
 

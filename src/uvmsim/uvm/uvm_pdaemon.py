@@ -95,12 +95,13 @@ def uvmpd_trylockowner(pg: Any) -> Any:
         return _trylockowner_interlocked(pg)
     from uvmsim.uvm.uvm_page_h import PQ_ITER
 
-    # Only a second scanner can hand over another scan's marker (the kernel has one, the
-    # pagedaemon): the kernel would panic on the KASSERT below; the model names why first,
-    # so that the failure is not taken for F1's page that lost its owner.
+    # A marker is never handed over by the kernel's one scanner (the pagedaemon); a second
+    # scanner, or a broken iterator, would.  The kernel would panic on the KASSERT below;
+    # the model names why first, so that the failure is not taken for F1's page that lost
+    # its owner.
     assert_model(
         not peek(pg, "pg_flags") & PQ_ITER,
-        f"uvmpd_trylockowner is handed another scan's PQ_ITER marker ({pg.name}) as a page: "
+        f"uvmpd_trylockowner is handed a PQ_ITER marker ({pg.name}) as a page: "
         "KASSERT(anon != NULL) panics",
     )
     uobj = unlocked_read(pg, "uobject")
