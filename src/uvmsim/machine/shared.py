@@ -85,7 +85,7 @@ class Shared:
 
     # __get__ and __set__ inline the access path (see `m_access`): they run on every plain
     # access of the model, and a Python call saved here is a sizeable part of a step.
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+    def __get__(self, obj: Any, objtype: Any) -> Any:
         if obj is None:
             return self
         m = _core._running
