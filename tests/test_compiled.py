@@ -5,7 +5,8 @@ checks (a finding with its minimized counterexample and replay token, and an exh
 that holds), the replay of that token, a model error, and simulations with folded stacks;
 the JSON of each must match byte for byte, wall-clock fields aside.  Skipped when no
 compiled module is there (no Cython or no C compiler at install, or `UVMSIM_PURE=1`
-then): pure Python is then all there is to compare.
+then), or when the build is incomplete or stale: uvmsim then runs as pure Python, so pure
+Python is all there is to compare.
 """
 
 from __future__ import annotations
@@ -80,19 +81,26 @@ def _built() -> list[str]:
     return [name for name in _compiled.COMPILED if _compiled.extension_of(name) is not None]
 
 
+def _stale() -> list[str]:
+    return [name for name in _built() if _compiled.is_stale(name)]
+
+
 @pytest.mark.skipif(
     not _built(),
     reason="no compiled module: uvmsim was installed without Cython or a C compiler (or with "
     "UVMSIM_PURE=1), so pure Python is all there is",
 )
+@pytest.mark.skipif(
+    bool(_stale()) or len(_built()) < len(_compiled.COMPILED),
+    reason="the compiled build is incomplete or older than its sources, so uvmsim runs as pure "
+    "Python: pip install -e . (make does it) rebuilds it",
+)
 def test_compiled_and_pure_outputs_are_byte_identical():
     pure, compiled = _run(True), _run(False)
     assert set(pure.pop("modules").values()) <= {"pure", "not imported"}
     modules = compiled.pop("modules")
-    fresh = [name for name in _built() if not _compiled.is_stale(name)]
-    assert fresh, "every compiled module is older than its source: run pip install -e ."
-    assert all(modules[name] in ("compiled", "not imported") for name in fresh), modules
-    assert any(modules[name] == "compiled" for name in fresh), modules
+    assert set(modules.values()) <= {"compiled", "not imported"}, modules
+    assert "compiled" in modules.values(), modules
     assert pure["check finding"]["found"], "the finding check must exercise a counterexample"
     for key in pure:
         a = json.dumps(pure[key], sort_keys=True, indent=1)

@@ -5,12 +5,12 @@ mode: the `.py` is the one source) when Cython and a C compiler are there, leavi
 extension module beside each `.py`.  Compiled or not, every output is byte for byte the same
 (`tests/test_compiled.py`).  Python prefers an extension module to the `.py` beside it, so
 this finder, installed by `uvmsim/__init__.py` before any of them is imported, loads the
-`.py` instead when
+`.py` of every one of them instead (all or none: they use each other's C types) when
 
 - `UVMSIM_PURE` is set (to anything but "" or "0"): pure Python on demand, or
-- the extension module is older than its `.py` (or the `.pxd` beside it): an edit since the
-  last `pip install -e .` is never silently shadowed by a stale build (`make` re-installs
-  when these sources change).
+- an extension module is missing (it did not compile), or older than its `.py` or the
+  `.pxd` beside it: an edit since the last `pip install -e .` is never silently shadowed
+  by a stale build (`make` re-installs when these sources change).
 
 `UVMSIM_PURE=1 pip install -e .` builds nothing.
 """
@@ -62,6 +62,30 @@ def _source_mtime(source: str) -> float:
     return max(mtime, os.stat(pxd).st_mtime) if os.path.exists(pxd) else mtime
 
 
+def _stale(ext: str, source: str) -> bool:
+    """Whether `ext` was built before `source` last changed.  Only in a source tree: an
+    installed copy (site-packages) is never edited in place, and unpacking a wheel gives its
+    files the time they were written, in no particular order."""
+    if any(part in ("site-packages", "dist-packages") for part in ext.split(os.sep)):
+        return False
+    return os.stat(ext).st_mtime < _source_mtime(source)
+
+
+_use_compiled: bool | None = None
+
+
+def use_compiled() -> bool:
+    """Whether this process loads the compiled modules: all of them or none, because they
+    use each other's C types (a `.pxd` cimports another's).  None when pure Python is asked
+    for, or when any of them is missing (it did not compile) or stale."""
+    global _use_compiled
+    if _use_compiled is None:
+        _use_compiled = not pure_requested() and all(
+            extension_of(name) is not None and not is_stale(name) for name in COMPILED
+        )
+    return _use_compiled
+
+
 class PureFallback:
     """A meta path finder: the `.py` of a compiled module when pure Python is asked for or
     its build is stale; otherwise it stays out of the way (None: the usual finders)."""
@@ -70,17 +94,13 @@ class PureFallback:
     def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in _NAMES:
             return None
+        if use_compiled():
+            return None
         leaf = name.rpartition(".")[2]
         for directory in path or ():
             source = os.path.join(directory, leaf + ".py")
-            if not os.path.exists(source):
-                continue
-            ext = _extension(directory, leaf)
-            if ext is None:
-                return None
-            if not pure_requested() and os.stat(ext).st_mtime >= _source_mtime(source):
-                return None
-            return importlib.util.spec_from_file_location(name, source)
+            if os.path.exists(source):
+                return importlib.util.spec_from_file_location(name, source)
         return None
 
 
@@ -100,7 +120,7 @@ def is_stale(name: str) -> bool:
     """Whether `name`'s extension module is older than its `.py` (then the `.py` is used)."""
     ext = extension_of(name)
     source = os.path.join(_source_dir(name), name.rpartition(".")[2] + ".py")
-    return ext is not None and os.stat(ext).st_mtime < _source_mtime(source)
+    return ext is not None and _stale(ext, source)
 
 
 def install() -> None:
