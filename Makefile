@@ -8,7 +8,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: review test bench bench-fuzz campaign docs docs-check sabotage lint clean
 
-$(STAMP): pyproject.toml
+# The compiled hot path (setup.py, docs/decisions.md): a change to a compiled module or its
+# .pxd re-installs, so the extension modules are rebuilt (about 2 minutes; an extension
+# module older than its .py is never used meanwhile: src/uvmsim/_compiled.py).
+# UVMSIM_PURE=1 make ... installs without compiling.
+COMPILED := $(wildcard src/uvmsim/machine/*.pxd src/uvmsim/simulate/*.pxd) \
+	$(shell sed -n 's/^    "\(uvmsim[a-z_.]*\)",$$/src\/\1.py/p' src/uvmsim/_compiled.py | tr . / | sed 's/\/py$$/.py/')
+
+$(STAMP): pyproject.toml setup.py src/uvmsim/_compiled.py $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

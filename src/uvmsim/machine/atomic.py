@@ -57,25 +57,25 @@ def _atomic(obj: Any, field: str, frame: Any) -> None:
 
 def atomic_inc_int(obj: Any, field: str) -> None:
     """`atomic_inc_int`: add one, indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] += 1
 
 
 def atomic_dec_int(obj: Any, field: str) -> None:
     """`atomic_dec_int`: subtract one, indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] -= 1
 
 
 def atomic_add_int(obj: Any, field: str, value: int) -> None:
     """`atomic_add_int`: add `value` (may be negative), indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] += value
 
 
 def atomic_dec_int_nv(obj: Any, field: str) -> int:
     """`atomic_dec_int_nv`: subtract one indivisibly and return the new value."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     d = obj.__dict__
     d[field] -= 1
     return d[field]
@@ -83,25 +83,25 @@ def atomic_dec_int_nv(obj: Any, field: str) -> int:
 
 def atomic_sub_int(obj: Any, field: str, value: int) -> None:
     """`atomic_sub_int`: subtract `value`, indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] -= value
 
 
 def atomic_setbits_int(obj: Any, field: str, bits: int) -> None:
     """`atomic_setbits_int`: OR `bits` in, indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] |= bits
 
 
 def atomic_clearbits_int(obj: Any, field: str, bits: int) -> None:
     """`atomic_clearbits_int`: clear `bits`, indivisibly."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     obj.__dict__[field] &= ~bits
 
 
 def atomic_cas(obj: Any, field: str, expected: Any, new: Any) -> Any:
     """`atomic_cas_uint`: store `new` if the field equals `expected`; return the old value."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     d = obj.__dict__
     old = d[field]
     if old == expected:
@@ -111,5 +111,8 @@ def atomic_cas(obj: Any, field: str, expected: Any, new: Any) -> Any:
 
 def atomic_load(obj: Any, field: str) -> Any:
     """`atomic_load_int`: an indivisible read (a visible operation like a plain read)."""
-    _atomic(obj, field, sys._getframe(1))
+    _atomic(obj, field, sys._getframe(0))
     return obj.__dict__[field]
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import greenlet
 
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 from uvmsim.machine.failure import Failure, InputError
 from uvmsim.machine.sites import (
     _inline_codes,
@@ -180,6 +181,29 @@ class Analyses:
     deadlock: bool = True
 
 
+_TOOL_DIRS = ("uvmsim/machine/", "uvmsim/simulate/", "uvmsim/check/")
+
+
+def model_traceback(exc: BaseException) -> tuple[str, ...]:
+    """The lines of `exc`'s traceback, the machine's and engines' own frames left out.
+
+    Those frames are the tool, not the model (as in model stacks), and a compiled machine
+    (Cython) prints them differently: without them the text is the same in both builds.
+    """
+    te = traceback.TracebackException.from_exception(exc)
+    part: traceback.TracebackException | None = te
+    while part is not None:
+        part.stack = traceback.StackSummary.from_list(
+            [
+                fs
+                for fs in part.stack
+                if not any(d in fs.filename.replace("\\", "/") for d in _TOOL_DIRS)
+            ]
+        )
+        part = part.__cause__ or part.__context__
+    return tuple("".join(te.format()).rstrip().splitlines())
+
+
 @stack_root
 def _cpu_main(machine: Machine, cpu: CPU) -> None:
     """Body of every CPU greenlet: run the CPU's function, turn what escapes into a Failure."""
@@ -196,12 +220,11 @@ def _cpu_main(machine: Machine, cpu: CPU) -> None:
         machine.halted = machine._special = True
     except Exception as exc:  # a bug in model code: report it as a failure, never a crash
         if machine.failure is None:
-            tb = traceback.format_exception(exc)
             machine.failure = machine._make_failure(
                 fk.MODEL_ERROR,
                 f"model error: {type(exc).__name__}: {exc}",
                 cpu,
-                detail=tuple("".join(tb).rstrip().splitlines()),
+                detail=model_traceback(exc),
             )
     cpu.done = True
     cpu.runnable = False
@@ -504,7 +527,7 @@ class Machine:
             if c.done and c is not cpu:
                 continue
             if c is self.current and greenlet.getcurrent() is c.greenlet:
-                frame = sys._getframe(1)
+                frame = _sites.innermost_frame()  # model_stack leaves machine frames out
             else:
                 frame = c.greenlet.gr_frame if c.greenlet is not None else None
             stacks.append((c.index, model_stack(frame)))
@@ -584,8 +607,11 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
         if cycles is not None:
             m.current.work_cycles = cycles
         # `call_site` inline: workloads do this on every think and hold.
-        f = sys._getframe(1)
+        f = sys._getframe(0)
         codes = _inline_codes
         while id(f.f_code) in codes:
             f = f.f_back
         m.visible(WORK, obj, what, (f.f_code, f.f_lasti))
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

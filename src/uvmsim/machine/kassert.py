@@ -18,7 +18,7 @@ def KASSERT(cond: object, expr: str = "") -> None:
     """Fail the execution with a KASSERT failure unless `cond` holds (DIAGNOSTIC kernels)."""
     if cond:
         return
-    f = sys._getframe(1)
+    f = sys._getframe(0)
     codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
@@ -35,3 +35,6 @@ def KASSERT(cond: object, expr: str = "") -> None:
 def panic(message: str) -> None:
     """`panic(9)`: stop the machine with `message`."""
     _core.fail(fk.PANIC, f"panic: {message}", [_sites.call_site()])
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

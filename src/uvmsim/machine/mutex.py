@@ -90,7 +90,7 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
 def mtx_enter(m: Mutex) -> None:
     """`mtx_enter`: spin until the mutex is free, then own it (recursion panics)."""
     # `call_site` and `_acquired` inline: this runs on every lock acquisition.
-    f = sys._getframe(1)
+    f = sys._getframe(0)
     codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
@@ -138,7 +138,7 @@ def mtx_enter_try(m: Mutex) -> int:
 def mtx_leave(m: Mutex) -> None:
     """`mtx_leave`: release a mutex this CPU owns, restoring the IPL it saved."""
     # `call_site` and `release` inline: this runs on every lock release.
-    f = sys._getframe(1)
+    f = sys._getframe(0)
     codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
@@ -197,7 +197,7 @@ def mtx_owned(m: Mutex) -> bool:
 
 
 def _caller_name() -> str:
-    f = sys._getframe(2)
+    f = sys._getframe(0)
     codes = _sites._inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
@@ -216,3 +216,6 @@ def MUTEX_ASSERT_UNLOCKED(m: Mutex) -> None:
     mach = _core._running
     if mach is not None and m.owner is mach.current:
         fail(fk.PANIC, f"panic: mutex {m.name} held in {_caller_name()}", [call_site()])
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

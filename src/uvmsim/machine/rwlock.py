@@ -19,6 +19,7 @@ from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import RW_ENTER, RW_EXIT, RW_TRY, fail, reevaluate
 from uvmsim.machine.sites import call_site, format_site
 
@@ -216,3 +217,6 @@ def rw_held_by_me(lk: RWLock) -> bool:
     """Stricter than the kernel: read- or write-held by the current CPU itself."""
     mach = _core._running
     return mach is not None and (lk.writer is mach.current or mach.current in lk.readers)
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

@@ -85,12 +85,12 @@ class Shared:
 
     # __get__ and __set__ inline the access path (see `m_access`): they run on every plain
     # access of the model, and a Python call saved here is a sizeable part of a step.
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+    def __get__(self, obj: Any, objtype: Any) -> Any:
         if obj is None:
             return self
         m = _core._running
         if m is not None:
-            f = _getframe(1)
+            f = _getframe(0)
             codes = _sites._inline_codes
             while id(f.f_code) in codes:
                 f = f.f_back
@@ -131,7 +131,7 @@ class Shared:
     def __set__(self, obj: Any, value: Any) -> None:
         m = _core._running
         if m is not None:
-            f = _getframe(1)
+            f = _getframe(0)
             codes = _sites._inline_codes
             while id(f.f_code) in codes:
                 f = f.f_back
@@ -329,7 +329,7 @@ def unlocked_read(obj: Any, field: str) -> Any:
     m = _core._running
     if m is not None:
         desc = _find_desc(type(obj), field)
-        m_access(m, READ, obj, desc, sys._getframe(1), annotation_check=False)
+        m_access(m, READ, obj, desc, sys._getframe(0), annotation_check=False)
     return obj.__dict__[field]
 
 
@@ -369,3 +369,6 @@ def _find_desc(cls: type, field: str) -> Shared:
             _descs[cls, field] = value
             return value
     raise AttributeError(f"{cls.__name__}.{field} is not a Shared field")
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

@@ -17,9 +17,10 @@ from typing import Any
 # Functions that are thin wrappers in the kernel (macros or inlines such as uvm_lock_pageq) are
 # skipped when a call site is attributed, so a site names the kernel function that did the work.
 _inline_codes: set[int] = set()
-"""ids of the code objects of inline wrappers (a code object's own hash walks its bytecode,
-far too slow for a lookup on every visible operation; the functions live as long as the
-process, so their ids are stable)."""
+"""ids of the code objects that call sites look through: the model's inline wrappers and every
+function of the machine's own modules (`look_through`).  A code object's own hash walks its
+bytecode, far too slow for a lookup on every visible operation; the functions live as long as
+the process, so their ids are stable."""
 # Modules whose frames are the tool, not the model: left out of model stacks.
 _MACHINE_PREFIX = ("uvmsim.machine", "uvmsim.simulate", "uvmsim.check")
 
@@ -30,13 +31,42 @@ def inline(fn: Callable) -> Callable:
     return fn
 
 
-def call_site(depth: int = 2) -> tuple:
-    """The site (code, instruction offset) of the model code `depth` frames up.
+def look_through(namespace: dict) -> None:
+    """Make call sites look through the functions of a machine module (its `globals()`).
+
+    Capture starts at the innermost Python frame (`sys._getframe(0)`) and walks out past
+    every frame of the machine's own functions, to the first model frame.  A fixed depth
+    would not do: compiled (Cython) functions have no Python frames, so the number of machine
+    frames between the model and the capture depends on how the machine was built.  Walking
+    gives the same site in both builds.
+    """
+    module = namespace["__name__"]
+    for value in list(namespace.values()):
+        fns = [value]
+        if isinstance(value, type) and value.__module__ == module:
+            fns = list(vars(value).values())
+        for fn in fns:
+            code = getattr(fn, "__code__", None)
+            if code is not None and getattr(fn, "__module__", None) == module:
+                _inline_codes.add(id(code))
+
+
+def innermost_frame() -> Any:
+    """The innermost Python frame, or None: a compiled machine running on a CPU's greenlet
+    before any model code has a frame (e.g. a failure at its very start) has none."""
+    try:
+        return sys._getframe(0)
+    except ValueError:
+        return None
+
+
+def call_site() -> tuple:
+    """The site (code, instruction offset) of the model code that called into the machine.
 
     The instruction offset is cheap to take on every visible operation; it is turned into a
     line number only when a site is printed (`site_line`).
     """
-    f = sys._getframe(depth)
+    f = sys._getframe(0)
     codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
@@ -96,3 +126,6 @@ def stack_root(fn: Callable) -> Callable:
     """Mark `fn` as the bottom of every CPU stack: model stacks stop there."""
     _stack_roots.add(id(fn.__code__))
     return fn
+
+
+look_through(globals())

@@ -14,6 +14,7 @@ from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
 from uvmsim.machine import mutex as _mtx
 from uvmsim.machine import rwlock as _rw
+from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import RESUME, SLEEP, WAKEUP, fail
 from uvmsim.machine.mutex import Mutex
 from uvmsim.machine.sites import call_site, format_site
@@ -92,3 +93,6 @@ def wakeup(chan: Any) -> None:
                 w.runnable = True
         if vc is not None:
             cpu.vc[cpu.index] += 1
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

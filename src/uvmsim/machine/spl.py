@@ -85,3 +85,6 @@ def splassert(level: int) -> None:
             f"have {IPL_NAMES.get(cpu.ipl, cpu.ipl)}",
             [_sites.call_site()],
         )
+
+
+_sites.look_through(globals())  # call sites look through this module's frames

@@ -4,11 +4,10 @@ stack walk per charged operation."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from uvmsim.machine.core import WORK
-from uvmsim.machine.sites import model_stack
+from uvmsim.machine.sites import innermost_frame, model_stack
 
 TRACE_LIMIT = 200_000  # spans kept in a trace (a longer run keeps its first ones)
 
@@ -28,7 +27,7 @@ class Profile:
         if folded is None or cycles <= 0:
             return
         g = c.greenlet
-        frame = sys._getframe() if g.gr_frame is None else g.gr_frame  # None: running now
+        frame = innermost_frame() if g.gr_frame is None else g.gr_frame  # None: running
         stack = ";".join(model_stack(frame)) or "idle"
         if what is None:
             leaf = "idle"

@@ -1,0 +1,19 @@
+# Cython declarations for core.py (compiled build only; the .py stays the one source).
+# Every field is a Python object, as in pure Python: only where it lives changes (a C
+# struct instead of slots or a __dict__), so values and results are the same.
+cimport cython
+
+cdef class CPU:
+    cdef public object args, blocker, clock, done, fn, greenlet, index, ipl, local
+    cdef public object mutexes, name, op, runnable, rwlocks, vc, want, work_cycles
+
+cdef class Machine:
+    cdef public object engine, _engine_choose, analyses, max_steps, record
+    cdef public object schedule_covered, cpus, current, schedule, trace, failure, halted
+    cdef public object locks_held, annotation_locks, annotation_consts, step_checks
+    cdef public object quiescent_checks, end_checks, sleepers, witness, races, driver
+    cdef public object _priming, _special, races_on, input_error, stopped
+    cdef dict __dict__
+
+    @cython.locals(cpu=CPU, nxt=CPU, schedule=list)
+    cpdef visible(self, kind, obj, field, site, blocker=*)

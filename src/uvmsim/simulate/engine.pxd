@@ -1,0 +1,30 @@
+# Cython declarations for engine.py (compiled build only; the .py stays the one source).
+# Times and costs stay Python objects (an int clock must stay an int, as in pure Python);
+# what is typed is where fields live and the CPU, machine and spin-state locals.
+cimport cython
+from uvmsim.machine.core cimport CPU, Machine
+from uvmsim.simulate.spin cimport MutexState
+
+cdef class TimedEngine:
+    cdef public object costs, rng, mutexes, max_ops, max_cycles, max_visible, ops_done
+    cdef public object stats, profile, _fold, _tracing, _epoch
+    cdef public object _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
+    cdef public object _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
+    cdef public dict _work, _states, _site_stats, _rw_acq
+    cdef public list _times, _heap, _token
+    cdef public object _prev, _prev_op, _prev_start, _prev_gap
+    cdef dict __dict__
+
+    @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=list, cpus=list, tokens=list,
+                   states=dict, st=MutexState, idx=Py_ssize_t)
+    cpdef choose(self, Machine machine, current)
+
+    @cython.locals(st=MutexState)
+    cpdef _after(self, Machine machine, CPU c, tuple op)
+
+    @cython.locals(idx=Py_ssize_t)
+    cpdef _push(self, CPU c, t, prio=*)
+
+    cpdef _push_index(self, Py_ssize_t idx, t, prio)
+
+    cpdef _spin(self, MutexState st, CPU c, t)
