@@ -347,7 +347,7 @@ def racy_read(obj: Any, field: str) -> Any:
     """
     m = _core._running
     if m is not None:
-        f = sys._getframe(1)
+        f = sys._getframe(0)
         codes = _sites._inline_codes
         while id(f.f_code) in codes:
             f = f.f_back
