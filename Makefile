@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml setup.py src/uvmsim/_compiled.py $(COMPILED)
 review: $(STAMP)
 	$(BIN)/uvmsim review; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ]
 
+# Both cores (pytest-xdist), a test file per worker: module fixtures are built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_ops.py
