@@ -14,6 +14,8 @@ from uvmsim.machine import (
     RWLock,
     Shared,
     SharedObject,
+    atomic_dec_int,
+    atomic_rmw_ordered,
     mtx_enter,
     mtx_leave,
     racy_read,
@@ -184,6 +186,50 @@ def test_racy_read_leaves_other_reads_of_the_field_race_checked():
     # The plain read (the reader's second line) is the one reported.
     line = reader.__code__.co_firstlineno + 2
     assert f.sites[1] == f"cpu0 read at reader (test_analyses.py:{line})"
+
+
+class Folio(SharedObject):
+    data = Shared("")
+    refs = Shared("a")
+
+
+def _publish_then_last_put(put):
+    """cpu0 writes the page's data, then drops a reference; cpu1 drops the last one, then
+    reads the data (as Linux's freeing CPU does): ordered only if the drops are."""
+    pg = Folio("pg")
+    pg.__dict__["refs"] = 2
+
+    def owner():
+        pg.data = 1
+        put(pg)
+
+    def last():
+        put(pg)
+        _ = pg.data
+
+    return [owner, last]
+
+
+@pytest.mark.parametrize(
+    ("put", "kind"),
+    [
+        (lambda pg: atomic_rmw_ordered(pg, "refs", lambda n: n - 1), None),
+        (lambda pg: atomic_dec_int(pg, "refs"), "data-race"),  # OpenBSD's: orders nothing
+    ],
+)
+def test_a_fully_ordered_atomic_orders_what_came_before_it_on_the_same_word(put, kind):
+    m = machine(ReplayEngine([0, 0, 1, 1]))
+    f = m.run(_publish_then_last_put(put)).failure
+    assert (f.kind if f else None) == kind
+
+
+def test_atomic_rmw_ordered_stores_the_update_and_returns_the_old_value():
+    pg = Folio("pg")
+    pg.__dict__["refs"] = 5
+    seen = []
+    m = machine()
+    m.run([lambda: seen.append(atomic_rmw_ordered(pg, "refs", lambda n: n & ~4))])
+    assert seen == [5] and pg.__dict__["refs"] == 1
 
 
 def test_lock_order_reversal_reported_without_deadlock():

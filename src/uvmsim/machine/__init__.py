@@ -13,6 +13,7 @@ from uvmsim.machine.atomic import (
     atomic_dec_int_nv,
     atomic_inc_int,
     atomic_load,
+    atomic_rmw_ordered,
     atomic_setbits_int,
     atomic_sub_int,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "atomic_dec_int_nv",
     "atomic_inc_int",
     "atomic_load",
+    "atomic_rmw_ordered",
     "atomic_setbits_int",
     "atomic_sub_int",
     "call_site",

@@ -109,6 +109,26 @@ def atomic_cas(obj: Any, field: str, expected: Any, new: Any) -> Any:
     return old
 
 
+def atomic_rmw_ordered(obj: Any, field: str, update: Any) -> Any:
+    """A fully ordered indivisible read-modify-write: `update(old)` is stored, `old` returned.
+
+    Linux's value-returning atomics (`test_and_clear_bit`, `atomic_dec_and_test`,
+    `atomic_add_unless`, a `cmpxchg`) are single instructions or LL/SC loops nobody can split,
+    and fully ordered (Documentation/atomic_t.txt): for the race detector each one acquires
+    what the earlier ones on the same word released and releases its own clock there.  The
+    peer designs that model Linux use it; OpenBSD's atomics (the rest of this module) order
+    nothing.
+    """
+    _atomic(obj, field, sys._getframe(0))
+    m = _core._running
+    if m is not None and m.races_on:
+        m.races.fully_ordered(m.current, obj, field)
+    d = obj.__dict__
+    old = d[field]
+    d[field] = update(old)
+    return old
+
+
 def atomic_load(obj: Any, field: str) -> Any:
     """`atomic_load_int`: an indivisible read (a visible operation like a plain read)."""
     _atomic(obj, field, sys._getframe(0))

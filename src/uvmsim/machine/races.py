@@ -19,13 +19,16 @@ from uvmsim.machine.sites import format_site
 class RaceDetector:
     """Per-execution race state: one cell per (object, field) touched by a CPU."""
 
-    __slots__ = ("cells", "machine")
+    __slots__ = ("cells", "machine", "ordered")
 
     def __init__(self, machine: Any):
         self.machine = machine
         # id() keys are only looked up, never iterated, so they cannot break determinism;
         # each cell holds its object, so an id is never reused within the execution.
         self.cells: dict[tuple[int, str], list] = {}
+        # (object, field) -> [the clock released there by the last fully ordered atomic,
+        # the object]: the ordering Linux's value-returning atomics give runs through the word.
+        self.ordered: dict[tuple[int, str], list] = {}
 
     def _cell(self, obj: Any, name: str) -> list:
         key = (id(obj), name)
@@ -84,6 +87,20 @@ class RaceDetector:
         cell[1] = vc[me]
         cell[2] = site
         cell[3] = True
+
+    def fully_ordered(self, cpu: Any, obj: Any, name: str) -> None:
+        """A fully ordered atomic on `obj.name` by `cpu` (Linux's value-returning atomics):
+        it acquires what earlier ones on the word released, then releases its own clock
+        there, as a lock would; OpenBSD's atomics, the machine's default, order nothing."""
+        key = (id(obj), name)
+        vc = cpu.vc
+        cell = self.ordered.get(key)
+        if cell is not None:
+            for i, t in enumerate(cell[0]):
+                if t > vc[i]:
+                    vc[i] = t
+        self.ordered[key] = [list(vc), obj]
+        vc[cpu.index] += 1
 
     def _race(
         self,
