@@ -188,4 +188,34 @@ BREAKAGES: tuple[Breakage, ...] = (
         "from uvmsim.uvm import uvm as _uvm  # noqa: F401",
         ("tests/test_layers.py::test_every_import_points_down",),
     ),
+    Breakage(
+        "racy_read is an unlocked_read (its race reported)",
+        "src/uvmsim/machine/shared.py",
+        "        m.visible(READ, obj, _find_desc(type(obj), field).name, (f.f_code, f.f_lasti))\n",
+        "        m_access(m, READ, obj, _find_desc(type(obj), field), f, annotation_check=False)\n",
+        (
+            "tests/machine/test_analyses.py::test_racy_read_is_not_a_race_with_the_write_it_is_marked_for",
+            "tests/uvm/test_freebsd_batch.py",
+        ),
+    ),
+    Breakage(
+        "a fully ordered atomic orders nothing",
+        "src/uvmsim/machine/atomic.py",
+        "        m.races.fully_ordered(m.current, obj, field)\n",
+        "        pass\n",
+        (
+            "tests/machine/test_analyses.py::"
+            "test_a_fully_ordered_atomic_orders_what_came_before_it_on_the_same_word",
+        ),
+    ),
+    Breakage(
+        "the 1.154 scan takes another scan's marker for a page unnoticed",
+        "src/uvmsim/uvm/uvm_pdaemon.py",
+        '        not peek(pg, "pg_flags") & PQ_ITER,\n',
+        "        True,\n",
+        (
+            "tests/uvm/test_openbsd_2026.py::"
+            "test_a_second_scanner_meets_the_markers_of_the_first_on_openbsd_2026",
+        ),
+    ),
 )
