@@ -32,7 +32,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_ops.py
-	$(BIN)/python benchmarks/checker.py
+	$(BIN)/python benchmarks/checker.py --record benchmarks/results/checker.md
 	$(BIN)/python benchmarks/vs_simpy.py
 	$(BIN)/python benchmarks/simulate_build.py
 

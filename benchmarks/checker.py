@@ -37,6 +37,8 @@ Run: `make bench`, `python benchmarks/checker.py [--quick] [--only uvm,split]`,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -50,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.check.literature import program_target
 
+from uvmsim import _compiled
 from uvmsim.check.result import Coverage
 from uvmsim.check.strategies import Dfs, Dpor, Odpor
 from uvmsim.check.strategy import Options, Strategy, explore
@@ -70,6 +73,7 @@ LITERATURE = {
     "filesystem": ([14, 16, 18, 20], [14, 16]),
 }
 UVM_PROTOCOLS = ("seed", "seed-fixed", "openbsd-pre")
+RECORD_FILE = Path("benchmarks/results/checker.md")
 DFS_CASES = [
     ("fault-vs-free", "seed"),
     ("pageclean-race", "openbsd-pre"),
@@ -475,6 +479,13 @@ def main() -> None:
     ap.add_argument(
         "--merge", nargs="+", type=Path, default=None, help="growth: merge these into --out"
     )
+    ap.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help=f"also write the Markdown printed to this file (make bench: {RECORD_FILE}, "
+        "which docs/checker.md quotes)",
+    )
     args = ap.parse_args()
     if args.merge:
         merge_growth(args.merge, args.out)
@@ -489,14 +500,44 @@ def main() -> None:
         )
         return
     sections = set(args.only.split(","))
-    if "literature" in sections:
-        literature(args.quick)
-    if "uvm" in sections:
-        uvm(args.quick)
-    if "dfs" in sections:
-        dfs(1.0 if args.quick else args.dfs_seconds)
-    if "split" in sections:
-        split(args.quick)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+        build = "compiled" if _compiled.use_compiled() else "pure-Python"
+        print(
+            f"Run on {platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, the {build} build, load average "
+            f"{os.getloadavg()[0]:.1f} at the start{' (--quick)' if args.quick else ''}.\n"
+        )
+        if "literature" in sections:
+            literature(args.quick)
+        if "uvm" in sections:
+            uvm(args.quick)
+        if "dfs" in sections:
+            dfs(1.0 if args.quick else args.dfs_seconds)
+        if "split" in sections:
+            split(args.quick)
+    if args.record is not None:
+        # Written whole at the end (a run stopped half-way leaves the last record as it was).
+        tmp = args.record.with_suffix(".tmp")
+        tmp.write_text(printed.getvalue())
+        os.replace(tmp, args.record)
+        print(f"wrote {args.record}")
+
+
+class _Tee(io.TextIOBase):
+    """What the sections print goes to the terminal as it comes, and into the record."""
+
+    def __init__(self, *streams: Any):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
 
 
 if __name__ == "__main__":
