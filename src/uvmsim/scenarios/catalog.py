@@ -360,6 +360,49 @@ register(
 )
 
 
+# ---- lru-batch-ref-free (linux-lruvec's per-CPU folio batches and the LRU flag) ------------
+
+
+def _free_reuse_reclaim(w: World) -> None:
+    """cpu1: the object's last reference frees its page (with linux-lruvec the owner's
+    reference goes; cpu0's activation batch may still hold one, and then that batch frees
+    the page), another process faults a fresh anon page (from cpu1's magazine), then cpu1
+    runs the pagedaemon for one page (it drains its own batches and isolates by the LRU
+    flag, against cpu0's batch clearing the same flag), then idles."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.amap, slot=0))
+    uvm_pageout(shortage=1)
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="lru-batch-ref-free",
+        cpus=2,
+        pages=12,
+        summary="a page waits in one CPU's per-CPU batch while another CPU frees it, faults a "
+        "fresh page and reclaims: the batch's reference must keep the page from the "
+        "allocator until the batch lets go, and the LRU flag must give the page to one of "
+        "the batch and the pagedaemon at a time (linux-lruvec; elsewhere a fault against a "
+        "free, a fresh fault and a pagedaemon pass)",
+        questions=(),
+        setup=_intent_freed_setup,
+        program=lambda w: [
+            lambda: _touch_then_idle(w),
+            lambda: _free_reuse_reclaim(w),
+        ],
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "holds",
+            "netbsd-intent": "holds",
+            "freebsd-batch": "holds",
+            "linux-lruvec": "holds",
+        },
+        world={"dma_share": 0.0},
+    )
+)
+
+
 def _intent_scan_setup(w: World) -> None:
     w.pm = S.new_pmap("proc")
     # A zero-filled aobj page never paged out, inactive, first in the scan's way: freeing it
