@@ -16,6 +16,8 @@ import pytest
 from uvmsim.machine import peek
 from uvmsim.protocols import PROTOCOLS
 from uvmsim.runs.check import CheckSpec, run_check
+from uvmsim.scenarios import SCENARIOS
+from uvmsim.scenarios.findings import classify
 from uvmsim.uvm import mm_swap as ms
 from uvmsim.uvm import uvm_page as up
 from uvmsim.uvm.uvm import uvm
@@ -28,6 +30,7 @@ from .test_freebsd_batch import _empty, _fresh_faults
 from .test_kernel_paths import _anon_mapping, _fault
 from .test_netbsd_intent import _flush_deactivate, _locks, _one_anon, _queue_op
 from .test_openbsd_2026 import _file_pages
+from .test_scenarios import allowed
 
 FOUR = ("openbsd-2026", "netbsd-intent", "freebsd-batch", "linux-lruvec")
 
@@ -234,3 +237,25 @@ def test_a_batch_that_takes_no_reference_is_caught(monkeypatch):
     assert res.failure is not None
     assert res.failure.kind == "kassert"
     assert "folio_test_lru" in res.failure.message
+
+
+# ---- every catalog scenario on linux-lruvec ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_scenario_on_linux_lruvec_under_pct(name):
+    # PCT (depth 2, 100 schedules): a failure must be the scenario's recorded expectation
+    # on linux-lruvec, or, where the catalog records none for the peer designs, a recorded
+    # finding (F3 in swapin-waiter, as on netbsd-intent).  Complete DPOR on every scenario
+    # is tests/check/test_odpor.py's, on every protocol.
+    scenario, proto = SCENARIOS[name], PROTOCOLS["linux-lruvec"]
+    res = run_check(
+        CheckSpec(protocol=proto.name, scenario=name, strategy="pct", max_executions=100, seed=1)
+    )
+    expect = scenario.expectation(proto)
+    if res.failure is None:
+        assert expect in (None, "holds", "finding"), (name, expect)
+    elif expect is None:
+        assert classify(res.failure) is not None, res.failure.render()
+    else:
+        assert allowed(scenario, proto, res.failure), res.failure.render()

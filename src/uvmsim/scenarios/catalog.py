@@ -310,7 +310,12 @@ register(
             lambda: _free_then_reuse(w),
             *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
         ],
-        expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds", "netbsd-intent": "holds"},
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "holds",
+            "netbsd-intent": "holds",
+            "linux-lruvec": "holds",
+        },
         # No constrained memory: every free goes to the freeing CPU's magazine, whose next
         # allocation hands the same page out again.
         world={"dma_share": 0.0},
@@ -354,6 +359,7 @@ register(
             "openbsd-2026": "holds",
             "netbsd-intent": "holds",
             "freebsd-batch": "holds",
+            "linux-lruvec": "holds",
         },
         world={"dma_share": 0.0},
     )
@@ -459,6 +465,7 @@ register(
             "seed-fixed": "holds",
             "openbsd-2026": "finding",
             "netbsd-intent": "holds",
+            "linux-lruvec": "holds",
         },
         world={"dma_share": 0.0},
         sizes=(pagedaemon_passes(MAX_PASSES),),
