@@ -107,27 +107,30 @@ def _isolated() -> list:
 # ---- ordering ------------------------------------------------------------------------------
 
 
-def _fully_ordered(pg: Any) -> None:
+def _fully_ordered(pg: Any, field: str) -> None:
     """Linux's value-returning atomics on a folio (`atomic_dec_and_test` of the reference
     count, a `cmpxchg` that succeeds, `test_and_clear_bit`) are fully ordered
     (Documentation/atomic_t.txt); the machine's atomics are OpenBSD's and order nothing.  For
-    the race detector the model gives each such operation on a page acquire and release
-    semantics through a clock kept on the page (`lru_vc`, ghost state, as a mutex keeps
-    one): the CPU joins what earlier ones published, then publishes its own.  So the CPU
-    whose drop is the last one sees every write made before the other drops (the owner's
-    `uvm_pageclean`), as in Linux."""
+    the race detector the model gives each such operation on `pg.field` acquire and release
+    semantics through a clock kept per page and field (`lru_vc`, ghost state, as a mutex
+    keeps one): the CPU joins what earlier operations on that word published, then
+    publishes its own.  So the CPU whose drop is the last one sees every write made before
+    the other drops (the owner's `uvm_pageclean`), as in Linux.  One clock per word: the
+    ordering runs through the location, as DPOR's dependencies do."""
     mach = running()
     if mach is None or not mach.analyses.races:
         return
     cpu = mach.current
     d = pg.__dict__
+    if d["lru_vcm"] is not mach:
+        d["lru_vc"] = {}
+        d["lru_vcm"] = mach
+    clocks = d["lru_vc"]
     mine = cpu.vc
-    if d["lru_vcm"] is mach:
-        for i, t in enumerate(d["lru_vc"]):
-            if t > mine[i]:
-                mine[i] = t
-    d["lru_vc"] = list(mine)
-    d["lru_vcm"] = mach
+    for i, t in enumerate(clocks.get(field, ())):
+        if t > mine[i]:
+            mine[i] = t
+    clocks[field] = list(mine)
     mine[cpu.index] += 1
 
 
@@ -152,7 +155,7 @@ def folio_test_clear_lru(pg: Any) -> bool:
     test_and_clear_bit, fully ordered): one winner among racing clearers."""
     if not _rmw(pg, "pqflags", lambda old: old & ~PG_LRU) & PG_LRU:
         return False
-    _fully_ordered(pg)
+    _fully_ordered(pg, "pqflags")
     return True
 
 
@@ -174,7 +177,7 @@ def folio_try_get(pg: Any) -> bool:
     `atomic_add_unless(&refcount, 1, 0)`, fully ordered when it succeeds."""
     if _rmw(pg, "lru_ref", lambda old: old + 1 if old else 0) == 0:
         return False
-    _fully_ordered(pg)
+    _fully_ordered(pg, "lru_ref")
     return True
 
 
@@ -182,7 +185,7 @@ def folio_ref_sub_and_test(pg: Any, n: int) -> bool:
     """`folio_ref_sub_and_test`: drop `n` references; whether none is left (fully ordered)."""
     old = _rmw(pg, "lru_ref", lambda old: old - n)
     KASSERT(old >= n, "folio_ref_count(folio) >= nr_refs")
-    _fully_ordered(pg)
+    _fully_ordered(pg, "lru_ref")
     return old == n
 
 
@@ -190,7 +193,7 @@ def lru_folio_init_ref(pg: Any) -> None:
     """The owner's reference of a page given an identity (`uvm_pagealloc_pg`): a free page has
     none (Linux's allocator hands out a folio with a count of one)."""
     KASSERT(atomic_cas(pg, "lru_ref", 0, 1) == 0, "folio_ref_count(folio) == 0")
-    _fully_ordered(pg)
+    _fully_ordered(pg, "lru_ref")
 
 
 def page_cache_release(pg: Any) -> None:
