@@ -67,7 +67,7 @@ from uvmsim.machine import (
     peek,
 )
 from uvmsim.machine.atomic import _atomic
-from uvmsim.machine.core import running
+from uvmsim.machine.core import READ, running
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_page_h import (
     PG_LRU,
@@ -132,6 +132,20 @@ def _fully_ordered(pg: Any, field: str) -> None:
             mine[i] = t
     clocks[field] = list(mine)
     mine[cpu.index] += 1
+
+
+def folio_stable_read(obj: Any, field: str) -> Any:
+    """A read of a page's owner that Linux's reclaim makes stable (an isolated folio is
+    pinned; `folio->mapping` is read under `folio_trylock`, which truncation holds while it
+    clears it; an anon folio keeps its anon_vma until its last reference).  The model has no
+    folio lock and clears the owner in `uvm_pageclean`, so the read is a visible step (the
+    checker orders it against the owner's writes and explores both orders) that the race
+    detector is not told about; the owner lock tried next decides (docs/decisions.md)."""
+    mach = running()
+    if mach is not None:
+        f = sys._getframe(1)
+        mach.visible(READ, obj, field, (f.f_code, f.f_lasti))
+    return obj.__dict__[field]
 
 
 # ---- the LRU flag -------------------------------------------------------------------------

@@ -152,22 +152,23 @@ def _trylockowner_isolate(pg: Any) -> Any:
     owner lock, read without a lock, and recheck the owner once they hold it (the page may
     have been freed meanwhile: its reference keeps it from being reused).
 
-    The owner pointers are peeked, not read as a racing load: Linux does not read a folio's
-    owner unpinned and unlocked -- reclaim reads `folio->mapping` under `folio_trylock`,
-    which truncation holds while it clears it, and an anon folio keeps its anon_vma until
-    its last reference is gone, which the isolation holds.  The model clears the owner when
-    the owner frees the page (OpenBSD's `uvm_pageclean`), so the read stands for Linux's
-    stable one and the recheck under the owner lock decides (docs/decisions.md)."""
-    from uvmsim.uvm.mm_swap import lru_isolate
+    The owner pointers are read as Linux's reclaim reads a folio's owner, stably
+    (`mm_swap.folio_stable_read`: a visible step the race detector is not told about):
+    Linux reads `folio->mapping` under `folio_trylock`, which truncation holds while it
+    clears it, and an anon folio keeps its anon_vma until its last reference is gone, which
+    the isolation holds; the model clears the owner when the owner frees the page
+    (OpenBSD's `uvm_pageclean`) and has no folio lock.  The recheck under the owner lock
+    decides (docs/decisions.md)."""
+    from uvmsim.uvm.mm_swap import folio_stable_read, lru_isolate
 
     if not lru_isolate(pg):
         return None
-    uobj = peek(pg, "uobject")
+    uobj = folio_stable_read(pg, "uobject")
     anon = None
     if uobj is not None:
         slock = peek(uobj, "vmobjlock")
     else:
-        anon = peek(pg, "uanon")
+        anon = folio_stable_read(pg, "uanon")
         if anon is None:
             return None
         slock = peek(anon, "an_lock")
