@@ -246,7 +246,7 @@ def test_a_second_scanner_meets_the_markers_of_the_first_on_openbsd_2026():
     assert all(classify(ex[0]) is None for ex in res.tally.examples.values())
 
 
-@pytest.mark.parametrize("proto", ["seed", "netbsd-intent", "freebsd-batch"])
+@pytest.mark.parametrize("proto", ["seed", "netbsd-intent", "freebsd-batch", "linux-lruvec"])
 def test_two_scanners_never_interleave_where_the_scan_keeps_the_pageq_lock(proto):
     # 1.134's scans reactivate under the pageq lock, as the peers' scans do: the second
     # scan waits for the whole first one (two traces: which starts first).

@@ -26,7 +26,7 @@ def allowed(scenario, proto, failure):
     return failure.kind == expect
 
 
-@pytest.mark.parametrize("proto_name", ["openbsd-pre", "seed", "openbsd-2026"])
+@pytest.mark.parametrize("proto_name", ["openbsd-pre", "seed", "openbsd-2026", "linux-lruvec"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_runs_to_completion(name, proto_name):
     scenario, proto = SCENARIOS[name], PROTOCOLS[proto_name]

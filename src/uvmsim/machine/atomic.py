@@ -112,20 +112,24 @@ def atomic_cas(obj: Any, field: str, expected: Any, new: Any) -> Any:
 def atomic_rmw_ordered(obj: Any, field: str, update: Any) -> Any:
     """A fully ordered indivisible read-modify-write: `update(old)` is stored, `old` returned.
 
-    Linux's value-returning atomics (`test_and_clear_bit`, `atomic_dec_and_test`,
+    Linux's value-returning atomics (`test_and_clear_bit`, `atomic_sub_return`,
     `atomic_add_unless`, a `cmpxchg`) are single instructions or LL/SC loops nobody can split,
-    and fully ordered (Documentation/atomic_t.txt): for the race detector each one acquires
-    what the earlier ones on the same word released and releases its own clock there.  The
-    peer designs that model Linux use it; OpenBSD's atomics (the rest of this module) order
-    nothing.
+    and fully ordered (Documentation/atomic_t.txt): for the race detector one that changes
+    the word acquires what the earlier ones on that word released and releases its own clock
+    there.  One that changes nothing (a conditional atomic that fails, a test-and-clear of a
+    clear bit) orders nothing: Linux promises no ordering for a failed conditional, and
+    the race detector then errs towards reporting.  The peer design that models Linux uses
+    it; OpenBSD's atomics (the rest of this module) order nothing.
     """
     _atomic(obj, field, sys._getframe(0))
-    m = _core._running
-    if m is not None and m.races_on:
-        m.races.fully_ordered(m.current, obj, field)
     d = obj.__dict__
     old = d[field]
-    d[field] = update(old)
+    new = update(old)
+    d[field] = new
+    if new != old:
+        m = _core._running
+        if m is not None and m.races_on:
+            m.races.fully_ordered(m.current, obj, field)
     return old
 
 

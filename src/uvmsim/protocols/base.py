@@ -223,7 +223,7 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
     Switch(
         "percpu_magazines",
         (),
-        ("uvm_pagealloc", "uvm_pagefree", "uvm_pageout"),
+        ("uvm_pagealloc", "uvm_pagefree", "uvm_pageout", "_free_to_allocator"),
         "per-CPU page magazines (uvm_percpu.h 1.1, 2024): 2 x 8 pages per CPU in front of the "
         "pmemrange allocator (uvm_pmr_cache_get/put)",
         exercises=("fault-vs-free",),
@@ -367,6 +367,43 @@ PEER_SWITCHES: tuple[Switch, ...] = (
         exercises=("batch-entry-reused-page",),
         measured_on="build",
     ),
+    Switch(
+        "lru_batch",
+        (),
+        (
+            "uvm_pageactivate",
+            "uvm_pagedeactivate",
+            "uvm_pagedequeue",
+            "uvm_pagewire",
+            "uvm_pageunwire",
+            "uvm_pageunlock",
+            "uvm_pagealloc_pg",
+            "uvm_pageclean",
+            "uvm_pagefree",
+            "uvmpd_trylockowner",
+            "_trylockowner_interlocked",
+            "uvm_pageout",
+            "_assert_realizing",
+            "uvmpdpol_pageisqueued_p",
+            "uvmpdpol_pagedequeue_locked",
+            "uvmpdpol_pagedeactivate_locked",
+            "uvmpdpol_idle",
+            "check_queues",
+            "check_intent_queues",
+        ),
+        "Linux's LRU (mm/swap.c and mm/vmscan.c of a 6.x tree, CachyOS/linux at commits "
+        "3bb379be9b84 and 04a07002f646): on top of `pdpol_intents`' call sites, one lruvec "
+        "lock (the pageq lock: one node, no memcg); per-CPU folio batches per operation "
+        "(lru_add, lru_activate, lru_deactivate; `lru_batch_size` entries), each entry "
+        "holding a page reference, moved under the lock when full or drained (before the "
+        "pagedaemon's scan, when a CPU idles); the LRU flag PG_LRU as the isolation token "
+        "(test-and-clear before a page is moved or isolated, a page whose flag is clear "
+        "skipped); a freed page is released by its last reference, off its list under the "
+        "lock only if it still has the flag; the pagedaemon isolates with a reference and "
+        "the flag and puts its pages back at the end of the scan (`move_folios_to_lru`)",
+        exercises=("lru-batch-ref-free",),
+        measured_on="build",
+    ),
 )
 ALL_SWITCHES: dict[str, Switch] = {s.name: s for s in SWITCHES + OTHER_SWITCHES + PEER_SWITCHES}
 # Switches added after replay tokens were first printed (issue 16, openbsd-2026,
@@ -379,6 +416,7 @@ DIGEST_ONLY_WHEN_ON = frozenset(
         "pdpol_intents",
         "anonget_error_clears_wanted",
         "pqbatch_atomic",
+        "lru_batch",
     }
 )
 # Integer knobs of a protocol (fields of `Protocol` that are not switches) and their
@@ -400,6 +438,11 @@ KNOBS: dict[str, tuple[int, str]] = {
         "when a batch is processed: 1 = only when full, under the blocking queue lock "
         "(r332974 to before D37305); 2 = also from half full if a try-lock succeeds "
         "(D37305); read only with `pqbatch_atomic`",
+    ),
+    "lru_batch_size": (
+        31,
+        "entries of each CPU's folio batch per LRU operation (Linux's PAGEVEC_SIZE, the "
+        "folio_batch size of 6.x trees; 15 before); read only with `lru_batch`",
     ),
 }
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES + PEER_SWITCHES}
@@ -442,11 +485,13 @@ class Protocol:
     anonget_error_clears_wanted: bool = False
     pdpol_intents: bool = False
     pqbatch_atomic: bool = False
+    lru_batch: bool = False
     # Knobs (`KNOBS`): integers, not switches; the dataclass holds them so that a variant
     # carries them like its switches (`variant(..., pdq_size=4)`).
     pdq_size: int = 128
     pqbatch_size: int = 63
     pqbatch_flush: int = 2
+    lru_batch_size: int = 31
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
@@ -586,6 +631,19 @@ FREEBSD_BATCH = NETBSD_INTENT.variant(
     pqbatch_atomic=True,
 )
 
+# Linux's design on the same kernel and call sites as netbsd-intent (each operation locks
+# what it needs): `lru_batch` replaces how an operation is recorded and carried out (see
+# uvm/mm_swap.py).  One node and no memory cgroups: one lruvec, one LRU lock (`pageqlock`).
+LINUX_LRUVEC = NETBSD_INTENT.variant(
+    "linux-lruvec",
+    "openbsd-2026 with Linux's LRU (mm/swap.c and mm/vmscan.c of a 6.x tree): one lock per "
+    "lruvec (one here), per-CPU folio batches of 31 per operation (add, activate, "
+    "deactivate) holding a page reference, moved under the lock when full or drained; the "
+    "LRU flag as the isolation token, tested and cleared before a page is moved or isolated; "
+    "a freed page is released by its last reference",
+    lru_batch=True,
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
@@ -598,5 +656,6 @@ PROTOCOLS: dict[str, Protocol] = {
         OPENBSD_2026,
         NETBSD_INTENT,
         FREEBSD_BATCH,
+        LINUX_LRUVEC,
     )
 }

@@ -23,6 +23,7 @@ from uvmsim.scenarios.base import (
     register,
 )
 from uvmsim.uvm import pmap as _pmap
+from uvmsim.uvm.mm_swap import lru_add_drain, move_folios_to_lru
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_unref
 from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
@@ -277,8 +278,13 @@ def _second_scanner_setup(w: World) -> None:
 def _scan_without_kernel_lock() -> None:
     """One inactive scan as the pagedaemon's, run by a second scanner: the kernel has one
     (the pagedaemon, under the kernel lock), so this is what a second one would meet."""
+    lru = uvm.proto.lru_batch
+    if lru:  # as uvm_pageout's round does around its scans (linux-lruvec)
+        lru_add_drain()
     uvm_lock_pageq()
     uvmpd_scan_inactive(3)
+    if lru:
+        move_folios_to_lru()
     uvm_unlock_pageq()
 
 
@@ -303,6 +309,7 @@ register(
             "openbsd-2026": "fails",
             "netbsd-intent": "holds",
             "freebsd-batch": "holds",
+            "linux-lruvec": "holds",
         },
         sizes=(extra_cpus(MAX_CPUS, "another scanner"),),
     )
@@ -362,7 +369,12 @@ register(
             lambda: _free_then_reuse(w),
             *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
         ],
-        expect={**ALL_PROTOCOLS_HOLD, "openbsd-2026": "holds", "netbsd-intent": "holds"},
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "holds",
+            "netbsd-intent": "holds",
+            "linux-lruvec": "holds",
+        },
         # No constrained memory: every free goes to the freeing CPU's magazine, whose next
         # allocation hands the same page out again.
         world={"dma_share": 0.0},
@@ -407,6 +419,52 @@ register(
             "openbsd-2026": "holds",
             "netbsd-intent": "holds",
             "freebsd-batch": "holds",
+            "linux-lruvec": "holds",
+        },
+        world={"dma_share": 0.0},
+        sizes=(extra_cpus(MAX_CPUS, "another process faults a fresh anon page, then idles"),),
+    )
+)
+
+
+# ---- lru-batch-ref-free (linux-lruvec's per-CPU folio batches and the LRU flag) ------------
+
+
+def _free_reuse_reclaim(w: World) -> None:
+    """cpu1: the object's last reference frees its page (with linux-lruvec the owner's
+    reference goes; cpu0's activation batch may still hold one, and then that batch frees
+    the page), another process faults a fresh anon page (from cpu1's magazine), then cpu1
+    runs the pagedaemon for one page (it drains its own batches and isolates by the LRU
+    flag, against cpu0's batch clearing the same flag), then idles."""
+    _flush_free(w.aobj)
+    uvm_fault_upper(fault_entry(pmap=w.other, va=0x5000, amap=w.amap, slot=0))
+    uvm_pageout(shortage=1)
+    uvmpdpol_idle()
+
+
+register(
+    Scenario(
+        name="lru-batch-ref-free",
+        cpus=2,
+        pages=12,
+        summary="a page waits in one CPU's per-CPU batch while another CPU frees it, faults a "
+        "fresh page and reclaims: the batch's reference must keep the page from the "
+        "allocator until the batch lets go, and the LRU flag must give the page to one of "
+        "the batch and the pagedaemon at a time (linux-lruvec; elsewhere a fault against a "
+        "free, a fresh fault and a pagedaemon pass)",
+        questions=(),
+        setup=_intent_freed_setup,
+        program=lambda w: [
+            lambda: _touch_then_idle(w),
+            lambda: _free_reuse_reclaim(w),
+            *[lambda pm=pm, amap=amap: _fault_fresh_then_idle(pm, amap) for pm, amap in w.extra],
+        ],
+        expect={
+            **ALL_PROTOCOLS_HOLD,
+            "openbsd-2026": "holds",
+            "netbsd-intent": "holds",
+            "freebsd-batch": "holds",
+            "linux-lruvec": "holds",
         },
         world={"dma_share": 0.0},
         sizes=(extra_cpus(MAX_CPUS, "another process faults a fresh anon page, then idles"),),
@@ -470,6 +528,7 @@ register(
             "seed-fixed": "holds",
             "openbsd-2026": "finding",
             "netbsd-intent": "holds",
+            "linux-lruvec": "holds",
         },
         world={"dma_share": 0.0},
         sizes=(pagedaemon_passes(MAX_PASSES),),
@@ -859,7 +918,9 @@ register(
         questions=(),
         setup=_swapin_error_setup,
         program=lambda w: [(lambda: _swapin_fault_anon(w)) for _k in range(w.size.cpus)],
-        expect=dict(_F3_EVERYWHERE),
+        # linux-lruvec keeps OpenBSD's fault handler, and F3 with it (found there as on
+        # netbsd-intent, docs/protocols.md).
+        expect={**_F3_EVERYWHERE, "linux-lruvec": "finding"},
         sizes=(extra_cpus(MAX_CPUS, "another thread faults the same anon"),),
     )
 )

@@ -83,8 +83,19 @@ def clean_object_page(uobj: Any, offset: int, swap: bool = True) -> None:
     rw_exit(uobj.vmobjlock)
 
 
+def _onto_the_lru() -> None:
+    """With `lru_batch` (Linux) a new page reaches its list when this CPU's lru_add batch is
+    moved, and `folio_deactivate` ignores a page not yet there: drain it first, so that the
+    deactivation helpers leave the page where they say (`lru_add_drain`)."""
+    if uvm.proto.lru_batch:
+        from uvmsim.uvm.mm_swap import lru_add_drain
+
+        lru_add_drain()
+
+
 def deactivate_anon(amap: vm_amap, slot: int) -> None:
     """`uvm_pagedeactivate` of an anon's page (unmaps it, moves it to the inactive queue)."""
+    _onto_the_lru()
     amap_lock(amap)
     pg = amap_lookup(amap, slot).an_page
     uvm_lock_pageq_for_queue_op()
@@ -95,6 +106,7 @@ def deactivate_anon(amap: vm_amap, slot: int) -> None:
 
 def deactivate_object_page(uobj: Any, offset: int) -> None:
     """`uvm_pagedeactivate` of an object page."""
+    _onto_the_lru()
     rw_enter(uobj.vmobjlock, RW_WRITE)
     pg = uvm_pagelookup(uobj, offset)
     uvm_lock_pageq_for_queue_op()

@@ -34,6 +34,7 @@ PQ_INTENT_MASK = 0x3
 PQ_INTENT_D = 0x3
 PQ_INTENT_SET = 0x4
 PQ_INTENT_QUEUED = 0x8
+PG_LRU = 0x10  # Linux's PG_lru in pqflags (`lru_batch`)
 
 
 @inline
@@ -82,6 +83,10 @@ def check_queues() -> str | None:
     # FreeBSD's batches (`pqbatch_atomic`) keep no QUEUED bit: a pending request is in some
     # batch, checked at rest (check_intent_queues).
     batches = intents and bool(uvm.proto.pqbatch_atomic)
+    # Linux's LRU (`lru_batch`): a page on a queue with PG_LRU clear is someone's (a batch
+    # moving it, a scan, a last reference releasing it), who takes it off or puts it back;
+    # a freed page stays on its queue until its last reference (a batch) lets go.
+    lru = intents and bool(uvm.proto.lru_batch)
     for pg in uvm.pages:
         d = pg.__dict__
         flags = d["pg_flags"]
@@ -89,6 +94,8 @@ def check_queues() -> str | None:
         if bool(flags & PQ_ACTIVE) != a or bool(flags & PQ_INACTIVE) != i:
             where = "on active" if a else "on inactive" if i else "on no queue"
             return f"I1: {pg.name} has {_flags(flags & (PQ_ACTIVE | PQ_INACTIVE))} but is {where}"
+        if lru and d["pqflags"] & PG_LRU and not (a or i):
+            return f"{pg.name} has PG_LRU but is on no LRU queue"
         if (
             intents
             and not batches
@@ -101,6 +108,10 @@ def check_queues() -> str | None:
                 return f"I1: {pg.name} is on both LRU queues"
             if intents and _dequeue_pending(d):
                 continue  # freed or wired, still queued until the intent is realized
+            if lru and d["uobject"] is None and d["uanon"] is None:
+                continue  # freed: its last reference takes it off (at rest: _check_lru)
+            if lru and d["wire_count"] > 0 and not d["pqflags"] & PG_LRU:
+                continue  # wired: whoever cleared the flag takes it off
             if d["wire_count"] > 0:
                 return f"I5: {pg.name} is wired (wire_count {d['wire_count']}) and queued"
             if d["uobject"] is None and d["uanon"] is None:
@@ -234,6 +245,8 @@ def check_intent_queues() -> str | None:
     uvm, _ue = _world()
     if not _intents(uvm):
         return None
+    if uvm.proto.lru_batch:
+        return _check_lru(uvm)
     if uvm.proto.pqbatch_atomic:
         return _check_batches(uvm)
     where: dict[int, int] = {}
@@ -259,6 +272,37 @@ def _check_batches(uvm: Any) -> str | None:
     for pg in uvm.pages:
         if pg.__dict__["pqflags"] & PQ_INTENT_SET and id(pg) not in batched:
             return f"{pg.name} has a queue request pending but is in no CPU's batch (lost)"
+    return None
+
+
+def _check_lru(uvm: Any) -> str | None:
+    """With `lru_batch` (Linux), once every CPU has finished: every page on a queue has
+    PG_LRU (no scan or batch holds it any more); a page's references are its owner's (one,
+    unless its owner freed it or it never had one) plus one per entry in the CPUs' batches;
+    a free page has none."""
+    entries: dict[int, int] = {}
+    for cpu in uvm.lru_fbatch:
+        for name, batch in cpu.items():
+            for entry in batch:
+                pg = entry[0] if name == "lru_add" else entry
+                entries[id(pg)] = entries.get(id(pg), 0) + 1
+    for pg in uvm.pages:
+        d = pg.__dict__
+        flags = d["pg_flags"]
+        if flags & (PQ_ACTIVE | PQ_INACTIVE):
+            if not d["pqflags"] & PG_LRU:
+                return f"{pg.name} is on an LRU queue without PG_LRU and nobody holds it (lost)"
+            if d["uobject"] is None and d["uanon"] is None and id(pg) not in entries:
+                return f"{pg.name} is on an LRU queue with no owner and no reference to free it"
+        own = d["lru_ref"] - entries.get(id(pg), 0)
+        if d["owner_state"] != "allocated":
+            if d["lru_ref"] or id(pg) in entries or d["pqflags"] & PG_LRU:
+                return f"free page {pg.name} has {d['lru_ref']} references"
+        elif own not in (0, 1) or (own and d["lru_deferred"]):
+            return (
+                f"{pg.name} has {d['lru_ref']} references but {entries.get(id(pg), 0)} batch "
+                "entries (a reference leaked or was dropped twice)"
+            )
     return None
 
 

@@ -75,6 +75,8 @@ class uvm_t:
         self.pdq: list = []  # per-CPU intent queues (uvm_pdpolicy_clock; `pdpol_intents`)
         # per-CPU (active, inactive) batch queues (vm_pqbatch; `pqbatch_atomic`)
         self.pqbatch: list = []
+        # per-CPU folio batches per operation (mm_swap; `lru_batch`)
+        self.lru_fbatch: list = []
         self.aio_done: Any = None
         self.swap: Any = None
         self.pagedaemon_chan = object()  # wait channel `&uvm.pagedaemon`

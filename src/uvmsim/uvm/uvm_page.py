@@ -46,6 +46,7 @@ from uvmsim.machine import (
 )
 from uvmsim.machine.core import running
 from uvmsim.machine.sites import inline
+from uvmsim.uvm import mm_swap
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.invariants import assert_model
 from uvmsim.uvm.uvm import (
@@ -180,7 +181,8 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
     `uvm_pagealloc_strat` (uvm_page.c 1.246) does when it gives one; the page may still be
     on an LRU queue with the dequeue intent its free left.  With `pqbatch_atomic` FreeBSD's
     allocator (`vm_page_alloc_domain_after` at commit 9622baa299bb) dequeues such a page
-    first (`vm_page_dequeue`, under the pageq lock) and no interlock is taken.
+    first (`vm_page_dequeue`, under the pageq lock) and no interlock is taken.  With
+    `lru_batch` (Linux) the page gets its owner's reference and no interlock is taken.
     """
     KASSERT(obj is None or anon is None, "obj == NULL || anon == NULL")
     KASSERT(anon is None or off == 0, "anon == NULL || off == 0")
@@ -200,9 +202,15 @@ def uvm_pagealloc_pg(pg: vm_page, obj: Any, off: int, anon: Any) -> None:
         # (vm_page_alloc_domain_after, `found:`); no interlock: the identity is the
         # owner's, and the scans recheck it once they hold the owner lock.
         vm_page_dequeue(pg)
+    lru = uvm.proto.lru_batch
+    if lru:
+        # Linux: a page comes from the allocator with one reference, its owner's, and off
+        # every LRU list (its last reference took it off, `mm_swap.page_cache_release`).
+        mm_swap.lru_folio_init_ref(pg)
     intents = (
         uvm.proto.pdpol_intents
         and not uvm.proto.pqbatch_atomic
+        and not lru
         and (obj is not None or anon is not None)
     )
     if intents:
@@ -266,8 +274,9 @@ def uvm_pagealloc(obj: Any, off: int, anon: Any, flags: int) -> vm_page | None:
 @inline
 def uvm_pagelock(pg: vm_page) -> None:
     """`uvm_pagelock` (NetBSD uvm_page.c 1.246): take the page's interlock.  FreeBSD has
-    none (`pqbatch_atomic`): its queue state is one atomic word, committed by CAS."""
-    if not uvm.proto.pqbatch_atomic:
+    none (`pqbatch_atomic`): its queue state is one atomic word, committed by CAS.  Linux
+    has none either (`lru_batch`): the LRU flag and the reference count are atomic."""
+    if not uvm.proto.pqbatch_atomic and not uvm.proto.lru_batch:
         mtx_enter(pg.interlock)
 
 
@@ -276,8 +285,9 @@ def uvm_pageunlock(pg: vm_page) -> None:
     intent pending and not yet on an intent queue is marked queued (under the interlock) and
     put on this CPU's queue after it (`uvmpdpol_pagerealize`, which may flush a full queue
     under the pageq lock).  With `pqbatch_atomic` nothing is held and the commit has
-    already submitted the page (`vm_pqbatch.vm_page_pqstate_commit_request`)."""
-    if uvm.proto.pqbatch_atomic:
+    already submitted the page (`vm_pqbatch.vm_page_pqstate_commit_request`); with
+    `lru_batch` the operation is done (`mm_swap.lru_queue_op`)."""
+    if uvm.proto.pqbatch_atomic or uvm.proto.lru_batch:
         return
     pqflags = pg.pqflags
     if not pqflags & PQ_INTENT_SET or pqflags & PQ_INTENT_QUEUED:
@@ -293,7 +303,11 @@ def _pdpol_intent(pg: vm_page, intent: int) -> None:
     """Record `intent` (interlock held): NetBSD's `uvmpdpol_page{,de}activate`/`pagedequeue`.
     A caller holding the pageq lock (a scan) realizes it now, as NetBSD's scans call the
     `_locked` operations; the others leave it to `uvm_pageunlock` and a flush.  With
-    `pqbatch_atomic` FreeBSD's commit: a CAS on the word, no interlock (`vm_pqbatch`)."""
+    `pqbatch_atomic` FreeBSD's commit: a CAS on the word, no interlock (`vm_pqbatch`); with
+    `lru_batch` Linux's batches and LRU flag (`mm_swap.lru_queue_op`)."""
+    if uvm.proto.lru_batch:
+        mm_swap.lru_queue_op(pg, intent)
+        return
     if uvm.proto.pqbatch_atomic:
         vm_page_pqstate_commit_request(pg, intent, only_if_queued=intent == PQ_INTENT_D)
         return
@@ -538,7 +552,11 @@ def uvm_pageunwire(pg: vm_page) -> None:
     if uvm.proto.pdpol_intents:
         uvm_pagelock(pg)
         KASSERT(pg.wire_count != 0, "pg->wire_count != 0")
-        KASSERT(not uvmpdpol_pageisqueued_p(pg), "!uvmpdpol_pageisqueued_p(pg)")
+        # Linux (`lru_batch`): a wired page a scan isolated stays on its queue in the model
+        # (the scan's private list) until the scan puts it back: not asserted.
+        KASSERT(
+            uvm.proto.lru_batch or not uvmpdpol_pageisqueued_p(pg), "!uvmpdpol_pageisqueued_p(pg)"
+        )
         pg.wire_count = pg.wire_count - 1
         if pg.wire_count == 0:
             _pdpol_intent(pg, PQ_INTENT_A)  # uvm_pageactivate, the interlock held across
@@ -585,6 +603,9 @@ def uvm_pageclean(pg: vm_page) -> None:
       dequeue intent set under its interlock, then `uvm_pageunlock` queues the intent: the
       page may reach the allocator still on an LRU queue, until the intent is realized.  A
       scanner holding the interlock sees the owner or the intent, never neither.
+    - With `lru_batch` (Linux, on the intent call sites): no interlock and no dequeue here;
+      the owner's reference is dropped last, and the last reference takes the page off its
+      list under the lock if it still has PG_LRU (`mm_swap.lru_owner_put`).
     """
     proto = uvm.proto
     if proto.pdpol_intents:
@@ -639,7 +660,9 @@ def _pageclean_intents(pg: vm_page) -> None:
         pg.wire_count = 0
         if not peek(pg, "hand_wired"):
             _wired_dec()
-    if locked:
+    if uvm.proto.lru_batch:
+        pass  # Linux: the last reference takes the page off its list (below)
+    elif locked:
         if uvmpdpol_pageisqueued_p(pg):
             _pdpol_intent(pg, PQ_INTENT_D)
         uvm_pageunlock(pg)
@@ -647,6 +670,10 @@ def _pageclean_intents(pg: vm_page) -> None:
         KASSERT(not uvmpdpol_pageisqueued_p(pg), "!uvmpdpol_pageisqueued_p(pg)")
     atomic_clearbits_int(pg, "pg_flags", _CLEAN_MASK)
     poke(pg, "in_pageclean", None)
+    if uvm.proto.lru_batch:
+        # The owner's folio_put: a page some CPU's batch (or a scan) still references is
+        # freed by that reference (`mm_swap.folio_put`), not by this caller.
+        poke(pg, "lru_deferred", not mm_swap.lru_owner_put(pg))
 
 
 @inline
@@ -690,10 +717,15 @@ def uvm_pagefree(pg: vm_page) -> None:
     With per-CPU magazines the page goes to this CPU's magazine (`uvm_pmr_cache_put`, which
     may take the fpageq lock to flush a full magazine, or to free a constrained page
     directly); without them straight to pmemrange.  Lock contract: as `uvm_pageclean`.
+    With `lru_batch` a page still referenced by a CPU's batch or a scan is left to that
+    reference (Linux's `folio_put` that is not the last one).
     """
     from uvmsim.uvm import uvm_pmemrange as pmr
 
     uvm_pageclean(pg)
+    if uvm.proto.lru_batch and peek(pg, "lru_deferred"):
+        poke(pg, "lru_deferred", False)
+        return  # a batch or a scan holds the last reference: it frees the page
     if uvm.proto.percpu_magazines:
         pmr.uvm_pmr_cache_put(pg)
     else:
@@ -704,6 +736,12 @@ def uvm_pglistfree(pgl: list) -> None:
     """`uvm_pglistfree`: return cleaned, unmapped, unqueued pages to pmemrange (fpageq only)."""
     from uvmsim.uvm import uvm_pmemrange as pmr
 
+    for pg in pgl:
+        assert_model(
+            not peek(pg, "lru_deferred"),
+            f"{pg.name} freed on a page list while a per-CPU batch references it "
+            "(lru_batch: not modelled for uvm_pglistfree)",
+        )
     pmr.uvm_pmr_freepageq(pgl)
 
 

@@ -10,6 +10,8 @@
                  guards which bit is per bit (PQ_ACTIVE/PQ_INACTIVE: pageq; PQ_FREE: fpageq;
                  PG_BUSY, PG_RELEASED...: owner)
   phys_addr [I]
+  lru_ref [a]    Linux's folio reference count, as far as the LRU uses it (switch
+                 `lru_batch`): the owner's, the per-CPU batches', an isolating scan's
   pqflags        NetBSD's intent bits (switch `pdpol_intents`): written under the page's
                  `interlock` (a spin mutex per page); no lock letter names it, so only the
                  race detector watches it
@@ -65,6 +67,10 @@ PQ_INTENT_D = 0x3  # dequeue
 PQ_INTENT_MASK = 0x3
 PQ_INTENT_SET = 0x4
 PQ_INTENT_QUEUED = 0x8
+# Linux's PG_lru (switch `lru_batch`, `mm_swap`), kept in pqflags: on an LRU list and not
+# taken off it by anyone; cleared by an atomic test-and-clear before a page is moved or
+# isolated.
+PG_LRU = 0x10
 PQ_LRU = PQ_ACTIVE | PQ_INACTIVE
 
 FLAG_NAMES = (
@@ -123,7 +129,8 @@ class vm_page(SharedObject):
     visible operation: `owner_state` ('pmr', 'magazine' or 'allocated'), `gen` (bumped at every
     allocation, to recognise stale mappings), `pageq` (which list the linkage is on),
     `in_pageclean` (the CPU inside uvm_pageclean on this page), `hand_wired` (wire_count set by
-    hand, as the buffer cache and pmaps do; such pages are not counted in uvmexp.wired).
+    hand, as the buffer cache and pmaps do; such pages are not counted in uvmexp.wired),
+    `lru_deferred` (with `lru_batch`: the owner's free was not the last reference).
     """
 
     pg_flags = Shared("a")
@@ -134,6 +141,7 @@ class vm_page(SharedObject):
     phys_addr = Shared("I")
     pmr_use = Shared("I")  # `use` of the page's pmemrange (> 0: constrained, bypasses caches)
     pqflags = Shared("")  # intents (PQ_INTENT_*), under `interlock`; 0 without `pdpol_intents`
+    lru_ref = Shared("a")  # Linux's reference count as the LRU sees it (`lru_batch` only)
 
     annotation_locks = {"o": _owner_lock}
 
@@ -148,6 +156,7 @@ class vm_page(SharedObject):
         d["pageq"] = None
         d["in_pageclean"] = None
         d["hand_wired"] = False
+        d["lru_deferred"] = False  # lru_batch: freed by its owner, a batch frees it later
         # NetBSD's `pg->interlock`: one lock class for every page (WITNESS, the simulator's
         # per-lock statistics); taken only with `pdpol_intents`.
         d["interlock"] = Mutex(f"{name}.interlock", IPL_VM, lock_class="pg_interlock")

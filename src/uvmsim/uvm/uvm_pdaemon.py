@@ -89,6 +89,8 @@ def uvmpd_trylockowner(pg: Any) -> Any:
     interlock.  NetBSD falls back to a blocking owner lock with the interlock dropped: not
     modelled, the OpenBSD scans calling this hold the pageq mutex and may not sleep.
     """
+    if uvm.proto.lru_batch:
+        return _trylockowner_isolate(pg)
     if uvm.proto.pqbatch_atomic:
         return _trylockowner_pqstate(pg)
     if uvm.proto.pdpol_intents:
@@ -146,6 +148,50 @@ def _trylockowner_pqstate(pg: Any) -> Any:
             # The anon was freed after the read (FreeBSD's objects are type-stable, so its
             # pointer stays a lock; the model's freed anon has none): the page changed hands.
             return None
+    if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
+        return None
+    if (uobj is not None and pg.uobject is not uobj) or (
+        uobj is None and (pg.uobject is not None or pg.uanon is not anon)
+    ):
+        rw_exit(slock)
+        return None
+    return slock
+
+
+def _trylockowner_isolate(pg: Any) -> Any:
+    """`uvmpd_trylockowner` as Linux's reclaim isolates (vm_pageout of a 6.x tree: mm/vmscan.c
+    at CachyOS/linux commit 04a07002f646, `isolate_lru_folios`; `lru_batch`): under the
+    lruvec lock, a reference unless the page is being freed and the LRU flag tested and
+    cleared (`mm_swap.lru_isolate`); a page whose flag was clear belongs to someone else and
+    is skipped.  An isolated page stays this CPU's until the scan puts it back
+    (`mm_swap.move_folios_to_lru`, at the end of `uvm_pageout`'s round) or frees it.  Linux
+    works on isolated pages outside the lock with `folio_trylock`; the model's scans try the
+    owner lock, read without a lock, and recheck the owner once they hold it (the page may
+    have been freed meanwhile: its reference keeps it from being reused).
+
+    The owner pointers are read as Linux's reclaim reads a folio's owner, stably
+    (`racy_read`: a visible step the race detector is not told about):
+    Linux reads `folio->mapping` under `folio_trylock`, which truncation holds while it
+    clears it, and an anon folio keeps its anon_vma until its last reference is gone, which
+    the isolation holds; the model clears the owner when the owner frees the page
+    (OpenBSD's `uvm_pageclean`) and has no folio lock.  The recheck under the owner lock
+    decides (docs/decisions.md)."""
+    from uvmsim.uvm.mm_swap import lru_isolate
+
+    if not lru_isolate(pg):
+        return None
+    uobj = racy_read(pg, "uobject")
+    anon = None
+    if uobj is not None:
+        slock = peek(uobj, "vmobjlock")
+    else:
+        anon = racy_read(pg, "uanon")
+        if anon is None:
+            return None
+        # The free clears it: a visible read, so that DPOR orders it against that write.
+        slock = racy_read(anon, "an_lock")
+        if slock is None:
+            return None  # the anon was freed after the read
     if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
         return None
     if (uobj is not None and pg.uobject is not uobj) or (
@@ -840,6 +886,9 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
     still short, the scans, the wakeup with fpageq inside pageq.  Its `bufbackoff`/DRM
     backoff and the pmalloc waiters' constraint are not modelled (no buffer cache to shrink,
     no waiter).
+    With `lru_batch` (Linux) the round drains this CPU's folio batches before the scans
+    (`lru_add_drain`, as `shrink_inactive_list` does) and puts back the pages the scans
+    isolated and kept after them (`move_folios_to_lru`), under the pageq (lruvec) lock.
     """
     from uvmsim.uvm.uvm_pmemrange import uvm_pmr_cache_drain
 
@@ -860,8 +909,15 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
             short -= uvm_pmr_cache_drain()
         if short <= 0 and inactive_shortage <= 0:
             continue
+        lru = uvm.proto.lru_batch
+        if lru:
+            from uvmsim.uvm.mm_swap import lru_add_drain, move_folios_to_lru
+
+            lru_add_drain()  # shrink_inactive_list drains this CPU's batches first
         uvm_lock_pageq()
         uvmpd_scan(max(short, 0), max(inactive_shortage, 0))
+        if lru:
+            move_folios_to_lru()
         uvm_lock_fpageq()
         if uvmexp.free > uvmexp.reserve_kernel or uvmexp.paging == 0:
             wakeup(uvmexp)

@@ -50,6 +50,7 @@ from uvmsim.uvm.uvm import (
     uvm_unlock_pageq,
 )
 from uvmsim.uvm.uvm_page_h import (
+    PG_LRU,
     PQ_ACTIVE,
     PQ_INACTIVE,
     PQ_INTENT_A,
@@ -65,9 +66,13 @@ from uvmsim.uvm.uvmexp import uvmexp
 
 def uvmpdpol_init(ncpu: int) -> None:
     """`uvmpdpol_init_cpu` (1.40) for every CPU: an empty intent queue each; and FreeBSD's
-    per-CPU batch queues, one per page queue (`vm_pqbatch`, `pqbatch_atomic`)."""
+    per-CPU batch queues, one per page queue (`vm_pqbatch`, `pqbatch_atomic`); and Linux's
+    per-CPU folio batches, one per operation (`mm_swap`, `lru_batch`)."""
+    from uvmsim.uvm.mm_swap import lru_init
+
     uvm.pdq = [[] for _ in range(ncpu)]
     uvm.pqbatch = [([], []) for _ in range(ncpu)]
+    lru_init(ncpu)
 
 
 # ---- the queue counters (shared with uvm_page's OpenBSD operations) ------------------------
@@ -106,7 +111,12 @@ def uvmpdpol_pageisqueued_p(pg: Any) -> bool:
     """`uvmpdpol_pageisqueued_p` (1.40): a pending intent decides (anything but a dequeue
     means queued), else the page's queue bits.  Called with the interlock held here.  With
     `pqbatch_atomic` there is none: the word is peeked (no visible step), and the CAS that
-    commits a request decides again from what it loads."""
+    commits a request decides again from what it loads.  With `lru_batch` (Linux): on a
+    queue or with PG_LRU, peeked (the operation decides again from atomic loads)."""
+    if uvm.proto.lru_batch:
+        return bool(
+            peek(pg, "pqflags") & PG_LRU or peek(pg, "pg_flags") & (PQ_ACTIVE | PQ_INACTIVE)
+        )
     if uvm.proto.pqbatch_atomic:
         word, flags = peek(pg, "pqflags"), peek(pg, "pg_flags")
         if word & PQ_INTENT_SET:
@@ -123,7 +133,8 @@ def uvmpdpol_pageisqueued_p(pg: Any) -> bool:
 
 def _assert_realizing(pg: Any) -> None:
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
-    if not uvm.proto.pqbatch_atomic:  # FreeBSD has no interlock: its word is CASed
+    # FreeBSD has no interlock (its word is CASed), nor has Linux (`lru_batch`).
+    if not uvm.proto.pqbatch_atomic and not uvm.proto.lru_batch:
         MUTEX_ASSERT_LOCKED(pg.interlock)
 
 
@@ -131,8 +142,9 @@ def _assert_realizing(pg: Any) -> None:
 def _intent_done(pg: Any) -> None:
     """The pending intent is realized: clear SET under the interlock.  With
     `pqbatch_atomic` the caller's compare-and-swap of the whole word clears it instead
-    (`vm_pqbatch.vm_pqbatch_process_page`), so that a request that raced in is not lost."""
-    if not uvm.proto.pqbatch_atomic:
+    (`vm_pqbatch.vm_pqbatch_process_page`), so that a request that raced in is not lost.
+    With `lru_batch` there is no intent (Linux's state is the LRU flag, `mm_swap`)."""
+    if not uvm.proto.pqbatch_atomic and not uvm.proto.lru_batch:
         pg.pqflags = pg.pqflags & ~PQ_INTENT_SET
 
 
@@ -240,12 +252,19 @@ def uvmpdpol_idle() -> None:
     lock by try-lock, stopping at the first entry whose interlock is taken.
 
     With `pqbatch_atomic` (FreeBSD, which has no idle drain) this CPU's batches are processed
-    as `vm_page_pqbatch_drain` does, under the blocking lock (`vm_pqbatch`).
+    as `vm_page_pqbatch_drain` does, under the blocking lock (`vm_pqbatch`).  With
+    `lru_batch` (Linux) this CPU's folio batches are drained (`mm_swap.lru_add_drain`, one
+    lock acquisition per non-empty batch), as the drain work Linux queues on an idle CPU.
 
     NetBSD does it at most about 8 times a second (`pdqtime`, ticks) and stops when the CPU
     is wanted for something else (`ci_want_resched`); the model has no clock and no
     scheduler, so a CPU that calls this has gone idle and tries once.
     """
+    if uvm.proto.lru_batch:
+        from uvmsim.uvm.mm_swap import lru_add_drain
+
+        lru_add_drain()
+        return
     if uvm.proto.pqbatch_atomic:
         from uvmsim.uvm.vm_pqbatch import vm_page_pqbatch_drain
 

@@ -140,7 +140,9 @@ class UvmWorkload(Workload):
         if uvm.proto.pdpol_intents:
             # Queue operations deferred in the CPUs' intent queues at the end: work an
             # intent design has not done yet (and no lock taken for it), not work removed.
-            out["intents_pending"] = sum(len(q) for q in uvm.pdq) + sum(
-                len(bq) for cpu in uvm.pqbatch for bq in cpu
+            out["intents_pending"] = (
+                sum(len(q) for q in uvm.pdq)
+                + sum(len(bq) for cpu in uvm.pqbatch for bq in cpu)
+                + sum(len(b) for cpu in uvm.lru_fbatch for b in cpu.values())
             )
         return out
