@@ -148,3 +148,16 @@ def test_exhaustive_bounds_are_said_as_such():
     bounds = replace(Bounds(), max_executions=None)
     text = render_text(Comparison("openbsd-pre", (4,), bounds, [pr]))
     assert "DPOR (exhaustive) and PCT (300 executions, depth 2)" in text
+
+
+def test_an_outcome_names_each_failure_kind_once_with_how_many():
+    from uvmsim.review.compare_render import _outcome_cell
+
+    def outcome(failures, expected="fails"):
+        return ScenarioOutcome("second-scanner", expected, 6, True, 1, failures)
+
+    four = [f"invariant|marker {i}" for i in range(4)]
+    assert _outcome_cell(outcome(four)) == "FAILS invariant (4 distinct)"
+    assert _outcome_cell(outcome(["F1", "invariant|x"])) == "FAILS F1, invariant"
+    assert _outcome_cell(outcome([], "holds")) == "holds"
+    assert _outcome_cell(outcome(["F3"], "holds")) == ("FAILS F3 (UNEXPECTED: catalog says holds)")

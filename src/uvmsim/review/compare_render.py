@@ -30,7 +30,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _outcome_cell(s: Any) -> str:
-    text = "holds" if not s.failures else "FAILS " + ", ".join(f.split("|")[0] for f in s.failures)
+    # A finding by its id, anything else by its kind; several distinct failures of one kind
+    # (second-scanner's four invariants) once, with their number.
+    labels: dict[str, int] = {}
+    for f in s.failures:
+        label = f.split("|")[0]
+        labels[label] = labels.get(label, 0) + 1
+    shown = [k if n == 1 else f"{k} ({n} distinct)" for k, n in labels.items()]
+    text = "holds" if not s.failures else "FAILS " + ", ".join(shown)
     if s.agrees is False:
         text += f" (UNEXPECTED: catalog says {s.expected})"
     return text
