@@ -543,6 +543,16 @@ def _fuzz_results(args: list[str]) -> dict:
         return json.load(fh)
 
 
+def view_checker_results(args: list[str], plot: bool) -> str:
+    """What `make bench` recorded of `benchmarks/checker.py` (ARGS: the record's path, default
+    benchmarks/results/checker.md), its headings one level down.  A record, not a rerun: the
+    figures are the machine's and the load's of that run, which its first line states."""
+    path = args[0] if args else os.path.join("benchmarks", "results", "checker.md")
+    with open(os.path.join(ROOT, path)) as fh:
+        text = fh.read()
+    return "".join("#" + ln if ln.startswith("## ") else ln for ln in text.splitlines(True))
+
+
 def _spread(values: list[float], fmt: str) -> str:
     """median (min..max) of a benchmark's seeds."""
     v = sorted(values)
@@ -660,6 +670,7 @@ VIEWS: dict[str, Callable[[list[str], bool], str]] = {
     "growth": view_growth,
     "sizes": view_sizes,
     "fuzz": view_fuzz,
+    "checker-results": view_checker_results,
     "fuzz-operations": view_fuzz_operations,
     "fuzz-rediscovery": view_fuzz_rediscovery,
     "fuzz-sizes": view_fuzz_sizes,
