@@ -40,6 +40,9 @@ def extensions() -> list:
     return cythonize(
         exts,
         quiet=True,
+        # The generated C stays out of the source tree (only the extension modules land
+        # beside their .py, where an editable install needs them).
+        build_dir="build/cython",
         include_path=[str(HERE / "src")],  # the .pxd files cimport each other's types
         compiler_directives={
             "language_level": 3,

@@ -130,8 +130,19 @@ def _trylockowner_pqstate(pg: Any) -> Any:
     MUTEX_ASSERT_LOCKED(uvm.pageqlock)
     if vm_pqbatch_process_page(pg):
         return None
-    # FreeBSD reads the owner with atomic_load_ptr while the freeing CPU may be clearing it
-    # under the object lock: a deliberate race, made safe by the re-check below.
+    return _trylock_owner_rechecked(pg)
+
+
+def _trylock_owner_rechecked(pg: Any) -> Any:
+    """The owner read by the peer designs' scans (FreeBSD's and Linux's), the owner try-locked,
+    then read again under it: the owner lock, or None if there is none, it is taken, or the
+    page changed hands between the read and the lock.
+
+    The owner pointers race by design with a free clearing them (FreeBSD's `atomic_load_ptr`,
+    Linux's stable read of an isolated folio's owner): `racy_read`.  So does the freed anon's
+    lock pointer: FreeBSD's lock is inside its type-stable object and Linux's anon_vma lives
+    while the isolation's reference does, but the model's anon stands for both and the free
+    clears its lock pointer (a visible read, so DPOR orders it against that write)."""
     uobj = racy_read(pg, "uobject")
     anon = None
     if uobj is not None:
@@ -140,14 +151,9 @@ def _trylockowner_pqstate(pg: Any) -> Any:
         anon = racy_read(pg, "uanon")
         if anon is None:
             return None
-        # FreeBSD's lock is inside its type-stable object (taking its address reads
-        # nothing); the model's anon stands for it and the freeing CPU clears its lock
-        # pointer, so this read races by design too.
         slock = racy_read(anon, "an_lock")
         if slock is None:
-            # The anon was freed after the read (FreeBSD's objects are type-stable, so its
-            # pointer stays a lock; the model's freed anon has none): the page changed hands.
-            return None
+            return None  # the anon was freed after the read: the page changed hands
     if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
         return None
     if (uobj is not None and pg.uobject is not uobj) or (
@@ -180,26 +186,7 @@ def _trylockowner_isolate(pg: Any) -> Any:
 
     if not lru_isolate(pg):
         return None
-    uobj = racy_read(pg, "uobject")
-    anon = None
-    if uobj is not None:
-        slock = peek(uobj, "vmobjlock")
-    else:
-        anon = racy_read(pg, "uanon")
-        if anon is None:
-            return None
-        # The free clears it: a visible read, so that DPOR orders it against that write.
-        slock = racy_read(anon, "an_lock")
-        if slock is None:
-            return None  # the anon was freed after the read
-    if rw_enter(slock, RW_WRITE | RW_NOSLEEP) != 0:
-        return None
-    if (uobj is not None and pg.uobject is not uobj) or (
-        uobj is None and (pg.uobject is not None or pg.uanon is not anon)
-    ):
-        rw_exit(slock)
-        return None
-    return slock
+    return _trylock_owner_rechecked(pg)
 
 
 def _trylockowner_interlocked(pg: Any) -> Any:
