@@ -218,4 +218,23 @@ BREAKAGES: tuple[Breakage, ...] = (
             "test_a_second_scanner_meets_the_markers_of_the_first_on_openbsd_2026",
         ),
     ),
+    Breakage(
+        "per-CPU queue counters: every CPU changes CPU 0's share",
+        "src/uvmsim/uvm/uvm_pdpolicy_clock.py",
+        "        share = uvm.cpu_queue_counts[curcpu().index]\n"
+        "        setattr(share, field, getattr(share, field) + 1)\n",
+        "        share = uvm.cpu_queue_counts[0]\n"
+        "        setattr(share, field, getattr(share, field) + 1)\n",
+        (
+            "tests/uvm/test_queue_counters.py::"
+            "test_each_cpu_changes_only_its_own_share_and_the_sum_is_right",
+        ),
+    ),
+    Breakage(
+        "per-CPU queue counters: the reader sums only CPU 0's share",
+        "src/uvmsim/uvm/uvmexp.py",
+        "    for share in uvm.cpu_queue_counts:\n",
+        "    for share in uvm.cpu_queue_counts[:1]:\n",
+        ("tests/uvm/test_queue_counters.py::test_the_pagedaemon_sums_every_share",),
+    ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from uvmsim.machine.failure import InputError
 
@@ -248,7 +249,7 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
             "uvm_pagedequeue",
             "uvm_pagewire",
             "uvm_pageunwire",
-            "uvmexp_init",
+            "resolve_queue_counters",
             "uvmfault_anonflush",
             "uvm_fault_upper_lookup",
             "uvmfault_anonget",
@@ -263,15 +264,12 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
             "uvmpd_scan_active",
             "uvmpd_scan_inactive_1154",
             "uvmpd_scan_active_1154",
-            "uvmpdpol_pageactivate_locked",
-            "uvmpdpol_pagedeactivate_locked",
-            "uvmpdpol_pagedequeue_locked",
         ),
         "OpenBSD's next step (uvm_page.c 1.184-1.188): uvm_pageactivate, uvm_pagedeactivate "
         "and uvm_pagewire take the pageq lock themselves ('push the pageqlock dances "
         "inside'), uvm_pageunwire needs none, so their callers no longer hold it (those that "
         "hold it for a loop drop it around the call); uvmexp.active/inactive are [a] and "
-        "atomic; uvm_pagedequeue asserts the pageq lock, the owner lock (weakly: an ownerless "
+        "atomic (the knob `queue_counters` at 0); uvm_pagedequeue asserts the pageq lock, the owner lock (weakly: an ownerless "
         "page passes) and wire_count == 0",
         exercises=("pdaemon-marker",),
         measured_on="build",
@@ -419,30 +417,52 @@ DIGEST_ONLY_WHEN_ON = frozenset(
         "lru_batch",
     }
 )
+
+
+class Knob(NamedTuple):
+    """An integer knob: its default, what it means, and the values it accepts (None: any
+    positive integer)."""
+
+    default: int
+    doc: str
+    accepted: tuple[int, ...] | None = None
+
+
 # Integer knobs of a protocol (fields of `Protocol` that are not switches) and their
 # defaults: a digest covers a knob only when it differs from its default, so that protocols
 # that never heard of it keep their digests.
-KNOBS: dict[str, tuple[int, str]] = {
-    "pdq_size": (
+KNOBS: dict[str, Knob] = {
+    "pdq_size": Knob(
         128,
         "entries of each CPU's intent queue (NetBSD's CLOCK_PDQ_SIZE); read only with "
         "`pdpol_intents`",
     ),
-    "pqbatch_size": (
+    "pqbatch_size": Knob(
         63,
         "entries of each CPU's batch queue per page queue (FreeBSD's VM_BATCHQUEUE_SIZE on "
         "LP64 after D37305); read only with `pqbatch_atomic`",
     ),
-    "pqbatch_flush": (
+    "pqbatch_flush": Knob(
         2,
         "when a batch is processed: 1 = only when full, under the blocking queue lock "
         "(r332974 to before D37305); 2 = also from half full if a try-lock succeeds "
         "(D37305); read only with `pqbatch_atomic`",
+        (1, 2),
     ),
-    "lru_batch_size": (
+    "lru_batch_size": Knob(
         31,
         "entries of each CPU's folio batch per LRU operation (Linux's PAGEVEC_SIZE, the "
         "folio_batch size of 6.x trees; 15 before); read only with `lru_batch`",
+    ),
+    "queue_counters": Knob(
+        0,
+        "the kind of the queue counters uvmexp.active/inactive, changed beside the list "
+        "operations with the pageq lock held: 0 = the protocol's own kernel (1 before "
+        "uvm_page.c 1.184, 2 from it); 1 = locked, plain ++/-- (OpenBSD before 1.184, "
+        "NetBSD's pdpol_state, FreeBSD's pq_cnt); 2 = atomic_inc_int/atomic_dec_int "
+        "(OpenBSD 1.184-1.188); 3 = per-CPU sum, one pair per CPU changed only by it and "
+        "summed by every reader (NetBSD's cpu_count, Linux's per-CPU vmstat deltas)",
+        (0, 1, 2, 3),
     ),
 }
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES + PEER_SWITCHES}
@@ -492,6 +512,7 @@ class Protocol:
     pqbatch_size: int = 63
     pqbatch_flush: int = 2
     lru_batch_size: int = 31
+    queue_counters: int = 0
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
@@ -515,7 +536,7 @@ class Protocol:
         out: dict[str, bool | int] = {
             k: v for k, v in self.switches().items() if v or k not in DIGEST_ONLY_WHEN_ON
         }
-        out.update({k: v for k, v in self.knobs().items() if v != KNOBS[k][0]})
+        out.update({k: v for k, v in self.knobs().items() if v != KNOBS[k].default})
         return out
 
     def variant(self, name: str, description: str = "", **switches: bool | int) -> Protocol:
@@ -524,7 +545,14 @@ class Protocol:
         knobs = set(self.knob_names())
         for key, value in switches.items():
             if key in knobs:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                accepted = KNOBS[key].accepted
+                if accepted is not None:
+                    if isinstance(value, bool) or value not in accepted:
+                        raise InputError(
+                            f"protocol knob {key!r} must be one of "
+                            f"{', '.join(map(str, accepted))}, got {value!r}"
+                        )
+                elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     raise InputError(
                         f"protocol knob {key!r} must be a positive integer, got {value!r}"
                     )

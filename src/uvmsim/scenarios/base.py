@@ -36,7 +36,7 @@ from uvmsim.protocols import Protocol
 from uvmsim.uvm.uvm import uvm, uvm_bind_machine
 from uvmsim.uvm.uvm_init import uvm_boot
 from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest
-from uvmsim.uvm.uvmexp import uvmexp
+from uvmsim.uvm.uvmexp import queue_counts_at_rest, uvmexp
 
 World = SimpleNamespace
 
@@ -460,10 +460,11 @@ def run_scenario(
 def world_summary() -> dict[str, Any]:
     """Counters and queue lengths of the current world (for tests and reports)."""
 
+    active, inactive = queue_counts_at_rest()
     return {
         "free": peek(uvmexp, "free"),
-        "active": peek(uvmexp, "active"),
-        "inactive": peek(uvmexp, "inactive"),
+        "active": active,
+        "inactive": inactive,
         "wired": peek(uvmexp, "wired"),
         "percpucaches": peek(uvmexp, "percpucaches"),
         "npages": peek(uvmexp, "npages"),

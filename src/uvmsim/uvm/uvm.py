@@ -77,6 +77,10 @@ class uvm_t:
         self.pqbatch: list = []
         # per-CPU folio batches per operation (mm_swap; `lru_batch`)
         self.lru_fbatch: list = []
+        # the kind of queue counter (uvmexp.COUNTERS_*, resolved from the protocol's knob
+        # `queue_counters`) and, for per-CPU counters, each CPU's share (uvmexp_init)
+        self.queue_counters = 1
+        self.cpu_queue_counts: list = []
         self.aio_done: Any = None
         self.swap: Any = None
         self.pagedaemon_chan = object()  # wait channel `&uvm.pagedaemon`
@@ -98,7 +102,7 @@ def uvm_world_init(proto: Protocol, ncpu: int, dma_end: int | None = None) -> No
     uvm.__init__()
     uvm.proto = proto
     uvm.ncpu = ncpu
-    uvmexp_mod.uvmexp_init(proto)
+    uvmexp_mod.uvmexp_init(proto, ncpu)
     uvm_pmemrange.uvm_pmr_init(ncpu, uvm_pmemrange.NO_LIMIT if dma_end is None else dma_end)
     uvm_pdpolicy_clock.uvmpdpol_init(ncpu)
     uvm_swap.uvm_swap_init()

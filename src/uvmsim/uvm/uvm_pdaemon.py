@@ -68,7 +68,7 @@ from uvmsim.uvm.uvm import (
 )
 from uvmsim.uvm.uvm_pager import uvm_pager_put
 from uvmsim.uvm.uvm_swap import VM_PAGER_AGAIN, VM_PAGER_OK, VM_PAGER_PEND
-from uvmsim.uvm.uvmexp import uvmexp
+from uvmsim.uvm.uvmexp import queue_counts, uvmexp
 
 UVMPD_NUMDIRTYREACTS = 16
 
@@ -886,7 +886,7 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
         short = uvmexp.freetarg - (uvmexp.free + uvmexp.paging)
         uvm_unlock_fpageq()
         uvm_lock_pageq()
-        active, inactive = uvmexp.active, uvmexp.inactive
+        active, inactive = queue_counts()
         inactarg = max((active + inactive) // 3, uvmexp.freetarg + 1)
         inactive_shortage = inactarg - inactive
         uvm_unlock_pageq()

@@ -61,7 +61,7 @@ from uvmsim.uvm.uvm_page_h import (
     PQ_INTENT_QUEUED,
     PQ_INTENT_SET,
 )
-from uvmsim.uvm.uvmexp import uvmexp
+from uvmsim.uvm.uvmexp import COUNTERS_ATOMIC, COUNTERS_PERCPU, uvmexp
 
 
 def uvmpdpol_init(ncpu: int) -> None:
@@ -80,18 +80,27 @@ def uvmpdpol_init(ncpu: int) -> None:
 
 @inline
 def _queue_count_inc(field: str) -> None:
-    """uvmexp.active/inactive += 1: plain under the pageq lock, atomic from 1.184."""
-    if uvm.proto.pageq_inside_queue_ops:
+    """uvmexp.active/inactive += 1, pageq lock held, of the world's kind (`queue_counters`):
+    plain (before 1.184), atomic_inc_int (1.184-1.188), or this CPU's share."""
+    kind = uvm.queue_counters
+    if kind == COUNTERS_ATOMIC:
         atomic_inc_int(uvmexp, field)
+    elif kind == COUNTERS_PERCPU:
+        share = uvm.cpu_queue_counts[curcpu().index]
+        setattr(share, field, getattr(share, field) + 1)
     else:
         setattr(uvmexp, field, getattr(uvmexp, field) + 1)
 
 
 @inline
 def _queue_count_dec(field: str) -> None:
-    """uvmexp.active/inactive -= 1: plain under the pageq lock, atomic from 1.184."""
-    if uvm.proto.pageq_inside_queue_ops:
+    """uvmexp.active/inactive -= 1, pageq lock held, of the world's kind (as the increment)."""
+    kind = uvm.queue_counters
+    if kind == COUNTERS_ATOMIC:
         atomic_dec_int(uvmexp, field)
+    elif kind == COUNTERS_PERCPU:
+        share = uvm.cpu_queue_counts[curcpu().index]
+        setattr(share, field, getattr(share, field) - 1)
     else:
         setattr(uvmexp, field, getattr(uvmexp, field) - 1)
 

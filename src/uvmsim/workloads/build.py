@@ -29,7 +29,7 @@ from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
 from uvmsim.uvm.uvm_init import uvm_boot
 from uvmsim.uvm.uvm_page_h import PG_CLEAN, PG_TABLED, PQ_ACTIVE
 from uvmsim.uvm.uvm_vnode import uvn_attach
-from uvmsim.uvm.uvmexp import uvmexp
+from uvmsim.uvm.uvmexp import preload_queue_count, uvmexp
 from uvmsim.workloads.base import Option, UvmWorkload, WorkloadContext
 
 PAGE = 4096
@@ -72,7 +72,7 @@ def resident_file(name: str, npages: int, resident: set[int] | None = None) -> A
         poke(pg, "pageq", uvm.page_active)
 
     poke(uvmexp, "free", peek(uvmexp, "free") - len(indices))
-    poke(uvmexp, "active", peek(uvmexp, "active") + len(indices))
+    preload_queue_count("active", len(indices))
     return uvn
 
 
