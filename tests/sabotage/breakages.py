@@ -237,4 +237,18 @@ BREAKAGES: tuple[Breakage, ...] = (
         "    for share in uvm.cpu_queue_counts[:1]:\n",
         ("tests/uvm/test_queue_counters.py::test_the_pagedaemon_sums_every_share",),
     ),
+    Breakage(
+        "lru_shards: a Linux batch keeps the first lruvec's lock for every entry",
+        "src/uvmsim/uvm/mm_swap.py",
+        "        if locked is not lock:\n",
+        "        if locked is None:\n",
+        ("tests/uvm/test_lru_shards.py::test_each_page_is_moved_under_its_own_domains_lock",),
+    ),
+    Breakage(
+        "lru_shards: allocation ignores the CPU's domain",
+        "src/uvmsim/uvm/uvm_pmemrange.py",
+        "    if uvm.nshards > 1:\n        return _choose_local(pool, count, constraint)\n",
+        "",
+        ("tests/uvm/test_lru_shards.py::test_allocation_prefers_the_cpus_domain",),
+    ),
 )

@@ -269,8 +269,8 @@ OTHER_SWITCHES: tuple[Switch, ...] = (
         "and uvm_pagewire take the pageq lock themselves ('push the pageqlock dances "
         "inside'), uvm_pageunwire needs none, so their callers no longer hold it (those that "
         "hold it for a loop drop it around the call); uvmexp.active/inactive are [a] and "
-        "atomic (the knob `queue_counters` at 0); uvm_pagedequeue asserts the pageq lock, the owner lock (weakly: an ownerless "
-        "page passes) and wire_count == 0",
+        "atomic (the knob `queue_counters` at 0); uvm_pagedequeue asserts the pageq lock, "
+        "the owner lock (weakly: an ownerless page passes) and wire_count == 0",
         exercises=("pdaemon-marker",),
         measured_on="build",
     ),
@@ -381,6 +381,7 @@ PEER_SWITCHES: tuple[Switch, ...] = (
             "uvmpd_trylockowner",
             "_trylockowner_interlocked",
             "uvm_pageout",
+            "_scan_shards",
             "_assert_realizing",
             "uvmpdpol_pageisqueued_p",
             "uvmpdpol_pagedequeue_locked",
@@ -464,6 +465,15 @@ KNOBS: dict[str, Knob] = {
         "summed by every reader (NetBSD's cpu_count, Linux's per-CPU vmstat deltas)",
         (0, 1, 2, 3),
     ),
+    "lru_shards": Knob(
+        1,
+        "LRU shards, each with its own active and inactive queue and lock `pageqlock.<i>` "
+        "(FreeBSD's domains, one lock per domain here for both queues; Linux's lruvecs, one "
+        "per node): physical memory and the CPUs split into that many domains, a page's "
+        "shard fixed by its address, allocations preferring the CPU's own domain, the "
+        "pagedaemon scanning each shard in turn under its lock; read only with "
+        "`pqbatch_atomic` or `lru_batch`, with atomic queue counters (`queue_counters` 0 or 2)",
+    ),
 }
 NOT_IN_DIFF = {s.name: s.doc for s in OTHER_SWITCHES + PEER_SWITCHES}
 
@@ -513,6 +523,7 @@ class Protocol:
     pqbatch_flush: int = 2
     lru_batch_size: int = 31
     queue_counters: int = 0
+    lru_shards: int = 1
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:
@@ -564,12 +575,30 @@ class Protocol:
                 )
             if not isinstance(value, bool):
                 raise InputError(f"protocol switch {key!r} must be True or False, got {value!r}")
-        return dataclasses.replace(
+        made = dataclasses.replace(
             self,
             name=name,
             description=description or self.description,
             **switches,  # type: ignore[arg-type]
         )
+        made.check_knobs()
+        return made
+
+    def check_knobs(self) -> None:
+        """Refuse knob values the model cannot run with this protocol's switches (InputError)."""
+        if self.lru_shards > 1:
+            if not (self.pqbatch_atomic or self.lru_batch):
+                raise InputError(
+                    f"protocol knob 'lru_shards' is {self.lru_shards} on {self.name}, which has "
+                    "one global pageq lock: shards are read only with pqbatch_atomic or "
+                    "lru_batch (accepted here: 1)"
+                )
+            if self.queue_counters not in (0, 2):
+                raise InputError(
+                    f"protocol knob 'lru_shards' is {self.lru_shards} with queue_counters "
+                    f"{self.queue_counters}: shards need atomic queue counters (accepted "
+                    "queue_counters: 0, 2)"
+                )
 
     def diff_from(self, other: Protocol) -> dict[str, tuple[bool, bool]]:
         """Switches whose value differs: name -> (other's, this one's)."""

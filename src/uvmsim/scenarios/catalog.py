@@ -12,7 +12,7 @@ field keeps its name and the goldens their figures).
 
 from __future__ import annotations
 
-from uvmsim.machine import RW_WRITE, atomic_clearbits_int, peek, poke, rw_enter, rw_exit
+from uvmsim.machine import RW_WRITE, atomic_clearbits_int, curcpu, peek, poke, rw_enter, rw_exit
 from uvmsim.scenarios import setup as S  # noqa: N812  (S.fault_anon reads like a verb)
 from uvmsim.scenarios.base import (
     Scenario,
@@ -24,7 +24,7 @@ from uvmsim.scenarios.base import (
 )
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.mm_swap import lru_add_drain, move_folios_to_lru
-from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm import cpu_domain, uvm, uvm_lock_pageq, uvm_unlock_pageq
 from uvmsim.uvm.uvm_amap import amap_unref
 from uvmsim.uvm.uvm_aobj import uao_create, uao_detach, uao_flush
 from uvmsim.uvm.uvm_fault import (
@@ -44,7 +44,7 @@ from uvmsim.uvm.uvm_page import (
 )
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
-from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop, uvmpd_scan_inactive
+from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop_inactive, uvmpd_scan_inactive
 from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest, uvmpdpol_idle
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
@@ -281,6 +281,10 @@ def _scan_without_kernel_lock() -> None:
     lru = uvm.proto.lru_batch
     if lru:  # as uvm_pageout's round does around its scans (linux-lruvec)
         lru_add_drain()
+    if uvm.nshards > 1:
+        # `lru_shards`: the set-up ran on cpu0, so its pages are in cpu0's domain; both
+        # scanners scan that shard (per-domain daemons, two of one domain)
+        curcpu().local["pagequeues"] = uvm.pagequeues[cpu_domain(0)]
     uvm_lock_pageq()
     uvmpd_scan_inactive(3)
     if lru:
@@ -986,7 +990,7 @@ register(
         "unlocked; hibernate runs alone, with every other CPU quiesced",
         questions=("R7",),
         setup=_hibernate_setup,
-        program=lambda w: [lambda: uvmpd_drop(uvm.page_inactive)],
+        program=lambda w: [uvmpd_drop_inactive],
         expect=dict(ALL_PROTOCOLS_HOLD),
     )
 )

@@ -59,7 +59,7 @@ from uvmsim.uvm.uvm_pager import (
     PGO_SYNCIO,
     uvm_aiodone_daemon,
 )
-from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop
+from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop_inactive
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.uvmexp import uvmexp
 from uvmsim.uvm.vfs_biomem import (
@@ -440,7 +440,7 @@ def op_flush(w: Any, op: Op) -> None:
 
 def op_hibernate(w: Any, op: Op) -> None:
     """Hibernate's `uvmpd_drop` of the inactive queue (the system is quiesced: set-up only)."""
-    uvmpd_drop(uvm.page_inactive)
+    uvmpd_drop_inactive()
 
 
 OPERATIONS = {

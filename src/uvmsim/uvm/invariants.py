@@ -74,8 +74,16 @@ def check_queues() -> str | None:
     uvm, _ue = _world()
     # A scan's PQ_ITER marker (uvm_pdaemon.c 1.136+) is on a queue but is no page: the
     # rules are about the pages.
-    active = [p for p in peek(uvm.page_active, "tqh") if not p.__dict__["pg_flags"] & PQ_ITER]
-    inactive = [p for p in peek(uvm.page_inactive, "tqh") if not p.__dict__["pg_flags"] & PQ_ITER]
+    # With `lru_shards` every shard's queues, and each page on its own shard's.
+    active, inactive = [], []
+    for pq in uvm.pagequeues:
+        for q, into in ((pq.active, active), (pq.inactive, inactive)):
+            for p in peek(q, "tqh"):
+                if p.__dict__["pg_flags"] & PQ_ITER:
+                    continue
+                if p.__dict__["shard"] != pq.index:
+                    return f"{p.name} of shard {p.__dict__['shard']} is on {q.name}"
+                into.append(p)
     on_a, on_i = {id(p) for p in active}, {id(p) for p in inactive}
     if len(on_a) != len(active) or len(on_i) != len(inactive):
         return "a page appears twice on an LRU queue"

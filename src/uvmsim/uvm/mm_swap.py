@@ -63,10 +63,12 @@ from uvmsim.machine import (
     atomic_setbits_int,
     curcpu,
     inline,
+    mtx_enter,
+    mtx_leave,
     mtx_owned,
     peek,
 )
-from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm import pageq_lock_of, uvm
 from uvmsim.uvm.uvm_page_h import (
     PG_LRU,
     PQ_ACTIVE,
@@ -158,16 +160,17 @@ def page_cache_release(pg: Any) -> None:
         if mine:
             _isolated().remove(pg)
         return
-    held = mtx_owned(uvm.pageqlock)
+    lock = pageq_lock_of(pg)
+    held = mtx_owned(lock)
     if not held:
-        uvm_lock_pageq()
+        mtx_enter(lock)
     uvmpdpol_pagedequeue_locked(pg)
     if mine:
         _isolated().remove(pg)
     else:
         atomic_clearbits_int(pg, "pqflags", PG_LRU)
     if not held:
-        uvm_unlock_pageq()
+        mtx_leave(lock)
 
 
 def _free_to_allocator(pg: Any) -> None:
@@ -211,7 +214,7 @@ def lru_owner_put(pg: Any) -> bool:
 def lruvec_add_folio(pg: Any, active: bool) -> None:
     """`lruvec_add_folio`: a page on no list to the tail of the active or inactive list (the
     model's list operations, as the intent designs realize theirs)."""
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
     KASSERT(not pg.pg_flags & ON_LIST, "!folio_test_lru(folio)")
     if active:
         uvmpdpol_pageactivate_locked(pg)
@@ -250,18 +253,23 @@ def lru_deactivate(pg: Any) -> None:
 
 
 def folio_batch_move_lru(batch: list, op: str) -> None:
-    """`folio_batch_move_lru`: every entry under one lruvec lock acquisition (taken at the
-    first entry that moves); an entry of a non-add batch whose flag someone else cleared is
-    skipped; the flag is set again after the move.  Then the batch's references are dropped
-    (`folios_put`), which frees the pages whose owners let go meanwhile."""
-    locked = False
+    """`folio_batch_move_lru`: the entries under their lruvec's lock, taken at the first entry
+    that moves and kept while the next entry's lruvec is the same (`folio_lruvec_relock_irq`:
+    with `lru_shards`, a change of shard drops one lock and takes the other); an entry of a
+    non-add batch whose flag someone else cleared is skipped; the flag is set again after
+    the move.  Then the batch's references are dropped (`folios_put`), which frees the pages
+    whose owners let go meanwhile."""
+    locked = None
     for entry in batch:
         pg = entry[0] if op == LRU_ADD else entry
         if op != LRU_ADD and not folio_test_clear_lru(pg):
             continue
-        if not locked:
-            uvm_lock_pageq()
-            locked = True
+        lock = pageq_lock_of(pg)
+        if locked is not lock:
+            if locked is not None:
+                mtx_leave(locked)
+            mtx_enter(lock)
+            locked = lock
         if op == LRU_ADD:
             if not lru_add(pg, entry[1]):
                 continue
@@ -276,8 +284,8 @@ def folio_batch_move_lru(batch: list, op: str) -> None:
         else:
             lru_deactivate(pg)
         folio_set_lru(pg)
-    if locked:
-        uvm_unlock_pageq()
+    if locked is not None:
+        mtx_leave(locked)
     pages = [entry[0] if op == LRU_ADD else entry for entry in batch]
     batch.clear()
     for pg in pages:
@@ -333,15 +341,16 @@ def lru_queue_op(pg: Any, intent: int) -> None:
       eviction) moves the page at once: a page it isolated itself directly, another one if it
       wins its flag (the move of `folio_batch_move_lru` done in place).
     """
-    if mtx_owned(uvm.pageqlock):
+    lock = pageq_lock_of(pg)
+    if mtx_owned(lock):
         _queue_op_locked(pg, intent)
         return
     flags = pg.pg_flags
     if intent == PQ_INTENT_D:
         if folio_test_clear_lru(pg):
-            uvm_lock_pageq()
+            mtx_enter(lock)
             uvmpdpol_pagedequeue_locked(pg)
-            uvm_unlock_pageq()
+            mtx_leave(lock)
         return
     active = intent in (PQ_INTENT_A, PQ_INTENT_E)
     if atomic_load(pg, "pqflags") & PG_LRU:
@@ -384,7 +393,7 @@ def lru_isolate(pg: Any) -> bool:
     """`isolate_lru_folios` for one page, lruvec lock held: a reference unless it is being
     freed (`folio_try_get`), then the flag tested and cleared; a page whose flag was clear
     is someone else's (the reference is dropped again).  True: the page is this CPU's."""
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
     if pg in _isolated():
         return False
     if not folio_try_get(pg):
@@ -400,11 +409,12 @@ def move_folios_to_lru() -> None:
     """`move_folios_to_lru` at the end of a scan, lruvec lock held: each page this CPU still
     has isolated gets its flag back and loses the isolation reference; the last reference
     frees it (off its list first, `__folio_clear_lru_flags`).  A page wired meanwhile goes
-    off the lists (Linux: to the unevictable list, `folio_putback_lru`)."""
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    off the lists (Linux: to the unevictable list, `folio_putback_lru`).  With `lru_shards`
+    the scan is of one shard and so are the pages it isolated: its lock is held."""
     iso = _isolated()
     while iso:
         pg = iso.pop(0)
+        MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
         if _unevictable(pg):
             if pg.pg_flags & ON_LIST:
                 uvmpdpol_pagedequeue_locked(pg)

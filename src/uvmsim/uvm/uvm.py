@@ -7,6 +7,12 @@
   uvmexp.free/zeropages, and is the interlock for sleeping on free memory.
 - Lock order: pageqlock before fpageqlock.
 
+With the knob `lru_shards` (the peer designs only: FreeBSD's domains, Linux's lruvecs) the
+queues and their lock come once per shard (`pagequeues`): a page's shard is its physical
+domain, fixed; `pageqlock.<i>` guards shard i's two queues, and there is no global pageq
+lock (`uvm.pageqlock` is None).  Unsharded, the one shard *is* `uvm.pageqlock`,
+`uvm.page_active` and `uvm.page_inactive`, named as before.
+
 The model keeps one `uvm` object per process and re-initialises it for every execution
 (`uvm_world_init`), like a kernel booting: model code refers to `uvm.pageqlock` as the C does.
 `uvm.proto` is the protocol (which variant of each hunk) the world runs.
@@ -24,6 +30,7 @@ from uvmsim.machine import (
     Mutex,
     Shared,
     SharedObject,
+    curcpu,
     inline,
     poke,
 )
@@ -31,15 +38,39 @@ from uvmsim.machine.mutex import mtx_enter, mtx_leave
 from uvmsim.protocols import Protocol
 
 
+def _queue_lock(q: Any) -> Any:
+    """[Q] of an LRU queue: the lock of its shard."""
+    return q.__dict__["lock"]
+
+
 class pglist(SharedObject):
     """A TAILQ of pages (`struct pglist`): the head is one shared field.
 
     Insertions and removals read the head then write it back, two visible operations, so an
     unlocked concurrent update of a queue is a lost update, as with the C TAILQ macros.  The
-    annotation of `tqh` is the lock of the queue: [Q] for the LRU queues.
+    annotation of `tqh` is the lock of the queue: [Q] for the LRU queues, the pageq lock of
+    the queue's shard (`lock`, set by `pagequeues`).
     """
 
     tqh = Shared("Q", default=list)
+
+    annotation_locks = {"Q": _queue_lock}
+
+
+class pagequeues:
+    """One shard's LRU queues and their lock: FreeBSD's `vm_pagequeue` pair of a domain, or
+    Linux's `lruvec`; unsharded, OpenBSD's `uvm.page_active`/`page_inactive` under
+    `uvm.pageqlock`.  Names: `pageqlock`, `page_active`, `page_inactive`, with `.<i>` when
+    there are several."""
+
+    def __init__(self, index: int, nshards: int):
+        suffix = f".{index}" if nshards > 1 else ""
+        self.index = index
+        self.lock = Mutex(f"pageqlock{suffix}", IPL_VM, lock_class="pageqlock")
+        self.active = pglist(f"page_active{suffix}")
+        self.inactive = pglist(f"page_inactive{suffix}")
+        self.active.__dict__["lock"] = self.lock
+        self.inactive.__dict__["lock"] = self.lock
 
 
 class privlist:
@@ -55,15 +86,19 @@ class uvm_t:
 
     def __init__(self) -> None:
         self.proto: Protocol | None = None
-        self.pageqlock = Mutex("pageqlock", IPL_VM)
+        self.pagequeues = [pagequeues(0, 1)]
+        self.nshards = 1
+        # Unsharded: the one shard's lock and queues under their OpenBSD names; sharded (see
+        # `uvm_world_init`) there is no global pageq lock and these are None.
+        self.pageqlock: Any = self.pagequeues[0].lock
         self.fpageqlock = Mutex("fpageqlock", IPL_VM)
         self.aiodoned_lock = Mutex("aiodoned_lock", IPL_BIO)
         self.swap_data_lock = Mutex("uvm_swap_data_lock", IPL_VM)
         # KERNEL_LOCK (sys/kern/kern_lock.c): see uvm/kernel_lock.py.  IPL_NONE: it spins but
         # raises no IPL.
         self.kernel_lock = Mutex("kernel_lock", IPL_NONE)
-        self.page_active = pglist("page_active")
-        self.page_inactive = pglist("page_inactive")
+        self.page_active: Any = self.pagequeues[0].active
+        self.page_inactive: Any = self.pagequeues[0].inactive
         self.pages: list = []  # every managed page (vm_physmem), in physical order
         self.objects: list = []
         self.anons: list = []
@@ -102,6 +137,10 @@ def uvm_world_init(proto: Protocol, ncpu: int, dma_end: int | None = None) -> No
     uvm.__init__()
     uvm.proto = proto
     uvm.ncpu = ncpu
+    if proto.lru_shards > 1:
+        uvm.nshards = proto.lru_shards
+        uvm.pagequeues = [pagequeues(i, proto.lru_shards) for i in range(proto.lru_shards)]
+        uvm.pageqlock = uvm.page_active = uvm.page_inactive = None
     uvmexp_mod.uvmexp_init(proto, ncpu)
     uvm_pmemrange.uvm_pmr_init(ncpu, uvm_pmemrange.NO_LIMIT if dma_end is None else dma_end)
     uvm_pdpolicy_clock.uvmpdpol_init(ncpu)
@@ -113,23 +152,72 @@ def uvm_bind_machine(m: Machine, invariants: bool = True) -> None:
     """Tell the machine what the lock letters mean in this world, and arm the invariants."""
     from uvmsim.uvm import invariants as inv
 
-    m.bind_annotation("Q", uvm.pageqlock)
-    m.bind_annotation("L", uvm.pageqlock)
+    if uvm.pageqlock is not None:
+        m.bind_annotation("L", uvm.pageqlock)
+    else:
+        # Sharded: the pagedaemon's [L] statistics are written under the lock of the shard
+        # it scans (one writer: no lock letter applies); the queue counters are atomic.
+        m.bind_annotation("L", lambda obj: None)
     m.bind_annotation("F", uvm.fpageqlock)
     if invariants:
         inv.arm(m)
 
 
+def cpu_domain(index: int) -> int:
+    """The shard (domain) CPU `index` belongs to: the CPUs split into `nshards` groups."""
+    return index * uvm.nshards // uvm.ncpu
+
+
+def page_domain(i: int, npages: int) -> int:
+    """The shard of page `i` of `npages`: physical memory split into `nshards` ranges."""
+    return i * uvm.nshards // npages
+
+
+@inline
+def pg_pagequeues(pg: Any) -> pagequeues:
+    """The queues (and lock) of `pg`'s shard."""
+    return uvm.pagequeues[pg.__dict__["shard"]]
+
+
+@inline
+def pageq_lock_of(pg: Any) -> Any:
+    """The pageq lock guarding `pg`'s queue: `uvm.pageqlock`, or its shard's."""
+    return uvm.pagequeues[pg.__dict__["shard"]].lock
+
+
+def scanned_pagequeues() -> pagequeues:
+    """The queues the pagedaemon on this CPU is scanning: the one shard, or the shard its
+    round is at (`uvm_pageout` sets it)."""
+    if uvm.nshards == 1:
+        return uvm.pagequeues[0]
+    return curcpu().local["pagequeues"]
+
+
+@inline
+def current_pageq_lock() -> Any:
+    """The lock `uvm_lock_pageq()` means: `uvm.pageqlock`; sharded, the lock of the shard the
+    pagedaemon is scanning, and none for any other caller (the peers' kernels have no
+    global LRU lock: their operations lock the page's shard themselves)."""
+    if uvm.nshards == 1:
+        return uvm.pageqlock
+    pq = curcpu().local.get("pagequeues")
+    return None if pq is None else pq.lock
+
+
 @inline
 def uvm_lock_pageq() -> None:
-    """`uvm_lock_pageq()`: mtx_enter(&uvm.pageqlock)."""
-    mtx_enter(uvm.pageqlock)
+    """`uvm_lock_pageq()`: mtx_enter(&uvm.pageqlock) (sharded: see `current_pageq_lock`)."""
+    lock = current_pageq_lock()
+    if lock is not None:
+        mtx_enter(lock)
 
 
 @inline
 def uvm_unlock_pageq() -> None:
-    """`uvm_unlock_pageq()`: mtx_leave(&uvm.pageqlock)."""
-    mtx_leave(uvm.pageqlock)
+    """`uvm_unlock_pageq()`: mtx_leave(&uvm.pageqlock) (sharded: see `current_pageq_lock`)."""
+    lock = current_pageq_lock()
+    if lock is not None:
+        mtx_leave(lock)
 
 
 @inline

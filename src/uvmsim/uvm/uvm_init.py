@@ -10,7 +10,7 @@ from typing import Any
 
 from uvmsim.machine.shared import reset_names
 from uvmsim.uvm import uvm_pmemrange
-from uvmsim.uvm.uvm import uvm_world_init
+from uvmsim.uvm.uvm import page_domain, uvm, uvm_world_init
 from uvmsim.uvm.uvm_page_h import PAGE_SIZE, vm_page
 from uvmsim.uvm.uvm_swap import uvm_swap_init
 
@@ -48,5 +48,8 @@ def uvm_boot(
         vm_page(f"pg{i}", phys_addr=i * PAGE_SIZE, pmr_use=1 if i < dma_pages else 0)
         for i in range(npages)
     ]
+    if uvm.nshards > 1:
+        for i, pg in enumerate(pages):
+            pg.__dict__["shard"] = page_domain(i, npages)
     uvm_pmemrange.uvm_page_physload(pages)
     return pages

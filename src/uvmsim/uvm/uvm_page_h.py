@@ -125,12 +125,13 @@ def _owner_lock(pg: vm_page) -> Any:
 class vm_page(SharedObject):
     """`struct vm_page` (see the module docstring for the legend).
 
-    Model bookkeeping that is not kernel state, kept outside the Shared fields and never a
-    visible operation: `owner_state` ('pmr', 'magazine' or 'allocated'), `gen` (bumped at every
-    allocation, to recognise stale mappings), `pageq` (which list the linkage is on),
-    `in_pageclean` (the CPU inside uvm_pageclean on this page), `hand_wired` (wire_count set by
-    hand, as the buffer cache and pmaps do; such pages are not counted in uvmexp.wired),
-    `lru_deferred` (with `lru_batch`: the owner's free was not the last reference).
+        Model bookkeeping that is not kernel state, kept outside the Shared fields and never a
+        visible operation: `owner_state` ('pmr', 'magazine' or 'allocated'), `gen` (bumped at every
+        allocation, to recognise stale mappings), `pageq` (which list the linkage is on),
+        `in_pageclean` (the CPU inside uvm_pageclean on this page), `hand_wired` (wire_count set by
+        hand, as the buffer cache and pmaps do; such pages are not counted in uvmexp.wired),
+        `lru_deferred` (with `lru_batch`: the owner's free was not the last reference), `shard`
+    (with `lru_shards`: the domain whose queues and lock the page's LRU linkage belongs to).
     """
 
     pg_flags = Shared("a")
@@ -157,6 +158,7 @@ class vm_page(SharedObject):
         d["in_pageclean"] = None
         d["hand_wired"] = False
         d["lru_deferred"] = False  # lru_batch: freed by its owner, a batch frees it later
+        d["shard"] = 0  # `lru_shards`: the page's domain (physical, fixed: `uvm_boot`)
         # NetBSD's `pg->interlock`: one lock class for every page (WITNESS, the simulator's
         # per-lock statistics); taken only with `pdpol_intents`.
         d["interlock"] = Mutex(f"{name}.interlock", IPL_VM, lock_class="pg_interlock")

@@ -43,6 +43,7 @@ from uvmsim.machine import (
 from uvmsim.uvm import pmap as _pmap
 from uvmsim.uvm.kernel_lock import KERNEL_LOCK, KERNEL_UNLOCK, kl_rw_enter
 from uvmsim.uvm.uvm import (
+    current_pageq_lock,
     uvm,
     uvm_lock_fpageq,
     uvm_lock_pageq,
@@ -128,8 +129,11 @@ def uvm_pager_put(uobj: Any, pg: Any, flags: int, start: int = 0, pps: list | No
     is dropped with its slots zeroed (PGO_REALLOCSWAP), the page of interest's slot is
     zeroed under its owner lock, and the slots are freed (AGAIN) or marked bad (errors).
     With one page of interest alone nothing of this runs: it keeps its slot.
+    With `lru_shards` the pageq lock held is the scanned shard's, and `uvn_flush` holds none.
     """
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    held = current_pageq_lock()
+    if held is not None:
+        MUTEX_ASSERT_LOCKED(held)
     if uobj is not None:
         pps = [pg]  # no pgo_mk_pcluster in the model
         swblk = 0

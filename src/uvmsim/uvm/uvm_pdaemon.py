@@ -60,6 +60,7 @@ from uvmsim.uvm.uvm import (
     TAILQ_INSERT_AFTER,
     TAILQ_NEXT,
     TAILQ_REMOVE,
+    scanned_pagequeues,
     uvm,
     uvm_lock_fpageq,
     uvm_lock_pageq,
@@ -127,7 +128,7 @@ def _trylockowner_pqstate(pg: Any) -> Any:
     that changed hands meanwhile is let go (FreeBSD's recheck `m->object == object`)."""
     from uvmsim.uvm.vm_pqbatch import vm_pqbatch_process_page
 
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
     if vm_pqbatch_process_page(pg):
         return None
     return _trylock_owner_rechecked(pg)
@@ -195,7 +196,7 @@ def _trylockowner_interlocked(pg: Any) -> Any:
     from uvmsim.uvm.uvm_page import uvm_pagelock
     from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_pagerealize_locked
 
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
     uvm_pagelock(pg)
     if uvmpdpol_pagerealize_locked(pg):
         mtx_leave(pg.interlock)
@@ -301,7 +302,7 @@ def uvmpd_scan_inactive(shortage: int) -> int:
         uvm_swapisfull,
     )
 
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
     proto = uvm.proto
     if proto.pdaemon_iter_marker:
         return uvmpd_scan_inactive_1154(shortage)
@@ -309,7 +310,7 @@ def uvmpd_scan_inactive(shortage: int) -> int:
     dirtyreacts = 0
     swslot = swnpages = swcpages = 0
     swpps: list = []
-    inactive = uvm.page_inactive
+    inactive = scanned_pagequeues().inactive
     p = TAILQ_FIRST(inactive)
     while p is not None or swslot != 0:
         uobj = anon = None
@@ -489,17 +490,19 @@ def _active_page(p: Any, slock: Any, swap_shortage: int, inactive_shortage: int)
     return swap_shortage, inactive_shortage
 
 
-def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
+def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> int:
     """`uvmpd_scan_active`: deactivate active pages (and drop swap slots); pageq held.
 
     Never frees pages; the pageq lock is not dropped inside, so the saved `nextpg` is safe.
+    Returns the inactive shortage left (the model's, for `lru_shards`' next shard).
     """
     from uvmsim.uvm.uvm_page_h import PG_BUSY
 
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
-    p = TAILQ_FIRST(uvm.page_active)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
+    active = scanned_pagequeues().active
+    p = TAILQ_FIRST(active)
     while p is not None and (swap_shortage > 0 or inactive_shortage > 0):
-        nextpg = TAILQ_NEXT(uvm.page_active, p)
+        nextpg = TAILQ_NEXT(active, p)
         if p.pg_flags & PG_BUSY:
             p = nextpg
             continue
@@ -513,16 +516,19 @@ def uvmpd_scan_active(swap_shortage: int, inactive_shortage: int) -> None:
             continue
         swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
         p = nextpg
+    return inactive_shortage
 
 
-def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
+def uvmpd_scan(shortage: int, inactive_shortage: int) -> tuple[int, int]:
     """`uvmpd_scan`: the inactive scan, then the active scan; pageq held on entry and return.
 
     With `pdaemon_iter_marker` (uvm_pdaemon.c 1.154) the active scan is this function's own
     marker walk (`uvmpd_scan_active_1154`), and it asks for swap slots back when swap is
     filled but not full and the inactive scan freed nothing.
+    Returns the pages freed and the inactive shortage left (the model's, for `lru_shards`:
+    the kernel's returns nothing).
     """
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
     freed = uvmpd_scan_inactive(shortage)
     uvmexp.pdfreed = uvmexp.pdfreed + freed
     if uvm.proto.pdaemon_iter_marker:
@@ -532,9 +538,8 @@ def uvmpd_scan(shortage: int, inactive_shortage: int) -> None:
         swap_shortage = 0
         if shortage > 0 and freed == 0 and uvm_swapisfilled() and not uvm_swapisfull():
             swap_shortage = shortage
-        uvmpd_scan_active_1154(swap_shortage, inactive_shortage)
-        return
-    uvmpd_scan_active(0, inactive_shortage)
+        return freed, uvmpd_scan_active_1154(swap_shortage, inactive_shortage)
+    return freed, uvmpd_scan_active(0, inactive_shortage)
 
 
 # ---- uvm_pdaemon.c 1.154: marker scans and swap clusters (switch `pdaemon_iter_marker`) ----
@@ -567,7 +572,7 @@ def uvmpd_iterator(pglst: Any, p: Any, it: Any) -> Any:
     """
     from uvmsim.uvm.uvm_page_h import PQ_ITER
 
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(scanned_pagequeues().lock)
     if p is None:
         return None
     nextpg = TAILQ_NEXT(pglst, it)
@@ -711,7 +716,7 @@ def uvmpd_scan_inactive_1154(shortage: int) -> int:
     from uvmsim.uvm.uvm_pager import PGO_ALLPAGES, PGO_PDFREECLUST
     from uvmsim.uvm.uvm_swap import uvm_swapisfull
 
-    pglst = uvm.page_inactive
+    pglst = scanned_pagequeues().inactive
     freed = 0
     dirtyreacts = 0
     swc = swapcluster()
@@ -826,20 +831,21 @@ def uvmpd_scan_inactive_1154(shortage: int) -> int:
     return freed
 
 
-def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
+def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> int:
     """The active scan of `uvmpd_scan` in uvm_pdaemon.c 1.154 (switch `pdaemon_iter_marker`).
 
     Pageq held on entry and return.  A PQ_ITER marker keeps the place: busy pages are
     skipped before the owner try-lock and again after it; a swap shortage takes the page's
     slot back (and marks it dirty); an inactive shortage deactivates it, with the pageq lock
     dropped around `uvm_pagedeactivate` (which takes it itself, `pageq_inside_queue_ops`).
+    Returns the inactive shortage left (the model's, for `lru_shards`).
     """
     from uvmsim.uvm.uvm_page_h import PG_BUSY
 
-    pglst = uvm.page_active
+    pglst = scanned_pagequeues().active
     p = TAILQ_FIRST(pglst)
     if p is None:
-        return
+        return inactive_shortage
     it = _iter_marker()
     TAILQ_INSERT_AFTER(pglst, p, it)
     while p is not None and (inactive_shortage > 0 or swap_shortage > 0):
@@ -857,6 +863,7 @@ def uvmpd_scan_active_1154(swap_shortage: int, inactive_shortage: int) -> None:
         swap_shortage, inactive_shortage = _active_page(p, slock, swap_shortage, inactive_shortage)
         p = uvmpd_iterator(pglst, p, it)
     TAILQ_REMOVE(pglst, it)
+    return inactive_shortage
 
 
 def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
@@ -901,6 +908,9 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
             from uvmsim.uvm.mm_swap import lru_add_drain, move_folios_to_lru
 
             lru_add_drain()  # shrink_inactive_list drains this CPU's batches first
+        if uvm.nshards > 1:
+            _scan_shards(max(short, 0), max(inactive_shortage, 0))
+            continue
         uvm_lock_pageq()
         uvmpd_scan(max(short, 0), max(inactive_shortage, 0))
         if lru:
@@ -911,6 +921,35 @@ def uvm_pageout(rounds: int = 1, shortage: int | None = None) -> None:
         uvm_unlock_fpageq()
         uvm_unlock_pageq()
     KERNEL_UNLOCK()
+
+
+def _scan_shards(short: int, inactive_shortage: int) -> None:
+    """The scans of a round with `lru_shards`: each shard in turn, under its own lock, with
+    what is left of the round's targets after the shards before it (FreeBSD runs one
+    pagedaemon thread per domain against the domain's own targets, Linux one kswapd per
+    node; the model's one pagedaemon visits the domains in turn, against the global targets
+    its free and queue counts give).  The round's counters were read without a lock: there
+    is no global pageq lock, and they are atomic.  With `lru_batch` the pages a shard's scan
+    isolated go back before its lock is let go; the wakeup comes after the last shard,
+    under fpageq alone."""
+    lru = uvm.proto.lru_batch
+    local = curcpu().local
+    for pq in uvm.pagequeues:
+        local["pagequeues"] = pq
+        uvm_lock_pageq()
+        freed, inactive_shortage = uvmpd_scan(short, inactive_shortage)
+        short = max(short - freed, 0)
+        inactive_shortage = max(inactive_shortage, 0)
+        if lru:
+            from uvmsim.uvm.mm_swap import move_folios_to_lru
+
+            move_folios_to_lru()
+        uvm_unlock_pageq()
+        del local["pagequeues"]
+    uvm_lock_fpageq()
+    if uvmexp.free > uvmexp.reserve_kernel or uvmexp.paging == 0:
+        wakeup(uvmexp)
+    uvm_unlock_fpageq()
 
 
 def uvm_wait(wmsg: str) -> None:
@@ -947,6 +986,14 @@ def uvm_pagedaemon() -> None:
             continue
         uvm_unlock_fpageq()
         uvm_pageout(1)
+
+
+@inline
+def uvmpd_drop_inactive() -> None:
+    """Hibernate's `uvmpd_drop(&uvm.page_inactive)`: every shard's inactive queue with
+    `lru_shards`."""
+    for pq in uvm.pagequeues:
+        uvmpd_drop(pq.inactive)
 
 
 def uvmpd_drop(pglst: Any) -> None:

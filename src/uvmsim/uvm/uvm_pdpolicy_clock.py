@@ -45,6 +45,8 @@ from uvmsim.machine import (
 from uvmsim.uvm.uvm import (
     TAILQ_INSERT_TAIL,
     TAILQ_REMOVE,
+    pageq_lock_of,
+    pg_pagequeues,
     uvm,
     uvm_lock_pageq,
     uvm_unlock_pageq,
@@ -66,12 +68,13 @@ from uvmsim.uvm.uvmexp import COUNTERS_ATOMIC, COUNTERS_PERCPU, uvmexp
 
 def uvmpdpol_init(ncpu: int) -> None:
     """`uvmpdpol_init_cpu` (1.40) for every CPU: an empty intent queue each; and FreeBSD's
-    per-CPU batch queues, one per page queue (`vm_pqbatch`, `pqbatch_atomic`); and Linux's
+    per-CPU batch queues, one per page queue and shard (`vm_pqbatch`, `pqbatch_atomic`: the
+    batch of queue q of shard s at index 2 * s + q); and Linux's
     per-CPU folio batches, one per operation (`mm_swap`, `lru_batch`)."""
     from uvmsim.uvm.mm_swap import lru_init
 
     uvm.pdq = [[] for _ in range(ncpu)]
-    uvm.pqbatch = [([], []) for _ in range(ncpu)]
+    uvm.pqbatch = [tuple([] for _ in range(2 * uvm.nshards)) for _ in range(ncpu)]
     lru_init(ncpu)
 
 
@@ -141,7 +144,7 @@ def uvmpdpol_pageisqueued_p(pg: Any) -> bool:
 
 
 def _assert_realizing(pg: Any) -> None:
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
     # FreeBSD has no interlock (its word is CASed), nor has Linux (`lru_batch`).
     if not uvm.proto.pqbatch_atomic and not uvm.proto.lru_batch:
         MUTEX_ASSERT_LOCKED(pg.interlock)
@@ -163,11 +166,11 @@ def uvmpdpol_pagedequeue_locked(pg: Any) -> None:
     _assert_realizing(pg)
     flags = pg.pg_flags
     if flags & PQ_ACTIVE:
-        TAILQ_REMOVE(uvm.page_active, pg)
+        TAILQ_REMOVE(pg_pagequeues(pg).active, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
         _queue_count_dec("active")
     elif flags & PQ_INACTIVE:
-        TAILQ_REMOVE(uvm.page_inactive, pg)
+        TAILQ_REMOVE(pg_pagequeues(pg).inactive, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_INACTIVE)
         _queue_count_dec("inactive")
     _intent_done(pg)
@@ -183,7 +186,7 @@ def uvmpdpol_pageactivate_locked(pg: Any) -> None:
         "(pg->pqflags & (PQ_INTENT_MASK | PQ_INTENT_SET)) != (PQ_INTENT_D | PQ_INTENT_SET)",
     )
     uvmpdpol_pagedequeue_locked(pg)
-    TAILQ_INSERT_TAIL(uvm.page_active, pg)
+    TAILQ_INSERT_TAIL(pg_pagequeues(pg).active, pg)
     atomic_setbits_int(pg, "pg_flags", PQ_ACTIVE)
     _queue_count_inc("active")
 
@@ -200,13 +203,13 @@ def uvmpdpol_pagedeactivate_locked(pg: Any) -> None:
     )
     flags = pg.pg_flags
     if flags & PQ_ACTIVE:
-        TAILQ_REMOVE(uvm.page_active, pg)
+        TAILQ_REMOVE(pg_pagequeues(pg).active, pg)
         atomic_clearbits_int(pg, "pg_flags", PQ_ACTIVE)
         _queue_count_dec("active")
     if not flags & PQ_INACTIVE:
         # wire_count is the owner's ([o]): an assertion reads it without a visible step.
         KASSERT(peek(pg, "wire_count") == 0, "pg->wire_count == 0")
-        TAILQ_INSERT_TAIL(uvm.page_inactive, pg)
+        TAILQ_INSERT_TAIL(pg_pagequeues(pg).inactive, pg)
         atomic_setbits_int(pg, "pg_flags", PQ_INACTIVE)
         _queue_count_inc("inactive")
     _intent_done(pg)

@@ -46,7 +46,7 @@ from uvmsim.machine import (
 from uvmsim.machine.sites import inline
 from uvmsim.uvm import uvm_page_h as up
 from uvmsim.uvm.invariants import assert_model
-from uvmsim.uvm.uvm import uvm, uvm_lock_fpageq, uvm_unlock_fpageq
+from uvmsim.uvm.uvm import cpu_domain, uvm, uvm_lock_fpageq, uvm_unlock_fpageq
 from uvmsim.uvm.uvmexp import uvmexp
 
 # uvm_extern.h
@@ -158,6 +158,8 @@ def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
     """
     if constraint is None:
         constraint = uvm.no_constraint
+    if uvm.nshards > 1:
+        return _choose_local(pool, count, constraint)
     low, high = constraint.ucr_low, constraint.ucr_high
     by_use: dict[int, list[int]] = {0: []}
     for i, pg in enumerate(pool):
@@ -173,6 +175,21 @@ def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
         else:
             by_use.setdefault(use, []).append(i)
     fits = [i for use in sorted(by_use) for i in by_use[use]]
+    return fits[:count] if len(fits) >= count else None
+
+
+def _choose_local(pool: list, count: int, constraint: Any) -> list[int] | None:
+    """`_choose` with `lru_shards`: within a range use, the pages of this CPU's domain first
+    (FreeBSD's and Linux's default, domain-local allocation with fallback; OpenBSD's
+    pmemrange knows no domains)."""
+    low, high = constraint.ucr_low, constraint.ucr_high
+    mine = cpu_domain(curcpu().index)
+    ranked: dict[tuple[int, bool], list[int]] = {}
+    for i, pg in enumerate(pool):
+        d = pg.__dict__
+        if low <= d["phys_addr"] < high:
+            ranked.setdefault((d["pmr_use"], d["shard"] != mine), []).append(i)
+    fits = [i for key in sorted(ranked) for i in ranked[key]]
     return fits[:count] if len(fits) >= count else None
 
 

@@ -15,7 +15,7 @@ reader of every kind.
 
 from __future__ import annotations
 
-from uvmsim.machine import Shared, SharedObject, peek
+from uvmsim.machine import Shared, SharedObject, inline, peek
 from uvmsim.protocols import Protocol
 from uvmsim.uvm.uvm import uvm
 
@@ -120,6 +120,7 @@ def uvmexp_init(proto: Protocol, ncpu: int = 1) -> None:
             uvm.cpu_queue_counts.append(share)
 
 
+@inline
 def queue_counts() -> tuple[int, int]:
     """(active, inactive) as a reader sees them: the two counters, or every CPU's share
     summed (visible reads, the pageq lock held by the caller)."""

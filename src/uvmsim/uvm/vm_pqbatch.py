@@ -23,6 +23,7 @@ FreeBSD differs, the model differs:
   processing reads the word and does nothing for a stale entry (`queue_nops`).
 - One batch per CPU and page queue (`pqbatch[domain][queue]`): activations fill the active
   batch, deactivations the inactive one, dequeues the batch of the page's current queue.
+  With `lru_shards` each shard (domain) has its own pair, under its own lock.
 - The flush rule: a full batch is processed under the (blocking) queue lock with the new
   entry; with `pqbatch_flush=2` a batch at least half full is processed if a try-lock
   succeeds.
@@ -33,8 +34,10 @@ FreeBSD differs, the model differs:
   `found`): `vm_page_dequeue` first, synchronously under the queue lock, so an allocated page
   is never on a queue from its previous life.
 
-Per-CPU state (`uvm.pqbatch[cpu]`, a list per queue) is touched only by its CPU inside a
-critical section in FreeBSD: plain lists here, no visible operations.
+Per-CPU state (`uvm.pqbatch[cpu]`, a list per queue and shard: index 2 * shard + queue) is
+touched only by its CPU inside a critical section in FreeBSD: plain lists here, no visible
+operations.  The queue lock of a page is its shard's (`pageq_lock_of`): one lock for both
+queues of a domain here, where FreeBSD has one per queue.
 """
 
 from __future__ import annotations
@@ -46,10 +49,12 @@ from uvmsim.machine import (
     atomic_cas,
     atomic_load,
     curcpu,
+    mtx_enter,
     mtx_enter_try,
+    mtx_leave,
     mtx_owned,
 )
-from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm import pageq_lock_of, uvm
 from uvmsim.uvm.uvm_page_h import (
     PQ_ACTIVE,
     PQ_INACTIVE,
@@ -113,6 +118,7 @@ def vm_page_pqstate_commit_request(pg: Any, intent: int, only_if_queued: bool) -
       under the queue lock.
     """
     target = BQ_INACTIVE if intent == PQ_INTENT_I else BQ_ACTIVE
+    lock = pageq_lock_of(pg)
     while True:
         old = atomic_load(pg, "pqflags")
         cur = _logical_queue(old, pg.pg_flags)
@@ -124,20 +130,20 @@ def vm_page_pqstate_commit_request(pg: Any, intent: int, only_if_queued: bool) -
             return False
         new = PQ_INTENT_SET | (old & ~PQ_INTENT_MASK) | intent
         if intent != PQ_INTENT_D and cur is not None and cur != target:
-            if mtx_owned(uvm.pageqlock):
+            if mtx_owned(lock):
                 if atomic_cas(pg, "pqflags", old, new) == old:
                     break
                 continue
-            uvm_lock_pageq()
+            mtx_enter(lock)
             moved = _commit_dequeue(pg, old, new)
-            uvm_unlock_pageq()
+            mtx_leave(lock)
             if not moved:
                 continue
             old = 0  # the page left its queue: the request is a new one for `target`
             break
         if old == new or atomic_cas(pg, "pqflags", old, new) == old:
             break
-    if mtx_owned(uvm.pageqlock):
+    if mtx_owned(lock):
         vm_pqbatch_process_page(pg)
     elif not old & PQ_INTENT_SET:
         vm_page_pqbatch_submit(pg, target)
@@ -150,7 +156,7 @@ def _commit_dequeue(pg: Any, old: int, new: int) -> bool:
     speculatively and rolls back if its CAS fails; the model removes after a successful CAS,
     which no one can tell apart (the lists are touched only under the lock, and a requester
     without it decides from the word, which now names the new queue)."""
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
     if atomic_cas(pg, "pqflags", old, new) != old:
         return False
     uvmpdpol_pagedequeue_locked(pg)
@@ -161,7 +167,7 @@ def vm_pqbatch_process_page(pg: Any) -> bool:
     """`vm_pqbatch_process_page`: queue lock held; apply the request the word holds *now*
     (the entry may be stale: the page freed, reused and given another request since), then
     CAS the request off; a failed CAS retries with the new word.  True if one was applied."""
-    MUTEX_ASSERT_LOCKED(uvm.pageqlock)
+    MUTEX_ASSERT_LOCKED(pageq_lock_of(pg))
     while True:
         old = atomic_load(pg, "pqflags")
         if not old & PQ_INTENT_SET:
@@ -185,13 +191,15 @@ def vm_pqbatch_process(bq: list) -> None:
 
 
 def vm_page_pqbatch_submit(pg: Any, queue: int) -> None:
-    """`vm_page_pqbatch_submit`: put `pg` in this CPU's batch for `queue`.
+    """`vm_page_pqbatch_submit`: put `pg` in this CPU's batch for `queue` of its shard.
 
     A batch with room takes the entry; with `pqbatch_flush=2` (D37305) a batch left with at
     most half its slots free is then processed if the queue lock is got by try-lock.  A full
     batch (the insertion fails) is processed under the blocking queue lock, and `pg` after
     it (the revision read: the only rule)."""
-    bq = uvm.pqbatch[curcpu().index][queue]
+    shard = pg.__dict__["shard"]
+    bq = uvm.pqbatch[curcpu().index][2 * shard + queue]
+    lock = uvm.pagequeues[shard].lock
     size = uvm.proto.pqbatch_size
     if len(bq) < size:
         bq.append(pg)
@@ -199,26 +207,27 @@ def vm_page_pqbatch_submit(pg: Any, queue: int) -> None:
         if (
             uvm.proto.pqbatch_flush >= FLUSH_TRY_FROM_HALF
             and slots <= size >> 1
-            and mtx_enter_try(uvm.pageqlock)
+            and mtx_enter_try(lock)
         ):
             vm_pqbatch_process(bq)
-            uvm_unlock_pageq()
+            mtx_leave(lock)
         return
-    uvm_lock_pageq()
+    mtx_enter(lock)
     vm_pqbatch_process(bq)
     vm_pqbatch_process_page(pg)
-    uvm_unlock_pageq()
+    mtx_leave(lock)
 
 
 def vm_page_pqbatch_drain() -> None:
-    """`vm_page_pqbatch_drain` for this CPU: each batch processed under the queue lock.
+    """`vm_page_pqbatch_drain` for this CPU: each batch processed under its queue lock.
     FreeBSD runs it in severe shortages; the model runs it where NetBSD's idle loop drains
     (`uvmpdpol_idle`: scenario set-ups at rest, and the scenarios that go idle)."""
-    for bq in uvm.pqbatch[curcpu().index]:
+    for i, bq in enumerate(uvm.pqbatch[curcpu().index]):
         if bq:
-            uvm_lock_pageq()
+            lock = uvm.pagequeues[i // 2].lock
+            mtx_enter(lock)
             vm_pqbatch_process(bq)
-            uvm_unlock_pageq()
+            mtx_leave(lock)
 
 
 def vm_page_dequeue(pg: Any) -> None:
@@ -228,10 +237,11 @@ def vm_page_dequeue(pg: Any) -> None:
     word = atomic_load(pg, "pqflags")
     if not word & PQ_INTENT_SET and not pg.pg_flags & (PQ_ACTIVE | PQ_INACTIVE):
         return
-    uvm_lock_pageq()
+    lock = pageq_lock_of(pg)
+    mtx_enter(lock)
     while True:
         old = atomic_load(pg, "pqflags")
         uvmpdpol_pagedequeue_locked(pg)
         if atomic_cas(pg, "pqflags", old, old & ~PQ_INTENT_SET) == old:
             break
-    uvm_unlock_pageq()
+    mtx_leave(lock)

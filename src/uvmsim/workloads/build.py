@@ -23,7 +23,7 @@ from typing import Any
 
 from uvmsim.machine import kernel_work, peek, poke
 from uvmsim.uvm import pmap as _pmap
-from uvmsim.uvm.uvm import uvm
+from uvmsim.uvm.uvm import pg_pagequeues, uvm
 from uvmsim.uvm.uvm_amap import amap_unref, vm_amap
 from uvmsim.uvm.uvm_fault import fault_entry, uvm_fault_lower, uvm_fault_upper
 from uvmsim.uvm.uvm_init import uvm_boot
@@ -68,8 +68,9 @@ def resident_file(name: str, npages: int, resident: set[int] | None = None) -> A
         poke(pg, "owner_state", "allocated")
         poke(uvn, "memt", {**peek(uvn, "memt"), i * PAGE: pg})
         poke(uvn, "uo_npages", peek(uvn, "uo_npages") + 1)
-        peek(uvm.page_active, "tqh").append(pg)
-        poke(pg, "pageq", uvm.page_active)
+        active = pg_pagequeues(pg).active  # its shard's (`lru_shards`), else uvm.page_active
+        peek(active, "tqh").append(pg)
+        poke(pg, "pageq", active)
 
     poke(uvmexp, "free", peek(uvmexp, "free") - len(indices))
     preload_queue_count("active", len(indices))
