@@ -179,9 +179,13 @@ def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
 
 
 def _choose_local(pool: list, count: int, constraint: Any) -> list[int] | None:
-    """`_choose` with `lru_shards`: within a range use, the pages of this CPU's domain first
-    (FreeBSD's and Linux's default, domain-local allocation with fallback; OpenBSD's
-    pmemrange knows no domains)."""
+    """`_choose` with `lru_shards`: within a range use, the pages of this CPU's domain first,
+    then the other domains'.  OpenBSD's pmemrange knows no domains; this is FreeBSD's
+    default, first-touch policy (sys/kern/kern_cpuset.c `domainset_zero`), whose iterator
+    starts at the running CPU's domain and falls back to the others in turn
+    (sys/vm/vm_domainset.c `vm_domainset_iter_phase_first`/`_next`, freebsd-src as stored
+    in the index, 2025), and Linux's local-node allocation (its default memory policy, not
+    read here)."""
     low, high = constraint.ucr_low, constraint.ucr_high
     mine = cpu_domain(curcpu().index)
     ranked: dict[tuple[int, bool], list[int]] = {}
