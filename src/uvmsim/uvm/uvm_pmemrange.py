@@ -184,7 +184,7 @@ def _choose_local(pool: list, count: int, constraint: Any) -> list[int] | None:
     default, first-touch policy (sys/kern/kern_cpuset.c `domainset_zero`), whose iterator
     starts at the running CPU's domain and falls back to the others in turn
     (sys/vm/vm_domainset.c `vm_domainset_iter_phase_first`/`_next`, freebsd-src as stored
-    in the index, 2025), and Linux's local-node allocation (its default memory policy, not
+    in the index), and Linux's local-node allocation (its default memory policy, not
     read here)."""
     low, high = constraint.ucr_low, constraint.ucr_high
     mine = cpu_domain(curcpu().index)
