@@ -69,7 +69,13 @@ def VALID_FLAGS(flags: int) -> bool:
 
 
 class uvm_pmr_control(SharedObject):
-    """`struct uvm_pmr_control` [F]: the free ranges (one list here)."""
+    """`struct uvm_pmr_control` [F]: the free ranges (one list here).
+
+    Model bookkeeping, not kernel state: `use0_from` is (the pool list it describes, a
+    position before which none of its pages has range use 0), so that `_choose` need not
+    walk the pool's leading DMA pages on every allocation; it is kept beside `free_pages`
+    in the object's dict, so that a world snapshot restores both together.
+    """
 
     free_pages = Shared("F", default=list)
 
@@ -152,30 +158,69 @@ def _choose(pool: list, count: int, constraint: Any) -> list[int] | None:
     """Positions in `pool` of the `count` free pages a request takes: inside `constraint`,
     lowest range use first, pool order within a use; None if fewer fit.
 
-    One pass, by use.  Use 0 is the lowest there is, so once `count` fitting pages of use 0
-    are found the pass stops (the common case: a build's pool is thousands of pages long
-    and a request wants one or eight).
+    Use 0 is the lowest there is, so once `count` fitting pages of use 0 are found the
+    search stops (the common case: a build's pool is thousands of pages long and a request
+    wants one or eight).
     """
     if constraint is None:
         constraint = uvm.no_constraint
     if uvm.nshards > 1:
         return _choose_local(pool, count, constraint)
     low, high = constraint.ucr_low, constraint.ucr_high
-    by_use: dict[int, list[int]] = {0: []}
-    for i, pg in enumerate(pool):
-        d = pg.__dict__
-        if not low <= d["phys_addr"] < high:
-            continue
-        use = d["pmr_use"]
-        if use == 0:
-            first = by_use[0]
+    # Two passes giving the positions of one "by use, then pool order" pass.  First use 0,
+    # from the first position that can hold a page of use 0 (`_use0_from`: the pool's
+    # leading DMA pages are skipped); it finds every fitting page of use 0.  Only when those
+    # are too few, the other uses: use 1, the next lowest there can be, ends the pass as
+    # soon as it makes up the count; higher uses (none in the model's worlds) come last.
+    first: list[int] = []
+    for i in range(_use0_from(pool), len(pool)):
+        d = pool[i].__dict__
+        if d["pmr_use"] == 0 and low <= d["phys_addr"] < high:
             first.append(i)
             if len(first) == count:
                 return first
+    short = count - len(first)
+    ones: list[int] = []
+    higher: dict[int, list[int]] = {}
+    for i, pg in enumerate(pool):
+        d = pg.__dict__
+        use = d["pmr_use"]
+        if use == 0 or not low <= d["phys_addr"] < high:
+            continue
+        if use == 1:
+            ones.append(i)
+            if len(ones) == short:
+                return first + ones
         else:
-            by_use.setdefault(use, []).append(i)
-    fits = [i for use in sorted(by_use) for i in by_use[use]]
+            higher.setdefault(use, []).append(i)
+    fits = first + ones + [i for use in sorted(higher) for i in higher[use]]
     return fits[:count] if len(fits) >= count else None
+
+
+def _use0_from(pool: list) -> int:
+    """A position of `pool` before which no page has range use 0 (the first page of use 0
+    when computed here), from `uvm.pmr.use0_from` when that describes this very list."""
+    d = uvm.pmr.__dict__
+    cached = d.get("use0_from")
+    if cached is not None and cached[0] is pool:
+        return cached[1]
+    k = next((i for i, pg in enumerate(pool) if pg.__dict__["pmr_use"] == 0), len(pool))
+    d["use0_from"] = (pool, k)
+    return k
+
+
+def _keep_use0_from(old: list, new: list, taken: list[int] | None) -> None:
+    """`new` replaces `old` as the pool: `old` less the positions `taken`, or (None) `old`
+    with pages appended.  `use0_from` only needs to be a position before which no page has
+    use 0: taking pages in front of it moves it down by as many, appending leaves it."""
+    d = uvm.pmr.__dict__
+    cached = d.get("use0_from")
+    if cached is None or cached[0] is not old:
+        return
+    k = cached[1]
+    if taken is not None:
+        k -= sum(1 for i in taken if i < k)
+    d["use0_from"] = (new, k)
 
 
 def _choose_local(pool: list, count: int, constraint: Any) -> list[int] | None:
@@ -239,6 +284,7 @@ def uvm_pmr_getpages(count: int, flags: int, result: list, constraint: Any = Non
         rest = list(pool)
         for i in sorted(chosen, reverse=True):
             del rest[i]
+        _keep_use0_from(pool, rest, chosen)
         uvm.pmr.free_pages = rest
         uvmexp.free = free - count
         for pg in taken:
@@ -312,7 +358,9 @@ def _insert_free(pages: list) -> None:
         )
     kernel_work("pmr_work")  # inserting and coalescing ranges in the trees
     pool = uvm.pmr.free_pages
-    uvm.pmr.free_pages = pool + list(pages)
+    new = pool + list(pages)
+    _keep_use0_from(pool, new, None)
+    uvm.pmr.free_pages = new
     uvmexp.free = uvmexp.free + len(pages)
     for pg in pages:
         d = pg.__dict__
