@@ -80,7 +80,7 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
         w.runnable = False
     vc = m.vc
     # A clock published by another execution (e.g. a set-up run) says nothing about this one.
-    if vc is not None and m.vcm is mach and mach.analyses.races:
+    if vc is not None and m.vcm is mach and mach.races_on:
         mine = cpu.vc
         for i, t in enumerate(vc):
             if t > mine[i]:
@@ -110,11 +110,12 @@ def mtx_enter(m: Mutex) -> None:
         cpu.ipl = m.ipl
     cpu.mutexes.append(m)
     mach.locks_held += 1
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = False
     vc = m.vc
     # A clock published by another execution (e.g. a set-up run) says nothing about this one.
-    if vc is not None and m.vcm is mach and mach.analyses.races:
+    if vc is not None and m.vcm is mach and mach.races_on:
         mine = cpu.vc
         for i, t in enumerate(vc):
             if t > mine[i]:
@@ -164,11 +165,12 @@ def mtx_leave(m: Mutex) -> None:
     held.remove(m)
     m.owner = None
     m.site = None
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = True
     cpu.ipl = m.oldipl
     mach.locks_held -= 1
-    if mach.analyses.races:
+    if mach.races_on:  # `analyses.races`, as a field of the machine
         m.vc = list(cpu.vc)
         m.vcm = mach
         cpu.vc[cpu.index] += 1
@@ -185,7 +187,7 @@ def release(mach: Any, cpu: Any, m: Mutex) -> None:
         w.runnable = True
     cpu.ipl = m.oldipl
     mach.locks_held -= 1
-    if mach.analyses.races:
+    if mach.races_on:  # `analyses.races`, as a field of the machine
         m.vc = list(cpu.vc)
         m.vcm = mach
         cpu.vc[cpu.index] += 1
