@@ -1,11 +1,18 @@
 # Cython declarations for mutex.py (compiled build only; the .py stays the one source).
-# `Mutex` stays a Python class: it is part of the world snapshot, restored in place through
-# its slots (scenarios/base.py), which a C type does not have.
+# Mutex is a C type with one object field per name of its __slots__ and nothing else (no
+# C methods: a vtable pointer would make its layout differ from what its slots describe, and
+# pickling then refuses it); mutex.py's `# cython: auto_pickle=False` keeps Cython's own
+# pickling out, so it pickles and is restored in place (scenarios/base.py) through its slots
+# exactly as the pure-Python class is.
 cimport cython
 from uvmsim.machine.core cimport CPU, Machine
 
+cdef class Mutex:
+    cdef public object ipl, lock_class, name, oldipl, owner, site, vc, vcm
+    cdef public list waiters
+
 @cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list)
-cpdef mtx_enter(m)
+cpdef mtx_enter(Mutex m)
 
 @cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list)
-cpdef mtx_leave(m)
+cpdef mtx_leave(Mutex m)

@@ -1,3 +1,6 @@
+# cython: auto_pickle=False
+# (compiled build: Mutex is a C type that pickles and restores in place through its
+# __slots__, as in pure Python, instead of Cython's own pickling; mutex.pxd)
 """Spin mutexes with OpenBSD semantics (`sys/kern/kern_lock.c`, `sys/sys/mutex.h`).
 
 A mutex is owned by a CPU, is not recursive, spins, and raises the IPL to its own level while
@@ -28,6 +31,11 @@ class Mutex:
 
     `site` is where the current owner acquired it (reported on recursion); `vc` is the vector
     clock released with it, for happens-before race detection.
+
+    A C type in the compiled build (mutex.pxd): every acquisition and release reads and
+    writes half a dozen of its fields.  It is part of the world snapshot, so it keeps its
+    `__slots__` (the in-place restore and pickling go through them) and has no C methods,
+    which would change its layout from the one its slots describe.
     """
 
     __slots__ = ("ipl", "lock_class", "name", "oldipl", "owner", "site", "vc", "vcm", "waiters")
