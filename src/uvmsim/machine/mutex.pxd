@@ -11,8 +11,17 @@ cdef class Mutex:
     cdef public object ipl, lock_class, name, oldipl, owner, site, vc, vcm
     cdef public list waiters
 
-@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list)
+@cython.locals(w=CPU, waiters=list, mine=list)
+cpdef _acquired(Machine mach, CPU cpu, Mutex m, site)
+
+@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list, mine=list)
 cpdef mtx_enter(Mutex m)
+
+@cython.locals(mach=Machine, cpu=CPU)
+cpdef mtx_enter_try(Mutex m)
 
 @cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list)
 cpdef mtx_leave(Mutex m)
+
+@cython.locals(w=CPU, waiters=list)
+cpdef release(Machine mach, CPU cpu, Mutex m)

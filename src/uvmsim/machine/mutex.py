@@ -84,7 +84,8 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
         cpu.ipl = m.ipl
     cpu.mutexes.append(m)
     mach.locks_held += 1
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = False
     vc = m.vc
     # A clock published by another execution (e.g. a set-up run) says nothing about this one.
@@ -191,7 +192,8 @@ def release(mach: Any, cpu: Any, m: Mutex) -> None:
     cpu.mutexes.remove(m)
     m.owner = None
     m.site = None
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = True
     cpu.ipl = m.oldipl
     mach.locks_held -= 1
