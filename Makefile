@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # .pxd re-installs, so the extension modules are rebuilt (about 2 minutes; an extension
 # module older than its .py is never used meanwhile: src/uvmsim/_compiled.py).
 # UVMSIM_PURE=1 make ... installs without compiling.
-COMPILED := $(wildcard src/uvmsim/machine/*.pxd src/uvmsim/simulate/*.pxd) \
+COMPILED := $(wildcard src/uvmsim/machine/*.pxd src/uvmsim/simulate/*.pxd src/uvmsim/check/strategies/*.pxd) \
 	$(shell sed -n 's/^    "\(uvmsim[a-z_.]*\)",$$/src\/\1.py/p' src/uvmsim/_compiled.py | tr . / | sed 's/\/py$$/.py/')
 
 $(STAMP): pyproject.toml setup.py src/uvmsim/_compiled.py $(COMPILED)

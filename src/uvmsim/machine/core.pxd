@@ -17,3 +17,7 @@ cdef class Machine:
 
     @cython.locals(cpu=CPU, nxt=CPU, schedule=list)
     cpdef visible(self, kind, obj, field, site, blocker=*)
+
+# Workloads post a kernel_work on every think and hold time: the machine is a C type there.
+@cython.locals(m=Machine)
+cpdef kernel_work(what, obj=*, cycles=*)

@@ -40,7 +40,7 @@ class Engine(ABC):
         return
 
 
-class RoundRobinEngine(Engine):
+class RoundRobinEngine:  # an Engine (registered below: a compiled build makes it a C type)
     """Each CPU in turn performs `quantum` visible operations, skipping disabled CPUs."""
 
     def __init__(self, quantum: int = 1):
@@ -53,6 +53,9 @@ class RoundRobinEngine(Engine):
     def begin(self, machine: Any) -> None:
         self.left = 0
         self.last = -1
+
+    def end(self, machine: Any) -> None:
+        return
 
     def choose(self, machine: Any, current: Any) -> Any:
         if current is not None and self.left > 0 and current.runnable:
@@ -83,7 +86,7 @@ class RoundRobinEngine(Engine):
         return None
 
 
-class RandomEngine(Engine):
+class RandomEngine:  # an Engine (registered below)
     """Uniform choice among enabled CPUs from a seeded generator: same seed, same run."""
 
     def __init__(self, seed: int = 0):
@@ -92,6 +95,9 @@ class RandomEngine(Engine):
 
     def begin(self, machine: Any) -> None:
         self.rng = random.Random(self.seed)
+
+    def end(self, machine: Any) -> None:
+        return
 
     def choose(self, machine: Any, current: Any) -> Any:
         enabled = machine.enabled()
@@ -102,7 +108,7 @@ class RandomEngine(Engine):
         return enabled[self.rng.randrange(len(enabled))]
 
 
-class ReplayEngine(Engine):
+class ReplayEngine:  # an Engine (registered below)
     """Replay an explicit list of CPU choices, one per visible step.
 
     A choice naming a CPU that does not exist, has finished or is blocked is an input error
@@ -120,7 +126,7 @@ class ReplayEngine(Engine):
             self.then.begin(machine)
 
     def choose(self, machine: Any, current: Any) -> Any:
-        i = machine.steps
+        i = len(machine.schedule)  # `machine.steps`, without the property's call
         if i < len(self.choices):
             idx = self.choices[i]
             cpus = machine.cpus
@@ -136,7 +142,7 @@ class ReplayEngine(Engine):
                     if cpu.done
                     else "is blocked on " + cpu.blocker.describe_wait(cpu)
                 )
-                runnable = ", ".join(c.name for c in machine.enabled()) or "none"
+                runnable = _names(machine.enabled()) or "none"
                 raise InputError(
                     f"replay step {i} names cpu{idx}, which cannot run ({why}); "
                     f"runnable: {runnable}"
@@ -148,10 +154,22 @@ class ReplayEngine(Engine):
         if enabled:
             raise InputError(
                 f"replay list ended after {len(self.choices)} steps but "
-                f"{', '.join(c.name for c in enabled)} can still run"
+                f"{_names(enabled)} can still run"
             )
         return None
 
     def end(self, machine: Any) -> None:
         if self.then is not None:
             self.then.end(machine)
+
+
+def _names(cpus: list) -> str:
+    """`cpu0, cpu2`: a function of its own (a compiled `choose` cannot hold a generator)."""
+    return ", ".join([c.name for c in cpus])
+
+
+# The machine's engines are C types in a compiled build, which cannot derive from an ABC:
+# they are Engines by registration (isinstance and issubclass hold in both builds).
+Engine.register(RoundRobinEngine)
+Engine.register(RandomEngine)
+Engine.register(ReplayEngine)

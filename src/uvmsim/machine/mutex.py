@@ -1,3 +1,6 @@
+# cython: auto_pickle=False
+# (compiled build: Mutex is a C type that pickles and restores in place through its
+# __slots__, as in pure Python, instead of Cython's own pickling; mutex.pxd)
 """Spin mutexes with OpenBSD semantics (`sys/kern/kern_lock.c`, `sys/sys/mutex.h`).
 
 A mutex is owned by a CPU, is not recursive, spins, and raises the IPL to its own level while
@@ -28,6 +31,11 @@ class Mutex:
 
     `site` is where the current owner acquired it (reported on recursion); `vc` is the vector
     clock released with it, for happens-before race detection.
+
+    A C type in the compiled build (mutex.pxd): every acquisition and release reads and
+    writes half a dozen of its fields.  It is part of the world snapshot, so it keeps its
+    `__slots__` (the in-place restore and pickling go through them) and has no C methods,
+    which would change its layout from the one its slots describe.
     """
 
     __slots__ = ("ipl", "lock_class", "name", "oldipl", "owner", "site", "vc", "vcm", "waiters")
@@ -76,11 +84,12 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
         cpu.ipl = m.ipl
     cpu.mutexes.append(m)
     mach.locks_held += 1
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = False
     vc = m.vc
     # A clock published by another execution (e.g. a set-up run) says nothing about this one.
-    if vc is not None and m.vcm is mach and mach.analyses.races:
+    if vc is not None and m.vcm is mach and mach.races_on:
         mine = cpu.vc
         for i, t in enumerate(vc):
             if t > mine[i]:
@@ -110,11 +119,12 @@ def mtx_enter(m: Mutex) -> None:
         cpu.ipl = m.ipl
     cpu.mutexes.append(m)
     mach.locks_held += 1
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = False
     vc = m.vc
     # A clock published by another execution (e.g. a set-up run) says nothing about this one.
-    if vc is not None and m.vcm is mach and mach.analyses.races:
+    if vc is not None and m.vcm is mach and mach.races_on:
         mine = cpu.vc
         for i, t in enumerate(vc):
             if t > mine[i]:
@@ -164,11 +174,12 @@ def mtx_leave(m: Mutex) -> None:
     held.remove(m)
     m.owner = None
     m.site = None
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = True
     cpu.ipl = m.oldipl
     mach.locks_held -= 1
-    if mach.analyses.races:
+    if mach.races_on:  # `analyses.races`, as a field of the machine
         m.vc = list(cpu.vc)
         m.vcm = mach
         cpu.vc[cpu.index] += 1
@@ -181,11 +192,12 @@ def release(mach: Any, cpu: Any, m: Mutex) -> None:
     cpu.mutexes.remove(m)
     m.owner = None
     m.site = None
-    for w in m.waiters:
+    waiters = m.waiters
+    for w in waiters:
         w.runnable = True
     cpu.ipl = m.oldipl
     mach.locks_held -= 1
-    if mach.analyses.races:
+    if mach.races_on:  # `analyses.races`, as a field of the machine
         m.vc = list(cpu.vc)
         m.vcm = mach
         cpu.vc[cpu.index] += 1

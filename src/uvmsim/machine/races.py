@@ -16,6 +16,22 @@ from uvmsim.machine import failure as fk
 from uvmsim.machine.sites import format_site
 
 
+class _Cell:
+    """The race state of one (object, field): the last write and the last plain reads."""
+
+    __slots__ = ("atomic", "epoch", "obj", "readers", "site", "writer")
+
+    def __init__(self, obj: Any):
+        self.writer = -1  # the CPU of the last write, or -1
+        self.epoch = 0  # its clock then
+        self.site = None  # where it wrote
+        self.atomic = False  # whether it was an atomic update
+        self.readers: dict = {}  # CPU -> (its clock, site) of its last plain read since then
+        # The object itself: held so that its id cannot be reused by a new object while this
+        # execution runs.
+        self.obj = obj
+
+
 class RaceDetector:
     """Per-execution race state: one cell per (object, field) touched by a CPU."""
 
@@ -23,36 +39,38 @@ class RaceDetector:
 
     def __init__(self, machine: Any):
         self.machine = machine
-        # id() keys are only looked up, never iterated, so they cannot break determinism;
-        # each cell holds its object, so an id is never reused within the execution.
-        self.cells: dict[tuple[int, str], list] = {}
+        # id(object) -> field -> its cell.  id() keys are only looked up, never iterated, so
+        # they cannot break determinism; each cell holds its object, so an id is never reused
+        # within the execution.  Two levels instead of one (id, field) key: no tuple is built
+        # and hashed on every plain access.
+        self.cells: dict[int, dict[str, _Cell]] = {}
         # (object, field) -> [the clock released there by the last fully ordered atomic,
         # the object]: the ordering Linux's value-returning atomics give runs through the word.
         self.ordered: dict[tuple[int, str], list] = {}
 
-    def _cell(self, obj: Any, name: str) -> list:
-        key = (id(obj), name)
-        cell = self.cells.get(key)
+    def _cell(self, obj: Any, name: str) -> _Cell:
+        per_obj = self.cells.get(id(obj))
+        if per_obj is None:
+            per_obj = self.cells[id(obj)] = {}
+        cell = per_obj.get(name)
         if cell is None:
-            # [writer cpu, writer epoch, writer site, writer was atomic, {reader: (epoch, site)},
-            #  the object itself: held so that its id cannot be reused by a new object while
-            #  this execution runs]
-            cell = [-1, 0, None, False, {}, obj]
-            self.cells[key] = cell
+            cell = per_obj[name] = _Cell(obj)
         return cell
 
     def plain(self, cpu: Any, obj: Any, desc: Any, write: bool, site: tuple) -> None:
         """Check and record a plain read or write by `cpu`."""
         # `_cell` inline: this runs on every plain access.
         name = desc.name
-        key = (id(obj), name)
-        cell = self.cells.get(key)
+        per_obj = self.cells.get(id(obj))
+        if per_obj is None:
+            per_obj = self.cells[id(obj)] = {}
+        cell = per_obj.get(name)
         if cell is None:
-            cell = self.cells[key] = [-1, 0, None, False, {}, obj]
+            cell = per_obj[name] = _Cell(obj)
         vc = cpu.vc
         me = cpu.index
-        w = cell[0]
-        if w >= 0 and w != me and cell[1] > vc[w] and (write or not cell[3]):
+        w = cell.writer
+        if w >= 0 and w != me and cell.epoch > vc[w] and (write or not cell.atomic):
             self._race(
                 cpu,
                 obj,
@@ -60,33 +78,35 @@ class RaceDetector:
                 "write" if write else "read",
                 site,
                 w,
-                "atomic update" if cell[3] else "write",
-                cell[2],
+                "atomic update" if cell.atomic else "write",
+                cell.site,
             )
         if write:
-            for r, (epoch, rsite) in cell[4].items():
-                if r != me and epoch > vc[r]:
-                    self._race(cpu, obj, name, "write", site, r, "read", rsite)
-            cell[0] = me
-            cell[1] = vc[me]
-            cell[2] = site
-            cell[3] = False
-            cell[4] = {}
+            readers = cell.readers
+            if readers:  # none since the last write: the usual case, no dict to replace
+                for r, (epoch, rsite) in readers.items():
+                    if r != me and epoch > vc[r]:
+                        self._race(cpu, obj, name, "write", site, r, "read", rsite)
+                cell.readers = {}
+            cell.writer = me
+            cell.epoch = vc[me]
+            cell.site = site
+            cell.atomic = False
         else:
-            cell[4][me] = (vc[me], site)
+            cell.readers[me] = (vc[me], site)
 
     def atomic(self, cpu: Any, obj: Any, desc: Any, site: tuple) -> None:
         """Check and record an atomic update by `cpu`: it races only with plain writes."""
         cell = self._cell(obj, desc.name)
         vc = cpu.vc
         me = cpu.index
-        w = cell[0]
-        if w >= 0 and w != me and not cell[3] and cell[1] > vc[w]:
-            self._race(cpu, obj, desc.name, "atomic update", site, w, "write", cell[2])
-        cell[0] = me
-        cell[1] = vc[me]
-        cell[2] = site
-        cell[3] = True
+        w = cell.writer
+        if w >= 0 and w != me and not cell.atomic and cell.epoch > vc[w]:
+            self._race(cpu, obj, desc.name, "atomic update", site, w, "write", cell.site)
+        cell.writer = me
+        cell.epoch = vc[me]
+        cell.site = site
+        cell.atomic = True
 
     def fully_ordered(self, cpu: Any, obj: Any, name: str) -> None:
         """A fully ordered atomic on `obj.name` by `cpu` (Linux's value-returning atomics):

@@ -1,3 +1,6 @@
+# cython: auto_pickle=False
+# (compiled build: RWLock is a C type that pickles and restores in place through its
+# __slots__, as Mutex; rwlock.pxd)
 """Sleeping reader/writer locks (`sys/kern/kern_rwlock.c`, `sys/sys/rwlock.h`).
 
 `rw_enter(l, RW_WRITE | RW_READ [| RW_NOSLEEP])` returns 0 on success; with `RW_NOSLEEP` it
@@ -32,7 +35,11 @@ EBUSY = 16
 
 
 class RWLock:
-    """`struct rwlock`: a writer CPU or an ordered list of reader CPUs, plus a lock class."""
+    """`struct rwlock`: a writer CPU or an ordered list of reader CPUs, plus a lock class.
+
+    A C type in the compiled build with exactly its slots' fields and no C methods, for the
+    reasons `Mutex` gives (mutex.py).
+    """
 
     __slots__ = (
         "lock_class",

@@ -83,93 +83,107 @@ class Shared:
         self.name = name
         self.qualname = f"{owner.__name__}.{name}"
 
-    # __get__ and __set__ inline the access path (see `m_access`): they run on every plain
-    # access of the model, and a Python call saved here is a sizeable part of a step.
+    # __get__ and __set__ hand the access path to `_read` and `_write` (module functions:
+    # a compiled build types their locals, which it cannot do for a special method, so the
+    # machine's `visible` and the race detector are C calls there).  They run on every plain
+    # access of the model.
     def __get__(self, obj: Any, objtype: Any) -> Any:
         if obj is None:
             return self
         m = _core._running
         if m is not None:
-            f = _getframe(0)
-            codes = _sites._inline_codes
-            while id(f.f_code) in codes:
-                f = f.f_back
-            site = (f.f_code, f.f_lasti)
-            locks = self.locks
-            if not locks:
-                # Unchecked, or only `a`/`I`: both allow plain reads.
-                m.visible(READ, obj, self.name, site)
-            else:
-                # `annotation` inline for the usual case, every lock held (a read asks no
-                # more); anything else takes the full check, which reports it.
-                cpu = m.current
-                own = type(obj).annotation_locks
-                consts = m.annotation_consts
-                for letter in locks:
-                    # `resolve_lock` inline: the class's resolver, else the machine's lock.
-                    resolver = own.get(letter)
-                    if resolver is not None:
-                        lock = resolver(obj)
-                    else:
-                        lock = consts.get(letter)
-                        if lock is None:
-                            lock = resolve_lock(m, obj, letter)
-                    if lock is None or (
-                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, False)
-                    ):
-                        continue
-                    if annotation(m, READ, obj, self, site, True):
-                        m.visible(READ, obj, self.name, site)
-                    break
-                else:
-                    if m.schedule_covered:
-                        m.visible(READ, obj, self.name, site)
-            if m.races_on:
-                m.races.plain(m.current, obj, self, False, site)
+            _read(self, m, obj)
         return obj.__dict__[self.name]
 
     def __set__(self, obj: Any, value: Any) -> None:
         m = _core._running
         if m is not None:
-            f = _getframe(0)
-            codes = _sites._inline_codes
-            while id(f.f_code) in codes:
-                f = f.f_back
-            site = (f.f_code, f.f_lasti)
-            if not self.checked:
-                m.visible(WRITE, obj, self.name, site)
-            elif self.atomic or self.immutable or not self.locks:
-                if annotation(m, WRITE, obj, self, site, True):
-                    m.visible(WRITE, obj, self.name, site)
-            else:
-                # As in `__get__`: every lock held (for writing) inline, else the full check.
-                cpu = m.current
-                own = type(obj).annotation_locks
-                consts = m.annotation_consts
-                for letter in self.locks:
-                    resolver = own.get(letter)  # `resolve_lock` inline, as in `__get__`
-                    if resolver is not None:
-                        lock = resolver(obj)
-                    else:
-                        lock = consts.get(letter)
-                        if lock is None:
-                            lock = resolve_lock(m, obj, letter)
-                    if lock is None or (
-                        lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, True)
-                    ):
-                        continue
-                    if annotation(m, WRITE, obj, self, site, True):
-                        m.visible(WRITE, obj, self.name, site)
-                    break
-                else:
-                    if m.schedule_covered:
-                        m.visible(WRITE, obj, self.name, site)
-            if m.races_on:
-                m.races.plain(m.current, obj, self, True, site)
+            _write(self, m, obj)
         obj.__dict__[self.name] = value
 
     def __repr__(self) -> str:
         return f"Shared({self.letters!r}) {self.qualname}"
+
+
+def _read(desc: Shared, m: Any, obj: Any) -> None:
+    """The visible-operation path of a plain read (`m_access` inline, for the usual cases)."""
+    f = _getframe(0)
+    codes = _sites._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
+    locks = desc.locks
+    if not locks:
+        # Unchecked, or only `a`/`I`: both allow plain reads.
+        m.visible(READ, obj, desc.name, site)
+    else:
+        # `annotation` inline for the usual case, every lock held (a read asks no more);
+        # anything else takes the full check, which reports it.
+        cpu = m.current
+        own = type(obj).annotation_locks
+        consts = m.annotation_consts
+        for letter in locks:
+            # `resolve_lock` inline: the class's resolver, else the machine's lock.
+            resolver = own.get(letter)
+            if resolver is not None:
+                lock = resolver(obj)
+            else:
+                lock = consts.get(letter)
+                if lock is None:
+                    lock = resolve_lock(m, obj, letter)
+            if lock is None or (
+                lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, False)
+            ):
+                continue
+            if annotation(m, READ, obj, desc, site, True):
+                m.visible(READ, obj, desc.name, site)
+            break
+        else:
+            if m.schedule_covered:
+                m.visible(READ, obj, desc.name, site)
+    if m.races_on:
+        races = m.races
+        races.plain(m.current, obj, desc, False, site)
+
+
+def _write(desc: Shared, m: Any, obj: Any) -> None:
+    """The visible-operation path of a plain write (`m_access` inline, as `_read`)."""
+    f = _getframe(0)
+    codes = _sites._inline_codes
+    while id(f.f_code) in codes:
+        f = f.f_back
+    site = (f.f_code, f.f_lasti)
+    if not desc.checked:
+        m.visible(WRITE, obj, desc.name, site)
+    elif desc.atomic or desc.immutable or not desc.locks:
+        if annotation(m, WRITE, obj, desc, site, True):
+            m.visible(WRITE, obj, desc.name, site)
+    else:
+        # As in `_read`: every lock held (for writing) inline, else the full check.
+        cpu = m.current
+        own = type(obj).annotation_locks
+        consts = m.annotation_consts
+        for letter in desc.locks:
+            resolver = own.get(letter)  # `resolve_lock` inline, as in `_read`
+            if resolver is not None:
+                lock = resolver(obj)
+            else:
+                lock = consts.get(letter)
+                if lock is None:
+                    lock = resolve_lock(m, obj, letter)
+            if lock is None or (
+                lock.owner is cpu if not lock.is_rwlock else lock.covers(cpu, True)
+            ):
+                continue
+            if annotation(m, WRITE, obj, desc, site, True):
+                m.visible(WRITE, obj, desc.name, site)
+            break
+        else:
+            if m.schedule_covered:
+                m.visible(WRITE, obj, desc.name, site)
+    if m.races_on:
+        races = m.races
+        races.plain(m.current, obj, desc, True, site)
 
 
 def resolve_lock(m: Any, obj: Any, letter: str) -> Any:

@@ -3,10 +3,12 @@
 # what is typed is where fields live and the CPU, machine and spin-state locals.
 cimport cython
 from uvmsim.machine.core cimport CPU, Machine
-from uvmsim.simulate.spin cimport MutexState
+from uvmsim.simulate.spin cimport MutexState, SpinMutexes
+from uvmsim.simulate.stats cimport CpuTime, LockStat
 
 cdef class TimedEngine:
-    cdef public object costs, rng, mutexes, max_ops, max_cycles, max_visible, ops_done
+    cdef public SpinMutexes mutexes
+    cdef public object costs, rng, max_ops, max_cycles, max_visible, ops_done
     cdef public object stats, profile, _fold, _tracing, _epoch
     cdef public object _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
     cdef public object _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
@@ -16,10 +18,10 @@ cdef class TimedEngine:
     cdef dict __dict__
 
     @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=list, cpus=list, tokens=list,
-                   states=dict, st=MutexState, idx=Py_ssize_t)
+                   states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime)
     cpdef choose(self, Machine machine, current)
 
-    @cython.locals(st=MutexState)
+    @cython.locals(st=MutexState, ls=LockStat, ss=LockStat)
     cpdef _after(self, Machine machine, CPU c, tuple op)
 
     @cython.locals(idx=Py_ssize_t)

@@ -367,8 +367,10 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             hold = now - st.acq_time
             if st.ls is None:  # released without an acquisition this engine saw
                 st.ls, st.ss = self.stats.lock(obj.lock_class, "")
-            st.ls.hold_cycles += hold
-            st.ss.released(hold)
+            ls = st.ls
+            ss = st.ss
+            ls.hold_cycles += hold
+            ss.released(hold)
             if self._tracing:
                 self.profile.span(c.index, obj.lock_class, st.acq_time, hold)
             st.last_holder = c.index

@@ -1,5 +1,19 @@
 # Cython declarations for spin.py (compiled build only; the .py stays the one source).
+cimport cython
+
 cdef class MutexState:
     cdef public object mutex, ready, acq_time, ls, ss
     cdef public list queue
     cdef public Py_ssize_t reserved, holder, last_holder
+
+# The spin model is a C type too: the engine calls `state` and `hand_off` as C methods.
+cdef class SpinMutexes:
+    cdef public object fifo, handoff, rng, push
+    cdef public dict _states
+    cdef dict __dict__
+
+    @cython.locals(st=MutexState)
+    cpdef MutexState state(self, m)
+
+    @cython.locals(q=list, pos=Py_ssize_t, k=Py_ssize_t, idx=Py_ssize_t)
+    cpdef hand_off(self, MutexState st, now)

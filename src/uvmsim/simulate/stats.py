@@ -24,16 +24,70 @@ class Histogram:
         return {f"<{1 << b}": n for b, n in sorted(self.counts.items())}
 
 
-@dataclass
 class LockStat:
-    acquisitions: int = 0
-    contended: int = 0
-    wait_cycles: float = 0.0
-    wait_max: float = 0.0
-    hold_cycles: float = 0.0
-    hold_max: float = 0.0
-    handoffs: int = 0
-    wait_hist: Histogram = field(default_factory=Histogram)
+    """One lock class's or acquisition site's statistics.
+
+    A slotted class rather than a dataclass: the engine updates one on every acquisition and
+    release, and a compiled build makes it a C type (stats.pxd), its counters struct fields.
+    """
+
+    __slots__ = (
+        "acquisitions",
+        "contended",
+        "handoffs",
+        "hold_cycles",
+        "hold_max",
+        "wait_cycles",
+        "wait_hist",
+        "wait_max",
+    )
+
+    def __init__(
+        self,
+        acquisitions: int = 0,
+        contended: int = 0,
+        wait_cycles: float = 0.0,
+        wait_max: float = 0.0,
+        hold_cycles: float = 0.0,
+        hold_max: float = 0.0,
+        handoffs: int = 0,
+        wait_hist: Histogram | None = None,
+    ):
+        self.acquisitions = acquisitions
+        self.contended = contended
+        self.wait_cycles = wait_cycles
+        self.wait_max = wait_max
+        self.hold_cycles = hold_cycles
+        self.hold_max = hold_max
+        self.handoffs = handoffs
+        self.wait_hist = Histogram() if wait_hist is None else wait_hist
+
+    def _fields(self) -> tuple:
+        return (
+            self.acquisitions,
+            self.contended,
+            self.wait_cycles,
+            self.wait_max,
+            self.hold_cycles,
+            self.hold_max,
+            self.handoffs,
+            self.wait_hist,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
+    def __repr__(self) -> str:
+        return (
+            f"LockStat(acquisitions={self.acquisitions!r}, contended={self.contended!r}, "
+            f"wait_cycles={self.wait_cycles!r}, wait_max={self.wait_max!r}, "
+            f"hold_cycles={self.hold_cycles!r}, hold_max={self.hold_max!r}, "
+            f"handoffs={self.handoffs!r}, wait_hist={self.wait_hist!r})"
+        )
 
     def acquired(self, wait: float, handoff: bool) -> None:
         self.acquisitions += 1
@@ -67,12 +121,37 @@ class LockStat:
         }
 
 
-@dataclass
 class CpuTime:
-    user: float = 0.0
-    system: float = 0.0
-    spin: float = 0.0
-    idle: float = 0.0
+    """One CPU's user, system, spin and idle cycles (a slotted class, as `LockStat`: the
+    engine adds to one on every operation)."""
+
+    __slots__ = ("idle", "spin", "system", "user")
+
+    def __init__(
+        self, user: float = 0.0, system: float = 0.0, spin: float = 0.0, idle: float = 0.0
+    ):
+        self.user = user
+        self.system = system
+        self.spin = spin
+        self.idle = idle
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.user, self.system, self.spin, self.idle) == (
+            other.user,  # type: ignore[attr-defined]
+            other.system,  # type: ignore[attr-defined]
+            other.spin,  # type: ignore[attr-defined]
+            other.idle,  # type: ignore[attr-defined]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"CpuTime(user={self.user!r}, system={self.system!r}, spin={self.spin!r}, "
+            f"idle={self.idle!r})"
+        )
 
     def to_json(self) -> dict:
         return {

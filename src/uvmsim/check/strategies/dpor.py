@@ -28,7 +28,6 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from uvmsim.check.ops import Key, dependent, op_key
@@ -42,31 +41,67 @@ from uvmsim.machine import Engine, Execution
 from uvmsim.machine.engines import StopExecution
 
 
-@dataclass(slots=True)
 class Node:
     """The state before one step of the current execution.
 
     `backtrack` and `done` are source-DPOR's; `wut` (the wakeup tree without the branch being
     explored) is optimal DPOR's.  Nodes above a subtree's root (its prefix) only record what
     race analysis needs: `enabled`, `ops`, `chosen`, `lock`.
+
+    A slotted class with its own `__init__` rather than a dataclass: one is made per step an
+    execution adds, and a compiled build makes it a C type (dpor.pxd).
     """
 
-    enabled: tuple[int, ...]
-    ops: dict[int, Key]  # pending operation of every live CPU
-    sleep: dict[int, Key]  # CPUs asleep here, with the operation they sleep on
-    chosen: int = -1
-    backtrack: set[int] = field(default_factory=set)
-    done: set[int] = field(default_factory=set)
-    preemptions: int = 0  # preemptions on the path up to (not including) this step
-    lock: tuple[LockState, bool] = NO_LOCK  # `races.lock_before` of the chosen operation
-    wut: list = field(default_factory=list)
-    foreign: frozenset[int] = frozenset()  # sleepers from above a subtree's root (split runs)
+    __slots__ = (
+        "backtrack",
+        "chosen",
+        "done",
+        "enabled",
+        "foreign",
+        "lock",
+        "ops",
+        "preemptions",
+        "sleep",
+        "wut",
+    )
+
+    def __init__(
+        self,
+        enabled: tuple[int, ...],
+        ops: dict[int, Key],  # pending operation of every live CPU
+        sleep: dict[int, Key],  # CPUs asleep here, with the operation they sleep on
+        chosen: int = -1,
+        backtrack: set[int] | None = None,
+        done: set[int] | None = None,
+        preemptions: int = 0,  # preemptions on the path up to (not including) this step
+        lock: tuple[LockState, bool] = NO_LOCK,  # `races.lock_before` of the chosen operation
+        wut: list | None = None,
+        foreign: frozenset[int] = frozenset(),  # sleepers from above a subtree's root (split)
+    ):
+        self.enabled = enabled
+        self.ops = ops
+        self.sleep = sleep
+        self.chosen = chosen
+        self.backtrack = set() if backtrack is None else backtrack
+        self.done = set() if done is None else done
+        self.preemptions = preemptions
+        self.lock = lock
+        self.wut = [] if wut is None else wut
+        self.foreign = foreign
+
+    def __repr__(self) -> str:
+        return (
+            f"Node(enabled={self.enabled!r}, ops={self.ops!r}, sleep={self.sleep!r}, "
+            f"chosen={self.chosen!r}, backtrack={self.backtrack!r}, done={self.done!r}, "
+            f"preemptions={self.preemptions!r}, lock={self.lock!r}, wut={self.wut!r}, "
+            f"foreign={self.foreign!r})"
+        )
 
 
 _NONE: frozenset[int] = frozenset()
 
 
-class _Engine(Engine):
+class _Engine:  # an Engine (registered below: a compiled build makes it a C type)
     """Replays the prefix of the stack, then extends it; records a Node per step.
 
     `choose` runs once per visible step of every execution, most of them replayed: the
@@ -85,6 +120,12 @@ class _Engine(Engine):
         # that verifies replays, checks the operation its CPU posts.
         self.replay = [nodes[k].chosen for k in range(known)]
         self.fast = known if known < replay_len else replay_len - 1
+
+    def begin(self, machine: Any) -> None:
+        return
+
+    def end(self, machine: Any) -> None:
+        return
 
     def choose(self, machine: Any, current: Any) -> Any:
         step = len(machine.schedule)
@@ -243,44 +284,10 @@ class DporSearch(PrefixSearch):
 
         Called for every step an execution adds (the hottest code of the search after the
         machine's): the usual case, nothing asleep and one branch explored at the previous
-        node, takes no sleep-set work.
+        node, takes no sleep-set work.  The work is `_new_node`'s (a module function, whose
+        locals a compiled build types).
         """
-        nodes = self.nodes
-        if enabled is None:
-            enabled = tuple([c.index for c in machine.cpus if c.runnable])
-        if step == 0:
-            ops = {c.index: op_key(c.op) for c in machine.cpus if not c.done}
-            sleep0 = dict(self.root_sleep) if self.root == 0 else {}
-            return Node(enabled, ops, sleep0, -1, set(), set(), 0, NO_LOCK, [], _NONE)
-        # Only the CPU that ran the last step has a new pending operation (or finished).
-        prev = nodes[step - 1]
-        p = prev.chosen
-        ops = prev.ops.copy()
-        ran = machine.cpus[p]
-        if ran.done:
-            ops.pop(p, None)
-        else:
-            ops[p] = op_key(ran.op)
-        foreign = _NONE
-        root = self.root
-        if step > root:
-            if prev.sleep or len(prev.done) > 1:
-                sleep = self.next_sleep(prev)
-                if prev.foreign:
-                    foreign = frozenset(q for q in prev.foreign if q in sleep)
-            else:
-                sleep = {}
-        elif step == root:
-            sleep = dict(self.root_sleep)
-            foreign = frozenset(sleep)
-        else:
-            sleep = {}  # above the root: not this search's to use
-        pre = prev.preemptions
-        if step >= 2:  # did running p at step-1 preempt the CPU of step-2?
-            pp = nodes[step - 2].chosen
-            if p != pp and pp in prev.enabled:
-                pre += 1
-        return Node(enabled, ops, sleep, -1, set(), set(), pre, NO_LOCK, [], foreign)
+        return _new_node(self, machine, step, enabled)
 
     def follow(self, node: Node) -> int | None:
         """The CPU a guide (optimal DPOR's wakeup sequence) says to run at `node`, if any."""
@@ -509,6 +516,48 @@ class Dpor(DporSearch):
         return None
 
 
+def _new_node(x: DporSearch, machine: Any, step: int, enabled: tuple[int, ...] | None) -> Node:
+    """`DporSearch.new_node`."""
+    nodes = x.nodes
+    cpus = machine.cpus
+    if enabled is None:
+        enabled = tuple([c.index for c in cpus if c.runnable])
+    if step == 0:
+        ops = {c.index: op_key(c.op) for c in cpus if not c.done}
+        sleep0 = dict(x.root_sleep) if x.root == 0 else {}
+        return Node(enabled, ops, sleep0, -1, set(), set(), 0, NO_LOCK, [], _NONE)
+    # Only the CPU that ran the last step has a new pending operation (or finished).
+    prev = nodes[step - 1]
+    p = prev.chosen
+    ops = prev.ops.copy()
+    ran = cpus[p]
+    if ran.done:
+        ops.pop(p, None)
+    else:
+        ops[p] = op_key(ran.op)
+    foreign = _NONE
+    root = x.root
+    if step > root:
+        if prev.sleep or len(prev.done) > 1:
+            sleep = x.next_sleep(prev)
+            if prev.foreign:
+                # A list, not a generator: a compiled function cannot hold a closure.
+                foreign = frozenset([q for q in prev.foreign if q in sleep])
+        else:
+            sleep = {}
+    elif step == root:
+        sleep = dict(x.root_sleep)
+        foreign = frozenset(sleep)
+    else:
+        sleep = {}  # above the root: not this search's to use
+    pre = prev.preemptions
+    if step >= 2:  # did running p at step-1 preempt the CPU of step-2?
+        pp = nodes[step - 2].chosen
+        if p != pp and pp in prev.enabled:
+            pre += 1
+    return Node(enabled, ops, sleep, -1, set(), set(), pre, NO_LOCK, [], foreign)
+
+
 def _add_initial(
     backtrack: set[int], done: set[int], enabled: tuple[int, ...], usable: list[int], q: int
 ) -> None:
@@ -528,3 +577,6 @@ def _preempts(nodes: list[Node], k: int, cpu: int) -> int:
         return 0
     prev = nodes[k - 1].chosen
     return int(cpu != prev and prev in nodes[k].enabled)
+
+
+Engine.register(_Engine)
