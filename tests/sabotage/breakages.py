@@ -93,8 +93,8 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "lockstat hold times halved",
         "src/uvmsim/simulate/engine.py",
-        "            st.ls.hold_cycles += hold\n            st.ss.released(hold)\n",
-        "            st.ls.hold_cycles += hold / 2\n            st.ss.released(hold / 2)\n",
+        "            ls.hold_cycles += hold\n            ss.released(hold)\n",
+        "            ls.hold_cycles += hold / 2\n            ss.released(hold / 2)\n",
         ("tests/simulate/test_theory.py::test_littles_law_against_an_independent_census",),
     ),
     Breakage(
