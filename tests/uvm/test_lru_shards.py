@@ -5,7 +5,7 @@ otherwise; that one shard is the model as before (names, digests); how memory an
 split into domains and that allocations prefer the CPU's own; the lock traffic it changes
 (FreeBSD's batches per domain, Linux's relock when a batch crosses lruvecs); the
 pagedaemon's round over every shard against the global targets; that the checker holds on
-two shards; and that the timed engine's LRU figures sum the shards.
+two shards; and that the timed engine's lockstat row `pageqlock` is every shard's.
 """
 
 from collections import Counter
@@ -15,7 +15,9 @@ import pytest
 from uvmsim.machine import InputError, peek
 from uvmsim.machine.core import MTX_ENTER, MTX_TRY
 from uvmsim.protocols import PROTOCOLS
+from uvmsim.review import compare
 from uvmsim.runs.check import CheckSpec, run_check
+from uvmsim.runs.simulate import simulate
 from uvmsim.uvm import uvm_page as up
 from uvmsim.uvm.uvm import cpu_domain, uvm
 from uvmsim.uvm.uvm_amap import amap_lock, amap_lookup, amap_unlock
@@ -209,3 +211,16 @@ def test_two_shards_hold_on_the_checker(monkeypatch, base, scenario):
     res = run_check(CheckSpec(protocol=name, scenario=scenario, max_executions=300))
     assert res.failure is None, res.failure.render()
     assert res.coverage.executions > 1
+
+
+def test_the_timed_engines_lockstat_row_is_every_shards(monkeypatch):
+    # the shards are one lock class: the simulator's (and compare's) `pageqlock` row counts
+    # the acquisitions of all of them, and no per-shard row appears
+    name = _sharded(monkeypatch, "freebsd-batch", 4, pqbatch_size=2)  # batches that flush
+    r = simulate("make", PROTOCOLS[name], 4, ops=40)
+    assert r.locks["pageqlock"]["acquisitions"] > 0
+    assert not [k for k in r.locks if k.startswith("pageqlock.")]
+    assert (
+        compare._lock_total(r, "pageqlock", "acquisitions")
+        == (r.locks["pageqlock"]["acquisitions"])
+    )

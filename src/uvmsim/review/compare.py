@@ -7,7 +7,7 @@ of that protocol (a surprise is a disagreement, reported and counted in the exit
 
 The simulator part is R8's measurement (review/measured.py) taken per protocol instead of
 per pair: the make kernel build in its steady state at each CPU count, with the LRU lock's
-(the pageq lock's, summed over any shards: locks named `pageqlock*`), the free-page lock's
+(the pageq lock class's, which is every shard's `pageqlock.<i>`), the free-page lock's
 and all locks' spin share, the whole build's real time and its fault throughput, and the
 gain in real time over the baseline.  At the band's CPU counts the gain is also taken at
 both ends of every unfitted parameter's range, as R8 does, so each protocol has its band.
@@ -35,7 +35,7 @@ from uvmsim.scenarios.findings import classify
 DEFAULT_PROTOCOLS = ("seed", "openbsd-2026", "netbsd-intent", "freebsd-batch", "linux-lruvec")
 DEFAULT_CPUS = (16, 32, 64, 80, 128)
 MAX_CPUS = 1024
-LRU_LOCK = "pageqlock"  # the LRU (page queue) lock; a sharded design names `pageqlock.<i>`
+LRU_LOCK = "pageqlock"  # the LRU (page queue) lock class; shards `pageqlock.<i>` are of it
 FREE_LOCK = "fpageqlock"
 
 
@@ -217,18 +217,15 @@ class BuildRuns:
         return build_gains(self.run(base, n, seed, **opts), mine, self.bounds.build_pages)["real"]
 
 
-def _lock_total(r: Any, prefix: str, stat: str) -> int:
-    """`stat` summed over the lock named `prefix` and its shards (`prefix.<i>`)."""
-    return sum(
-        s.get(stat, 0)
-        for name, s in r.locks.items()
-        if name == prefix or name.startswith(prefix + ".")
-    )
+def _lock_total(r: Any, lock_class: str, stat: str) -> int:
+    """`stat` of a lock class (a sharded design's `pageqlock.<i>` are one class, so its row
+    is every shard's together)."""
+    return r.locks.get(lock_class, {}).get(stat, 0)
 
 
-def _share(r: Any, prefix: str) -> float:
-    """% of CPU time spent waiting for the lock named `prefix` (and its shards)."""
-    return 100 * _lock_total(r, prefix, "wait_cycles") / (sum(r.cpu_time.values()) or 1)
+def _share(r: Any, lock_class: str) -> float:
+    """% of CPU time spent waiting for a lock class."""
+    return 100 * _lock_total(r, lock_class, "wait_cycles") / (sum(r.cpu_time.values()) or 1)
 
 
 def build_points(runs: BuildRuns, base: Protocol, proto: Protocol, cpus: tuple[int, ...]) -> list:

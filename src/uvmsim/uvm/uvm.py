@@ -182,7 +182,7 @@ def pg_pagequeues(pg: Any) -> pagequeues:
 @inline
 def pageq_lock_of(pg: Any) -> Any:
     """The pageq lock guarding `pg`'s queue: `uvm.pageqlock`, or its shard's."""
-    return uvm.pagequeues[pg.__dict__["shard"]].lock
+    return pg_pagequeues(pg).lock
 
 
 def scanned_pagequeues() -> pagequeues:
@@ -207,7 +207,9 @@ def current_pageq_lock() -> Any:
 @inline
 def uvm_lock_pageq() -> None:
     """`uvm_lock_pageq()`: mtx_enter(&uvm.pageqlock) (sharded: see `current_pageq_lock`)."""
-    lock = current_pageq_lock()
+    lock = uvm.pageqlock  # None only when sharded
+    if lock is None:
+        lock = current_pageq_lock()
     if lock is not None:
         mtx_enter(lock)
 
@@ -215,7 +217,9 @@ def uvm_lock_pageq() -> None:
 @inline
 def uvm_unlock_pageq() -> None:
     """`uvm_unlock_pageq()`: mtx_leave(&uvm.pageqlock) (sharded: see `current_pageq_lock`)."""
-    lock = current_pageq_lock()
+    lock = uvm.pageqlock  # None only when sharded
+    if lock is None:
+        lock = current_pageq_lock()
     if lock is not None:
         mtx_leave(lock)
 
