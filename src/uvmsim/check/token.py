@@ -163,7 +163,8 @@ def decode(token: str) -> dict:
         raise InputError("replay token: its contents are not a JSON object")
     if doc.get("uvmsim") != __version__:
         made = doc.get("uvmsim")
-        made = made if isinstance(made, str) and len(made) < 40 else "an unknown version"
+        ok = isinstance(made, str) and len(made) < 40 and made.isprintable()
+        made = made if ok else "an unknown version"  # the error stays one printable line
         raise InputError(
             f"replay token: made by uvmsim {made}, this is uvmsim {__version__}; "
             "replay it with that version"
