@@ -3,9 +3,15 @@
 # struct instead of slots or a __dict__), so values and results are the same.
 cimport cython
 
+# The timed engine reads and writes `clock` on every operation: a C double.  Its values are
+# the same numbers as pure Python's (an int clock there: cycle counts stay far below 2**53,
+# where every integer is a double), and every output rounds them.
 cdef class CPU:
-    cdef public object args, blocker, clock, done, fn, greenlet, index, ipl, local
-    cdef public object mutexes, name, op, runnable, rwlocks, vc, want, work_cycles
+    cdef public object args, blocker, fn, greenlet, ipl, local
+    cdef public object mutexes, name, op, rwlocks, vc, want, work_cycles
+    cdef public double clock
+    cdef public Py_ssize_t index
+    cdef public bint done, runnable
 
 cdef class Machine:
     cdef public object engine, _engine_choose, analyses, max_steps, record

@@ -21,10 +21,10 @@ only runs when a CPU finishes or the execution halts on a failure.
 from __future__ import annotations
 
 import contextlib
-import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from sys import _getframe
 from typing import TYPE_CHECKING, Any
 
 import greenlet
@@ -607,7 +607,7 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
         if cycles is not None:
             m.current.work_cycles = cycles
         # `call_site` inline: workloads do this on every think and hold.
-        f = sys._getframe(0)
+        f = _getframe(0)
         codes = _inline_codes
         while id(f.f_code) in codes:
             f = f.f_back

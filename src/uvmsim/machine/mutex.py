@@ -15,14 +15,14 @@ timed engine charges the wait as spin time.
 
 from __future__ import annotations
 
-import sys
+from sys import _getframe
 from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE, MTX_TRY, fail
-from uvmsim.machine.sites import call_site, format_site
+from uvmsim.machine.sites import _inline_codes, call_site, format_site
 from uvmsim.machine.spl import IPL_NONE
 
 
@@ -99,8 +99,8 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
 def mtx_enter(m: Mutex) -> None:
     """`mtx_enter`: spin until the mutex is free, then own it (recursion panics)."""
     # `call_site` and `_acquired` inline: this runs on every lock acquisition.
-    f = sys._getframe(0)
-    codes = _sites._inline_codes
+    f = _getframe(0)
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
@@ -148,8 +148,8 @@ def mtx_enter_try(m: Mutex) -> int:
 def mtx_leave(m: Mutex) -> None:
     """`mtx_leave`: release a mutex this CPU owns, restoring the IPL it saved."""
     # `call_site` and `release` inline: this runs on every lock release.
-    f = sys._getframe(0)
-    codes = _sites._inline_codes
+    f = _getframe(0)
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
@@ -209,8 +209,8 @@ def mtx_owned(m: Mutex) -> bool:
 
 
 def _caller_name() -> str:
-    f = sys._getframe(0)
-    codes = _sites._inline_codes
+    f = _getframe(0)
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     return f.f_code.co_name

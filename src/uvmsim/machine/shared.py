@@ -27,7 +27,6 @@ exactly as in C.
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable
 from sys import _getframe
 from typing import Any, ClassVar
@@ -36,6 +35,7 @@ from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.failure import InputError
+from uvmsim.machine.sites import _inline_codes
 
 LOCK_LETTERS = frozenset("LQFo")
 PLAIN_LETTERS = {
@@ -108,7 +108,7 @@ class Shared:
 def _read(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain read (`m_access` inline, for the usual cases)."""
     f = _getframe(0)
-    codes = _sites._inline_codes
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
@@ -149,7 +149,7 @@ def _read(desc: Shared, m: Any, obj: Any) -> None:
 def _write(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain write (`m_access` inline, as `_read`)."""
     f = _getframe(0)
-    codes = _sites._inline_codes
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
@@ -206,7 +206,7 @@ def m_access(
     m: Any, kind: str, obj: Any, desc: Shared, f: Any, annotation_check: bool = True
 ) -> None:
     """The visible-operation path of a plain read or write of a Shared field."""
-    codes = _sites._inline_codes
+    codes = _inline_codes
     while id(f.f_code) in codes:
         f = f.f_back
     site = (f.f_code, f.f_lasti)
@@ -343,7 +343,7 @@ def unlocked_read(obj: Any, field: str) -> Any:
     m = _core._running
     if m is not None:
         desc = _find_desc(type(obj), field)
-        m_access(m, READ, obj, desc, sys._getframe(0), annotation_check=False)
+        m_access(m, READ, obj, desc, _getframe(0), annotation_check=False)
     return obj.__dict__[field]
 
 
@@ -361,8 +361,8 @@ def racy_read(obj: Any, field: str) -> Any:
     """
     m = _core._running
     if m is not None:
-        f = sys._getframe(0)
-        codes = _sites._inline_codes
+        f = _getframe(0)
+        codes = _inline_codes
         while id(f.f_code) in codes:
             f = f.f_back
         m.visible(READ, obj, _find_desc(type(obj), field).name, (f.f_code, f.f_lasti))

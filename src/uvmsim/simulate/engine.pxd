@@ -10,23 +10,28 @@ cdef class TimedEngine:
     cdef public SpinMutexes mutexes
     cdef public object costs, rng, max_ops, max_cycles, max_visible, ops_done
     cdef public object stats, profile, _fold, _tracing, _epoch
-    cdef public object _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
-    cdef public object _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
+    cdef public double _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
+    cdef public double _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
     cdef public dict _work, _states, _site_stats, _rw_acq
     cdef public list _times, _heap, _token
-    cdef public object _prev, _prev_op, _prev_start, _prev_gap
+    cdef public object _prev, _prev_op
+    cdef public double _prev_start, _prev_gap
     cdef dict __dict__
 
     @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=list, cpus=list, tokens=list,
-                   states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime)
+                   states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime, top=tuple,
+                   op=tuple, t=double, clock=double, gap=double, cost=double, ahead=bint,
+                   token=Py_ssize_t, prio=Py_ssize_t, lines=dict, d=dict)
     cpdef choose(self, Machine machine, current)
 
-    @cython.locals(st=MutexState, ls=LockStat, ss=LockStat)
+    @cython.locals(st=MutexState, ls=LockStat, ss=LockStat, now=double, wait=double,
+                   hold=double, handoff=bint)
     cpdef _after(self, Machine machine, CPU c, tuple op)
 
-    @cython.locals(idx=Py_ssize_t)
-    cpdef _push(self, CPU c, t, prio=*)
+    @cython.locals(idx=Py_ssize_t, token=Py_ssize_t)
+    cpdef _push(self, CPU c, double t, prio=*)
 
-    cpdef _push_index(self, Py_ssize_t idx, t, prio)
+    @cython.locals(token=Py_ssize_t)
+    cpdef _push_index(self, Py_ssize_t idx, double t, prio)
 
-    cpdef _spin(self, MutexState st, CPU c, t)
+    cpdef _spin(self, MutexState st, CPU c, double t)

@@ -77,7 +77,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
     ):
         self.costs = costs
         self.rng = random.Random(seed)
-        self.mutexes = SpinMutexes(discipline, costs.handoff, self.rng, self._push_index)
+        self.mutexes = SpinMutexes(discipline, costs.handoff, self.rng)
         self.max_ops = max_ops
         self.max_cycles = max_cycles
         self.max_visible = max_visible
@@ -257,14 +257,15 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                     lines[field] = idx
                 times.system += cost
             elif kind is WORK:
-                cost = c.work_cycles
-                if cost is None:
+                named = c.work_cycles  # None: priced by its name
+                if named is None:
                     name = op[2]
-                    cost = self._work.get(name)
-                    if cost is None:
-                        cost = self._work[name] = self.costs.work(name)
+                    named = self._work.get(name)
+                    if named is None:
+                        named = self._work[name] = self.costs.work(name)
                 else:
                     c.work_cycles = None
+                cost = named
                 if op[2] == "user":
                     times.user += cost
                 else:
@@ -340,10 +341,17 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             if obj.owner is c:  # acquired (a try may have failed)
                 st = self._states.get(id(obj)) or self.mutexes.state(obj)
                 wait = self._prev_gap  # it spun from its arrival until `start`
-                entry = self._site_stats.get((id(site[0]), site[1], obj.lock_class))
-                if entry is None:
-                    entry = self._lockstats(obj.lock_class, site)
-                _code, ls, ss = entry
+                code = site[0]
+                if code is st.site_code and site[1] == st.site_offset:
+                    ls = st.ls  # taken where it was taken last
+                    ss = st.ss
+                else:
+                    entry = self._site_stats.get((id(code), site[1], obj.lock_class))
+                    if entry is None:
+                        entry = self._lockstats(obj.lock_class, site)
+                    _code, ls, ss = entry
+                    st.site_code = code
+                    st.site_offset = site[1]
                 handoff = st.last_holder >= 0 and st.last_holder != c.index
                 # The class's counts, maxima and histogram are its sites' (`SimStats.finish`);
                 # only its float sums are streamed, in the order they always were.
@@ -367,6 +375,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             hold = now - st.acq_time
             if st.ls is None:  # released without an acquisition this engine saw
                 st.ls, st.ss = self.stats.lock(obj.lock_class, "")
+                st.site_code = None
             ls = st.ls
             ss = st.ss
             ls.hold_cycles += hold
@@ -377,6 +386,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             st.holder = -1
             if st.queue:  # someone spins for it
                 self.mutexes.hand_off(st, now)
+                self._push_index(st.reserved, st.ready, 0)
         elif kind is RW_ENTER or kind is RW_TRY:
             if obj.writer is c or c in obj.readers:
                 wait = self._prev_gap  # it slept from its request until `start`
@@ -399,7 +409,9 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 else:
                     st = self._states.get(id(field)) or self.mutexes.state(field)
                     st.last_holder = c.index
-                    self.mutexes.hand_off(st, now)
+                    if st.queue:
+                        self.mutexes.hand_off(st, now)
+                        self._push_index(st.reserved, st.ready, 0)
         elif kind is WAKEUP:
             for cpu in machine.cpus:
                 if not cpu.done and cpu.op[0] is RESUME and cpu.runnable:

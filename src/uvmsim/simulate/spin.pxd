@@ -2,18 +2,20 @@
 cimport cython
 
 cdef class MutexState:
-    cdef public object mutex, ready, acq_time, ls, ss
+    cdef public object mutex, ls, ss, site_code, site_offset
+    cdef public double ready, acq_time
     cdef public list queue
     cdef public Py_ssize_t reserved, holder, last_holder
 
 # The spin model is a C type too: the engine calls `state` and `hand_off` as C methods.
 cdef class SpinMutexes:
-    cdef public object fifo, handoff, rng, push
+    cdef public object fifo, rng
+    cdef public double handoff
     cdef public dict _states
     cdef dict __dict__
 
     @cython.locals(st=MutexState)
     cpdef MutexState state(self, m)
 
-    @cython.locals(q=list, pos=Py_ssize_t, k=Py_ssize_t, idx=Py_ssize_t)
-    cpdef hand_off(self, MutexState st, now)
+    @cython.locals(q=list, pos=Py_ssize_t, k=Py_ssize_t, idx=Py_ssize_t, ready=double)
+    cpdef hand_off(self, MutexState st, double now)

@@ -11,7 +11,6 @@ longest waiting (a ticket lock).  Nobody barges in while a hand-off is in flight
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
 from uvmsim.machine.failure import InputError
@@ -31,6 +30,8 @@ class MutexState:
         "queue",
         "ready",
         "reserved",
+        "site_code",
+        "site_offset",
         "ss",
     )
 
@@ -47,20 +48,20 @@ class MutexState:
         # site, found once per acquisition instead of once per release.
         self.ls: Any = None
         self.ss: Any = None
+        # The site (code, offset) those statistics belong to: a mutex taken again where it
+        # was last taken (most acquisitions) finds its statistics without a table lookup.
+        self.site_code: Any = None
+        self.site_offset = -1
 
 
 class SpinMutexes:
-    """Every spin mutex of one run, and the hand-off rule (see the module docstring).
-
-    `push(cpu_index, time, prio)` is the engine's: it puts a CPU back on the clock heap.
-    """
+    """Every spin mutex of one run, and the hand-off rule (see the module docstring)."""
 
     def __init__(
         self,
         discipline: str,
         handoff: float,
         rng: random.Random,
-        push: Callable[[int, float, int], None],
     ) -> None:
         if discipline not in DISCIPLINES:
             raise InputError(
@@ -69,7 +70,6 @@ class SpinMutexes:
         self.fifo = discipline == "fifo"
         self.handoff = handoff
         self.rng = rng
-        self.push = push
         self._states: dict[int, MutexState] = {}
 
     def state(self, m: Any) -> MutexState:
@@ -79,7 +79,11 @@ class SpinMutexes:
         return st
 
     def hand_off(self, st: MutexState, now: float) -> None:
-        """The mutex is free at `now`: give it to one spinner after the hand-off delay."""
+        """The mutex is free at `now`: promise it to one spinner after the hand-off delay.
+
+        `st.reserved` is then that spinner and `st.ready` when it gets the mutex; the engine
+        puts it back on its clock heap at that time.
+        """
         q = st.queue
         if not q:
             return
@@ -90,4 +94,3 @@ class SpinMutexes:
         ready = max(now, arrival) + self.handoff * k / 2
         st.reserved = idx
         st.ready = ready
-        self.push(idx, ready, 0)

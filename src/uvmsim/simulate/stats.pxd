@@ -1,12 +1,20 @@
 # Cython declarations for stats.py (compiled build only; the .py stays the one source).
 # The counters the timed engine updates on every operation and acquisition are C types.
-# Values stay Python objects (a float sum must add as it does in pure Python).
-cdef class LockStat:
-    cdef public object acquisitions, contended, wait_cycles, wait_max, hold_cycles
-    cdef public object hold_max, handoffs, wait_hist
+# Sums of cycles are C doubles: pure Python adds the same numbers (ints below 2**53 are
+# exact doubles, and an int plus a float is that float sum), and outputs round them.
+cimport cython
 
-    cpdef acquired(self, wait, handoff)
-    cpdef released(self, hold)
+cdef class Histogram:
+    cdef public dict counts
+
+cdef class LockStat:
+    cdef public Py_ssize_t acquisitions, contended, handoffs
+    cdef public double wait_cycles, wait_max, hold_cycles, hold_max
+    cdef public Histogram wait_hist
+
+    @cython.locals(counts=dict)
+    cpdef acquired(self, double wait, bint handoff)
+    cpdef released(self, double hold)
 
 cdef class CpuTime:
-    cdef public object user, system, spin, idle
+    cdef public double user, system, spin, idle

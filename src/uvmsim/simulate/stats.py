@@ -10,15 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
 class Histogram:
-    """Counts per power-of-two bucket of cycles: bucket b holds values in [2^b, 2^(b+1))."""
+    """Counts per power-of-two bucket of cycles: bucket b holds values in [2^b, 2^(b+1)).
 
-    counts: dict[int, int] = field(default_factory=dict)
+    A slotted class (a C type in the compiled build): `LockStat.acquired` adds to its counts
+    on every contended acquisition.
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[int, int] | None = None) -> None:
+        self.counts: dict[int, int] = {} if counts is None else counts
 
     def add(self, value: float) -> None:
         b = int(value).bit_length()
         self.counts[b] = self.counts.get(b, 0) + 1
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.counts == other.counts  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
+    def __repr__(self) -> str:
+        return f"Histogram(counts={self.counts!r})"
 
     def to_json(self) -> dict[str, int]:
         return {f"<{1 << b}": n for b, n in sorted(self.counts.items())}
@@ -96,7 +112,10 @@ class LockStat:
             self.wait_cycles += wait
             if wait > self.wait_max:
                 self.wait_max = wait
-            self.wait_hist.add(wait)
+            # Histogram.add inline: this runs on every contended acquisition.
+            counts = self.wait_hist.counts
+            b = int(wait).bit_length()
+            counts[b] = counts.get(b, 0) + 1
         if handoff:
             self.handoffs += 1
 
