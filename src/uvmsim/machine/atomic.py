@@ -28,9 +28,11 @@ def _atomic(obj: Any, field: str, frame: Any) -> None:
     # `frame_site` and the descriptor cache inline: this runs on every atomic operation.
     f = frame
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     cpu = m.current
     desc = _descs.get((type(obj), field)) or _find_desc(type(obj), field)
     if m.analyses.annotations:

@@ -15,15 +15,20 @@ cdef class CPU:
 
 cdef class Machine:
     cdef public object engine, _engine_choose, analyses, max_steps, record
-    cdef public object schedule_covered, cpus, current, schedule, trace, failure, halted
-    cdef public object locks_held, annotation_locks, annotation_consts, step_checks
+    cdef public object schedule_covered, trace, failure
+    cdef public object annotation_locks, annotation_consts, step_checks
     cdef public object quiescent_checks, end_checks, sleepers, witness, races, driver
-    cdef public object _priming, _special, races_on, input_error, stopped
+    cdef public object input_error
+    # Read on every visible operation (the running CPU, the schedule) or lock operation.
+    cdef public CPU current
+    cdef public list cpus, schedule
+    cdef public Py_ssize_t locks_held
+    cdef public bint halted, _priming, _special, races_on, stopped
     cdef dict __dict__
 
     @cython.locals(cpu=CPU, nxt=CPU, schedule=list)
     cpdef visible(self, kind, obj, field, site, blocker=*)
 
 # Workloads post a kernel_work on every think and hold time: the machine is a C type there.
-@cython.locals(m=Machine)
+@cython.locals(m=Machine, codes=set)
 cpdef kernel_work(what, obj=*, cycles=*)

@@ -609,9 +609,11 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
         # `call_site` inline: workloads do this on every think and hold.
         f = _getframe(0)
         codes = _inline_codes
-        while id(f.f_code) in codes:
+        fc = f.f_code  # read once per frame: a frame attribute is a lookup
+        while id(fc) in codes:
             f = f.f_back
-        m.visible(WORK, obj, what, (f.f_code, f.f_lasti))
+            fc = f.f_code
+        m.visible(WORK, obj, what, (fc, f.f_lasti))
 
 
 _sites.look_through(globals())  # call sites look through this module's frames

@@ -14,13 +14,13 @@ cdef class Mutex:
 @cython.locals(w=CPU, waiters=list, mine=list)
 cpdef _acquired(Machine mach, CPU cpu, Mutex m, site)
 
-@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list, mine=list)
+@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list, mine=list, codes=set)
 cpdef mtx_enter(Mutex m)
 
 @cython.locals(mach=Machine, cpu=CPU)
 cpdef mtx_enter_try(Mutex m)
 
-@cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list)
+@cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list, codes=set)
 cpdef mtx_leave(Mutex m)
 
 @cython.locals(w=CPU, waiters=list)

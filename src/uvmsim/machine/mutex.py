@@ -101,9 +101,11 @@ def mtx_enter(m: Mutex) -> None:
     # `call_site` and `_acquired` inline: this runs on every lock acquisition.
     f = _getframe(0)
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     mach = _core._running
     cpu = mach.current
     if m.owner is cpu:
@@ -150,9 +152,11 @@ def mtx_leave(m: Mutex) -> None:
     # `call_site` and `release` inline: this runs on every lock release.
     f = _getframe(0)
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     mach = _core._running
     cpu = mach.current
     if m.owner is not cpu:

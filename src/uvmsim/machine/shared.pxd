@@ -10,8 +10,8 @@ cdef class Shared:
     cdef public object atomic, checked, default, immutable, letters, name, qualname
     cdef public tuple locks
 
-@cython.locals(site=tuple, locks=tuple, races=RaceDetector)
+@cython.locals(site=tuple, locks=tuple, races=RaceDetector, codes=set)
 cdef _read(Shared desc, Machine m, obj)
 
-@cython.locals(site=tuple, races=RaceDetector)
+@cython.locals(site=tuple, races=RaceDetector, codes=set)
 cdef _write(Shared desc, Machine m, obj)

@@ -109,9 +109,11 @@ def _read(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain read (`m_access` inline, for the usual cases)."""
     f = _getframe(0)
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     locks = desc.locks
     if not locks:
         # Unchecked, or only `a`/`I`: both allow plain reads.
@@ -150,9 +152,11 @@ def _write(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain write (`m_access` inline, as `_read`)."""
     f = _getframe(0)
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     if not desc.checked:
         m.visible(WRITE, obj, desc.name, site)
     elif desc.atomic or desc.immutable or not desc.locks:
@@ -207,9 +211,11 @@ def m_access(
 ) -> None:
     """The visible-operation path of a plain read or write of a Shared field."""
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    site = (f.f_code, f.f_lasti)
+        fc = f.f_code
+    site = (fc, f.f_lasti)
     if not desc.checked or annotation(m, kind, obj, desc, site, annotation_check):
         m.visible(kind, obj, desc.name, site)
     if m.races_on:
@@ -363,9 +369,11 @@ def racy_read(obj: Any, field: str) -> Any:
     if m is not None:
         f = _getframe(0)
         codes = _inline_codes
-        while id(f.f_code) in codes:
+        fc = f.f_code  # read once per frame: a frame attribute is a lookup
+        while id(fc) in codes:
             f = f.f_back
-        m.visible(READ, obj, _find_desc(type(obj), field).name, (f.f_code, f.f_lasti))
+            fc = f.f_code
+        m.visible(READ, obj, _find_desc(type(obj), field).name, (fc, f.f_lasti))
     return obj.__dict__[field]
 
 

@@ -68,17 +68,21 @@ def call_site() -> tuple:
     """
     f = sys._getframe(0)
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    return (f.f_code, f.f_lasti)
+        fc = f.f_code
+    return (fc, f.f_lasti)
 
 
 def frame_site(f: Any) -> tuple:
     """The site of frame `f`, looking through inline wrappers."""
     codes = _inline_codes
-    while id(f.f_code) in codes:
+    fc = f.f_code  # read once per frame: a frame attribute is a lookup
+    while id(fc) in codes:
         f = f.f_back
-    return (f.f_code, f.f_lasti)
+        fc = f.f_code
+    return (fc, f.f_lasti)
 
 
 def site_line(site: tuple) -> int:

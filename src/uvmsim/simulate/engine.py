@@ -46,6 +46,7 @@ from uvmsim.simulate.stats import CpuTime, LockStat, SimStats
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
+_heapreplace = heapq.heapreplace
 
 
 class TimedEngine:  # an Engine (registered below: a compiled build makes it a C type)
@@ -101,8 +102,8 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         self._wakeup = costs.wakeup
         self._wakeup_latency = costs.wakeup_latency
         self._work: dict[str, Any] = {}  # kernel_work name -> cycles
-        # id(mutex) -> its spin state: the spin model's own table, read without a call.
-        self._states: dict[int, MutexState] = self.mutexes._states
+        # mutex -> its spin state: the spin model's own table, read without a call.
+        self._states: dict[Any, MutexState] = self.mutexes._states
         # (id(code), offset, lock class) -> (code, lock statistics, site statistics)
         self._site_stats: dict[tuple, tuple] = {}
         # (id(rwlock), cpu) -> (acquisition time, lock statistics, site statistics)
@@ -182,7 +183,11 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                     cand = prev
                     t = clock
                 else:
-                    _heappush(heap, (clock, 1, idx, token))
+                    # The top (valid, ahead of it) is the one to run: pushed and popped in
+                    # one step, as push-then-pop would order them.
+                    top = _heapreplace(heap, (clock, 1, idx, token))
+                    cand = cpus[top[2]]
+                    t = top[0]
         states = self._states
         while True:
             if cand is None:
@@ -201,12 +206,12 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             if not c.runnable:
                 # It became blocked after it was queued: someone took its lock first.
                 if kind is MTX_ENTER:
-                    self._spin(states.get(id(op[1])) or self.mutexes.state(op[1]), c, t)
+                    self._spin(states.get(op[1]) or self.mutexes.state(op[1]), c, t)
                 continue  # it sleeps until a release or wakeup pushes it again
             if self.max_cycles is not None and t >= self.max_cycles:
                 raise StopExecution
             if kind is MTX_ENTER or kind is MTX_TRY:
-                st = states.get(id(op[1])) or self.mutexes.state(op[1])
+                st = states.get(op[1]) or self.mutexes.state(op[1])
                 if st.reserved >= 0 and st.reserved != idx:
                     if kind is MTX_TRY:  # try again once the hand-off has landed
                         self._push(c, max(t, st.ready) + 1)
@@ -273,7 +278,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             else:
                 if kind is MTX_ENTER or kind is MTX_TRY:
                     obj = op[1]
-                    st = self._states.get(id(obj)) or self.mutexes.state(obj)
+                    st = self._states.get(obj) or self.mutexes.state(obj)
                     if st.reserved != idx and st.last_holder >= 0:
                         # Uncontended: the line comes from the last holder's cache, k = 1 (a
                         # reserved hand-off already paid c*k/2 in its ready time).
@@ -339,7 +344,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         now = c.clock
         if kind is MTX_ENTER or kind is MTX_TRY:
             if obj.owner is c:  # acquired (a try may have failed)
-                st = self._states.get(id(obj)) or self.mutexes.state(obj)
+                st = self._states.get(obj) or self.mutexes.state(obj)
                 wait = self._prev_gap  # it spun from its arrival until `start`
                 code = site[0]
                 if code is st.site_code and site[1] == st.site_offset:
@@ -371,7 +376,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                         c.index, "wait " + obj.lock_class, self._prev_start - wait, wait
                     )
         elif kind is MTX_LEAVE:
-            st = self._states.get(id(obj)) or self.mutexes.state(obj)
+            st = self._states.get(obj) or self.mutexes.state(obj)
             hold = now - st.acq_time
             if st.ls is None:  # released without an acquisition this engine saw
                 st.ls, st.ss = self.stats.lock(obj.lock_class, "")
@@ -407,7 +412,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 if field.is_rwlock:
                     self._wake(machine, field.waiters, now)
                 else:
-                    st = self._states.get(id(field)) or self.mutexes.state(field)
+                    st = self._states.get(field) or self.mutexes.state(field)
                     st.last_holder = c.index
                     if st.queue:
                         self.mutexes.hand_off(st, now)

@@ -36,7 +36,6 @@ class MutexState:
     )
 
     def __init__(self, mutex: Any) -> None:
-        # Holding the mutex keeps its id() from being reused by another mutex of this run.
         self.mutex = mutex
         self.queue: list[tuple[int, float]] = []  # (cpu, arrival time), arrival order
         self.reserved = -1  # the CPU a hand-off is in flight to
@@ -70,12 +69,13 @@ class SpinMutexes:
         self.fifo = discipline == "fifo"
         self.handoff = handoff
         self.rng = rng
-        self._states: dict[int, MutexState] = {}
+        # Keyed by the mutex itself (identity: a mutex has no __eq__), which keeps it alive.
+        self._states: dict[Any, MutexState] = {}
 
     def state(self, m: Any) -> MutexState:
-        st = self._states.get(id(m))
+        st = self._states.get(m)
         if st is None:
-            st = self._states[id(m)] = MutexState(m)
+            st = self._states[m] = MutexState(m)
         return st
 
     def hand_off(self, st: MutexState, now: float) -> None:
