@@ -364,13 +364,29 @@ def _growth_run(scenario: str, protocol: str, sizes: dict[str, int], per_run: fl
 
 
 def merge_growth(parts: list[Path], out: Path) -> None:
-    """One growth.json from runs made in several processes (`--protocols`, one each)."""
+    """One growth.json from runs made in several processes (`--protocols`, one each), or a
+    recorded file and a scenario grown again (`--scenarios`): a later part's rows of a
+    scenario on a protocol replace every earlier row of that pair."""
     docs = [json.loads(p.read_text()) for p in parts]
     doc = dict(docs[0])
     doc["protocols"] = [n for n in UVM_PROTOCOLS if any(n in d["protocols"] for d in docs)]
     doc["seconds"] = max(d["seconds"] for d in docs)
     doc["processes"] = sum(d.get("processes", 1) for d in docs)
-    doc["runs"] = [r for d in docs for r in d["runs"]]
+    runs: list[dict[str, Any]] = []
+    for d in docs:
+        new: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in d["runs"]:
+            new.setdefault((r["scenario"], r["protocol"]), []).append(r)
+        kept: list[dict[str, Any]] = []
+        for r in runs:  # a replaced pair's new rows take the place of its first old row
+            pair = (r["scenario"], r["protocol"])
+            if pair not in new:
+                kept.append(r)
+            elif pair not in {(k["scenario"], k["protocol"]) for k in kept}:
+                kept.extend(new[pair])
+        placed = {(r["scenario"], r["protocol"]) for r in kept}
+        runs = kept + [r for r in d["runs"] if (r["scenario"], r["protocol"]) not in placed]
+    doc["runs"] = runs
     out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {out} ({len(doc['runs'])} runs from {len(docs)} processes)")
 

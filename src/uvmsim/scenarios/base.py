@@ -45,8 +45,9 @@ SIZE_NAMES = ("cpus", "pages", "ops", "passes")
 the same names in sweep specs)."""
 MAX_PAGES = 256
 PAGES_PER_GROWTH = 4
-"""Pages a grown shape needs beyond the original: per extra CPU, and per extra operation of
-each CPU (each brings its own anon, object page or mapping; the set-up must never run dry)."""
+"""Pages a grown shape needs beyond the original, by default: per extra CPU, and per extra
+operation of each CPU (each brings its own anon, object page or mapping; the set-up must never
+run dry).  A size may ask for more per step (`Size.pages`)."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,12 @@ class Size:
     hi: int
     what: str  # what one more of it adds, for `uvmsim scenarios` and docs/checker.md
     lo: int | None = None  # None: the default (a scenario never shrinks below its roles)
+    pages: int = PAGES_PER_GROWTH  # pages one more of it needs ("ops": per CPU; "passes": 0)
 
 
-def extra_cpus(hi: int, what: str) -> Size:
-    return Size("cpus", hi, what)
+def extra_cpus(hi: int, what: str, pages: int = PAGES_PER_GROWTH) -> Size:
+    """`--cpus`: one more CPU running the scenario's extra role; `pages` it needs."""
+    return Size("cpus", hi, what, pages=pages)
 
 
 def ops_per_cpu(hi: int, what: str) -> Size:
@@ -132,8 +135,9 @@ class Scenario:
     def sized(self, values: Mapping[str, int]) -> Scenario:
         """This scenario grown to `values` (name -> int), checked against the bounds.
 
-        `pages` defaults to the original count plus PAGES_PER_GROWTH per extra CPU and per
-        extra operation of each CPU, and may not be fewer.
+        `pages` defaults to the original count plus, per extra CPU and per extra operation
+        of each CPU, the pages that size asks for (PAGES_PER_GROWTH unless it says), and may
+        not be fewer.
         """
         if self.grown:
             raise ValueError(f"{self.name}: already sized")
@@ -156,8 +160,11 @@ class Scenario:
                 raise InputError(
                     f"scenario {self.name}: --{name} must be between {lo} and {hi}, got {value}"
                 )
-        need = self.base_pages + PAGES_PER_GROWTH * (
-            shape["cpus"] - self.base_cpus + (shape.get("ops", 1) - 1) * shape["cpus"]
+        step = {sz.name: sz.pages for sz in self.sizes}
+        need = (
+            self.base_pages
+            + step.get("cpus", PAGES_PER_GROWTH) * (shape["cpus"] - self.base_cpus)
+            + step.get("ops", PAGES_PER_GROWTH) * (shape.get("ops", 1) - 1) * shape["cpus"]
         )
         pages = values.get("pages", need)
         if not need <= pages <= MAX_PAGES:

@@ -46,6 +46,7 @@ from uvmsim.uvm.uvm_page_h import PAGE_SIZE, PG_BUSY, PG_FAKE
 from uvmsim.uvm.uvm_pager import PGO_CLEANIT, PGO_FREE, PGO_SYNCIO, uvm_aiodone_daemon
 from uvmsim.uvm.uvm_pdaemon import uvm_pageout, uvmpd_drop_inactive, uvmpd_scan_inactive
 from uvmsim.uvm.uvm_pdpolicy_clock import uvmpdpol_drain_at_rest, uvmpdpol_idle
+from uvmsim.uvm.uvm_pmemrange import UVM_PMR_CACHEMAGSZ
 from uvmsim.uvm.uvm_vnode import uvn_attach, uvn_flush
 from uvmsim.uvm.vfs_biomem import bufcache_alloc, bufcache_flip_high, bufcache_free
 
@@ -964,7 +965,14 @@ register(
         ],
         expect=dict(ALL_PROTOCOLS_HOLD),
         sizes=(
-            extra_cpus(MAX_CPUS, "another thread of the process faults pages in"),
+            # Another faulting thread's first fault misses its CPU's empty magazines and
+            # refills one with UVM_PMR_CACHEMAGSZ pages at once (uvm_pmr_cache_alloc), which
+            # no other CPU can take back: with 4 pages per thread the fourth CPU found the
+            # free lists empty and its fault failed with ENOMEM (a kernel that small would
+            # sleep in uvm_wait; a kernel has thousands of pages, not 20).
+            extra_cpus(
+                MAX_CPUS, "another thread of the process faults pages in", UVM_PMR_CACHEMAGSZ
+            ),
             ops_per_cpu(MAX_OPS, "each faulting thread faults one more page in"),
         ),
     )
