@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from uvmsim.cli import main
 from uvmsim.machine import InputError
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
-from uvmsim.protocols.base import NOT_IN_DIFF
+from uvmsim.protocols.base import KNOBS, NOT_IN_DIFF
 from uvmsim.runs.names import get_protocol
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,34 @@ def test_user_protocol_loads_through_the_cli():
     r = runner.invoke(main, ["protocols", "--protocol", "examples/nothere.py:X"])
     assert r.exit_code == 2
     assert r.output.count("\n") == 1 and "no file examples/nothere.py" in r.output
+
+
+def test_protocols_lists_the_knobs_and_who_sets_them(monkeypatch):
+    """The terminal listing names every knob with its default and accepted values, and the
+    protocols that set it to something else (a variant from a file here)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    spec = str(ROOT / "examples" / "queue_counters.py") + ":SEED_PERCPU"
+    r = CliRunner().invoke(main, ["protocols", "--protocol", spec])
+    assert r.exit_code == 0, r.output
+    out = r.output.split("Knobs: integers a protocol variant sets")[1]
+    blocks = {b.split("\n")[0]: b for b in out.strip().split("\n\n")}
+    assert list(blocks)[1:] == list(KNOBS)
+    assert (
+        "  default: 0\n  accepted: 0, 1, 2, 3\n  set otherwise in: seed-percpu-counters (3)"
+        in (blocks["queue_counters"])
+    )
+    assert (
+        "  default: 128\n  accepted: a positive integer\n  set otherwise in: -"
+        in (blocks["pdq_size"])
+    )
+    doc = json.loads(CliRunner().invoke(main, ["protocols", "--json"]).output)
+    assert [k["name"] for k in doc["knobs"]] == list(KNOBS)
+    assert doc["knobs"][2] == {
+        "name": "pqbatch_flush",
+        "default": 2,
+        "accepted": [1, 2],
+        "doc": KNOBS["pqbatch_flush"].doc,
+    }
 
 
 def test_protocols_hunks_json_is_the_table():

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from uvmsim.console import console, table_fits
 from uvmsim.protocols import HUNKS, PROTOCOLS, SWITCHES, Protocol
-from uvmsim.protocols.base import NOT_IN_DIFF
+from uvmsim.protocols.base import KNOBS, NOT_IN_DIFF
 from uvmsim.runs.names import get_protocol
 from uvmsim.scenarios import SCENARIOS, Scenario
 from uvmsim.scenarios.base import Size
@@ -43,6 +43,15 @@ def protocols_json(extra: list[Protocol]) -> dict:
                 "knobs": p.knobs(),
             }
             for p in protos
+        ],
+        "knobs": [
+            {
+                "name": name,
+                "default": k.default,
+                "accepted": None if k.accepted is None else list(k.accepted),
+                "doc": k.doc,
+            }
+            for name, k in KNOBS.items()
         ],
     }
 
@@ -112,6 +121,7 @@ def print_protocols(doc: dict, con: Console) -> None:
         con.print(full)
         for p in protos:
             click.echo(_wrapped(f"{p['name']}: {p['description']}", con.width))
+        _print_knobs(doc, con)
         return
     keys = [str(i) for i in range(1, len(protos) + 1)]
     keyed = _protocol_table(doc, keys)
@@ -119,6 +129,7 @@ def print_protocols(doc: dict, con: Console) -> None:
         con.print(keyed)
         for key, p in zip(keys, protos, strict=True):
             click.echo(_wrapped(f"{key} = {p['name']}: {p['description']}", con.width))
+        _print_knobs(doc, con)
         return
     blocks = []
     for s in doc["switches"]:
@@ -131,6 +142,37 @@ def print_protocols(doc: dict, con: Console) -> None:
     click.echo("")
     for p in protos:
         click.echo(_wrapped(f"{p['name']}: {p['description']}", con.width))
+    _print_knobs(doc, con)
+
+
+def _print_knobs(doc: dict, con: Console) -> None:
+    """The integer knobs: default, accepted values, meaning, and the protocols that set one
+    to something else (a variant sets them: `protocol.variant(name, pdq_size=4)`)."""
+    blocks = []
+    for k in doc["knobs"]:
+        accepted = (
+            ", ".join(map(str, k["accepted"]))
+            if k["accepted"] is not None
+            else "a positive integer"
+        )
+        others = [
+            f"{p['name']} ({p['knobs'][k['name']]})"
+            for p in doc["protocols"]
+            if p["knobs"][k["name"]] != k["default"]
+        ]
+        blocks.append(
+            (
+                k["name"],
+                [
+                    ("default", str(k["default"])),
+                    ("accepted", accepted),
+                    ("set otherwise in", ", ".join(others) or "-"),
+                    ("what", k["doc"]),
+                ],
+            )
+        )
+    click.echo("")
+    _print_blocks(con, "Knobs: integers a protocol variant sets (variant(..., name=value))", blocks)
 
 
 def print_hunks(rows: list[dict], con: Console) -> None:
