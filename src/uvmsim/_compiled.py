@@ -47,6 +47,11 @@ COMPILED = (
 
 _NAMES = frozenset(COMPILED)
 
+INLINED = ("uvmsim.machine.frames",)
+"""Modules with no build of their own: their `.pxd` holds inline C functions that the
+compiled modules cimport (their `.py` is the pure-Python definition), so an edit to one
+makes every build stale."""
+
 
 def pure_requested() -> bool:
     """Whether `UVMSIM_PURE` asks for pure Python."""
@@ -62,10 +67,14 @@ def _extension(directory: str, leaf: str) -> str | None:
 
 
 def _source_mtime(source: str) -> float:
-    """When the `.py` or the `.pxd` beside it (its C declarations) last changed."""
-    pxd = source[:-3] + ".pxd"
-    mtime = os.stat(source).st_mtime
-    return max(mtime, os.stat(pxd).st_mtime) if os.path.exists(pxd) else mtime
+    """When the `.py` or the `.pxd` beside it (its C declarations), or an inlined module's
+    `.pxd` (`INLINED`), last changed."""
+    pxds = [source[:-3] + ".pxd"] + [
+        os.path.join(_source_dir(name), name.rpartition(".")[2] + ".pxd") for name in INLINED
+    ]
+    return max(
+        [os.stat(source).st_mtime] + [os.stat(p).st_mtime for p in pxds if os.path.exists(p)]
+    )
 
 
 def _stale(ext: str, source: str) -> bool:

@@ -9,30 +9,24 @@ lock (e.g. `[aL]`) still needs that lock held for the atomic update.
 
 from __future__ import annotations
 
-from sys import _getframe
 from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import frames
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import ATOMIC
 from uvmsim.machine.shared import _descs, _find_desc, _obj_name, resolve_lock
 from uvmsim.machine.sites import _inline_codes
 
 
-def _atomic(obj: Any, field: str, frame: Any) -> None:
+def _atomic(obj: Any, field: str) -> None:
     """The visible-operation path shared by every atomic: annotation check, step, race check."""
     m = _core._running
     if m is None:
         return
-    # `frame_site` and the descriptor cache inline: this runs on every atomic operation.
-    f = frame
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    # The descriptor cache inline: this runs on every atomic operation.
+    site = frames.model_site(_inline_codes)
     cpu = m.current
     desc = _descs.get((type(obj), field)) or _find_desc(type(obj), field)
     if m.analyses.annotations:
@@ -60,25 +54,25 @@ def _atomic(obj: Any, field: str, frame: Any) -> None:
 
 def atomic_inc_int(obj: Any, field: str) -> None:
     """`atomic_inc_int`: add one, indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] += 1
 
 
 def atomic_dec_int(obj: Any, field: str) -> None:
     """`atomic_dec_int`: subtract one, indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] -= 1
 
 
 def atomic_add_int(obj: Any, field: str, value: int) -> None:
     """`atomic_add_int`: add `value` (may be negative), indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] += value
 
 
 def atomic_dec_int_nv(obj: Any, field: str) -> int:
     """`atomic_dec_int_nv`: subtract one indivisibly and return the new value."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     d = obj.__dict__
     d[field] -= 1
     return d[field]
@@ -86,25 +80,25 @@ def atomic_dec_int_nv(obj: Any, field: str) -> int:
 
 def atomic_sub_int(obj: Any, field: str, value: int) -> None:
     """`atomic_sub_int`: subtract `value`, indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] -= value
 
 
 def atomic_setbits_int(obj: Any, field: str, bits: int) -> None:
     """`atomic_setbits_int`: OR `bits` in, indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] |= bits
 
 
 def atomic_clearbits_int(obj: Any, field: str, bits: int) -> None:
     """`atomic_clearbits_int`: clear `bits`, indivisibly."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     obj.__dict__[field] &= ~bits
 
 
 def atomic_cas(obj: Any, field: str, expected: Any, new: Any) -> Any:
     """`atomic_cas_uint`: store `new` if the field equals `expected`; return the old value."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     d = obj.__dict__
     old = d[field]
     if old == expected:
@@ -124,7 +118,7 @@ def atomic_rmw_ordered(obj: Any, field: str, update: Any) -> Any:
     the race detector then errs towards reporting.  The peer design that models Linux uses
     it; OpenBSD's atomics (the rest of this module) order nothing.
     """
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     d = obj.__dict__
     old = d[field]
     new = update(old)
@@ -138,7 +132,7 @@ def atomic_rmw_ordered(obj: Any, field: str, update: Any) -> Any:
 
 def atomic_load(obj: Any, field: str) -> Any:
     """`atomic_load_int`: an indivisible read (a visible operation like a plain read)."""
-    _atomic(obj, field, _getframe(0))
+    _atomic(obj, field)
     return obj.__dict__[field]
 
 

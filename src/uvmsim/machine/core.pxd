@@ -2,6 +2,7 @@
 # Every field is a Python object, as in pure Python: only where it lives changes (a C
 # struct instead of slots or a __dict__), so values and results are the same.
 cimport cython
+cimport uvmsim.machine.frames as frames
 
 # The timed engine reads and writes `clock` on every operation: a C double.  Its values are
 # the same numbers as pure Python's (an int clock there: cycle counts stay far below 2**53,
@@ -30,5 +31,5 @@ cdef class Machine:
     cpdef visible(self, kind, obj, field, site, blocker=*)
 
 # Workloads post a kernel_work on every think and hold time: the machine is a C type there.
-@cython.locals(m=Machine, codes=set)
+@cython.locals(m=Machine)
 cpdef kernel_work(what, obj=*, cycles=*)

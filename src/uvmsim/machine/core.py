@@ -24,12 +24,12 @@ import contextlib
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from sys import _getframe
 from typing import TYPE_CHECKING, Any
 
 import greenlet
 
 from uvmsim.machine import failure as fk
+from uvmsim.machine import frames
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.failure import Failure, InputError
 from uvmsim.machine.sites import (
@@ -606,14 +606,7 @@ def kernel_work(what: str, obj: Any = None, cycles: float | None = None) -> None
     if m is not None:
         if cycles is not None:
             m.current.work_cycles = cycles
-        # `call_site` inline: workloads do this on every think and hold.
-        f = _getframe(0)
-        codes = _inline_codes
-        fc = f.f_code  # read once per frame: a frame attribute is a lookup
-        while id(fc) in codes:
-            f = f.f_back
-            fc = f.f_code
-        m.visible(WORK, obj, what, (fc, f.f_lasti))
+        m.visible(WORK, obj, what, frames.model_site(_inline_codes))
 
 
 _sites.look_through(globals())  # call sites look through this module's frames

@@ -5,6 +5,7 @@
 # pickling out, so it pickles and is restored in place (scenarios/base.py) through its slots
 # exactly as the pure-Python class is.
 cimport cython
+cimport uvmsim.machine.frames as frames
 from uvmsim.machine.core cimport CPU, Machine
 
 cdef class Mutex:
@@ -14,13 +15,13 @@ cdef class Mutex:
 @cython.locals(w=CPU, waiters=list, mine=list)
 cpdef _acquired(Machine mach, CPU cpu, Mutex m, site)
 
-@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list, mine=list, codes=set)
+@cython.locals(mach=Machine, cpu=CPU, w=CPU, waiters=list, mine=list)
 cpdef mtx_enter(Mutex m)
 
 @cython.locals(mach=Machine, cpu=CPU)
 cpdef mtx_enter_try(Mutex m)
 
-@cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list, codes=set)
+@cython.locals(mach=Machine, cpu=CPU, held=list, w=CPU, waiters=list)
 cpdef mtx_leave(Mutex m)
 
 @cython.locals(w=CPU, waiters=list)

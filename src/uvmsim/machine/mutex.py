@@ -20,6 +20,7 @@ from typing import Any
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import frames
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.core import MTX_ENTER, MTX_LEAVE, MTX_TRY, fail
 from uvmsim.machine.sites import _inline_codes, call_site, format_site
@@ -99,13 +100,7 @@ def _acquired(mach: Any, cpu: Any, m: Mutex, site: tuple) -> None:
 def mtx_enter(m: Mutex) -> None:
     """`mtx_enter`: spin until the mutex is free, then own it (recursion panics)."""
     # `call_site` and `_acquired` inline: this runs on every lock acquisition.
-    f = _getframe(0)
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    site = frames.model_site(_inline_codes)
     mach = _core._running
     cpu = mach.current
     if m.owner is cpu:
@@ -150,13 +145,7 @@ def mtx_enter_try(m: Mutex) -> int:
 def mtx_leave(m: Mutex) -> None:
     """`mtx_leave`: release a mutex this CPU owns, restoring the IPL it saved."""
     # `call_site` and `release` inline: this runs on every lock release.
-    f = _getframe(0)
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    site = frames.model_site(_inline_codes)
     mach = _core._running
     cpu = mach.current
     if m.owner is not cpu:

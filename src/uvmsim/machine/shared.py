@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from uvmsim.machine import core as _core
 from uvmsim.machine import failure as fk
+from uvmsim.machine import frames
 from uvmsim.machine import sites as _sites
 from uvmsim.machine.failure import InputError
 from uvmsim.machine.sites import _inline_codes
@@ -107,13 +108,7 @@ class Shared:
 
 def _read(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain read (`m_access` inline, for the usual cases)."""
-    f = _getframe(0)
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    site = frames.model_site(_inline_codes)
     locks = desc.locks
     if not locks:
         # Unchecked, or only `a`/`I`: both allow plain reads.
@@ -150,13 +145,7 @@ def _read(desc: Shared, m: Any, obj: Any) -> None:
 
 def _write(desc: Shared, m: Any, obj: Any) -> None:
     """The visible-operation path of a plain write (`m_access` inline, as `_read`)."""
-    f = _getframe(0)
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    site = frames.model_site(_inline_codes)
     if not desc.checked:
         m.visible(WRITE, obj, desc.name, site)
     elif desc.atomic or desc.immutable or not desc.locks:
@@ -367,13 +356,7 @@ def racy_read(obj: Any, field: str) -> Any:
     """
     m = _core._running
     if m is not None:
-        f = _getframe(0)
-        codes = _inline_codes
-        fc = f.f_code  # read once per frame: a frame attribute is a lookup
-        while id(fc) in codes:
-            f = f.f_back
-            fc = f.f_code
-        m.visible(READ, obj, _find_desc(type(obj), field).name, (fc, f.f_lasti))
+        m.visible(READ, obj, _find_desc(type(obj), field).name, frames.model_site(_inline_codes))
     return obj.__dict__[field]
 
 

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from uvmsim.machine import frames
+
 # Functions that are thin wrappers in the kernel (macros or inlines such as uvm_lock_pageq) are
 # skipped when a call site is attributed, so a site names the kernel function that did the work.
 _inline_codes: set[int] = set()
@@ -66,13 +68,7 @@ def call_site() -> tuple:
     The instruction offset is cheap to take on every visible operation; it is turned into a
     line number only when a site is printed (`site_line`).
     """
-    f = sys._getframe(0)
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    return (fc, f.f_lasti)
+    return frames.model_site(_inline_codes)
 
 
 def frame_site(f: Any) -> tuple:
@@ -133,3 +129,4 @@ def stack_root(fn: Callable) -> Callable:
 
 
 look_through(globals())
+look_through(vars(frames))  # its pure-Python model_site walks out of its own frame
