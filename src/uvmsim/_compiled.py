@@ -37,6 +37,7 @@ COMPILED = (
     "uvmsim.machine.spl",
     "uvmsim.machine.kassert",
     "uvmsim.simulate.engine",
+    "uvmsim.simulate.clockheap",
     "uvmsim.simulate.spin",
     "uvmsim.simulate.stats",
     "uvmsim.check.strategies.dpor",

@@ -3,6 +3,7 @@
 # what is typed is where fields live and the CPU, machine and spin-state locals.
 cimport cython
 from uvmsim.machine.core cimport CPU, Machine
+from uvmsim.simulate.clockheap cimport ClockHeap
 from uvmsim.simulate.spin cimport MutexState, SpinMutexes
 from uvmsim.simulate.stats cimport CpuTime, LockStat
 
@@ -13,25 +14,24 @@ cdef class TimedEngine:
     cdef public double _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
     cdef public double _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
     cdef public dict _work, _states, _site_stats, _rw_acq
-    cdef public list _times, _heap, _token
+    cdef public list _times
+    cdef public ClockHeap _heap
     cdef public object _prev, _prev_op
     cdef public double _prev_start, _prev_gap
     cdef dict __dict__
 
-    @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=list, cpus=list, tokens=list,
-                   states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime, top=tuple,
+    @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=ClockHeap, cpus=list,
+                   states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime,
                    op=tuple, t=double, clock=double, gap=double, cost=double, ahead=bint,
-                   token=Py_ssize_t, prio=Py_ssize_t, lines=dict, d=dict)
+                   top_t=double, prio=Py_ssize_t, lines=dict, d=dict)
     cpdef choose(self, Machine machine, current)
 
     @cython.locals(st=MutexState, ls=LockStat, ss=LockStat, now=double, wait=double,
                    hold=double, handoff=bint)
     cpdef _after(self, Machine machine, CPU c, tuple op)
 
-    @cython.locals(idx=Py_ssize_t, token=Py_ssize_t)
-    cpdef _push(self, CPU c, double t, prio=*)
+    cpdef _push(self, CPU c, double t, Py_ssize_t prio=*)
 
-    @cython.locals(token=Py_ssize_t)
-    cpdef _push_index(self, Py_ssize_t idx, double t, prio)
+    cpdef _push_index(self, Py_ssize_t idx, double t, Py_ssize_t prio)
 
     cpdef _spin(self, MutexState st, CPU c, double t)

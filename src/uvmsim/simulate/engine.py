@@ -15,7 +15,6 @@ CPU); `simulate.profile` records the optional folded stacks and trace spans.
 
 from __future__ import annotations
 
-import heapq
 import random
 from typing import Any
 
@@ -39,14 +38,11 @@ from uvmsim.machine.core import (
 )
 from uvmsim.machine.engines import StopExecution
 from uvmsim.machine.sites import format_site
+from uvmsim.simulate.clockheap import ClockHeap
 from uvmsim.simulate.costs import CostTable
 from uvmsim.simulate.profile import Profile
 from uvmsim.simulate.spin import MutexState, SpinMutexes
 from uvmsim.simulate.stats import CpuTime, LockStat, SimStats
-
-_heappush = heapq.heappush
-_heappop = heapq.heappop
-_heapreplace = heapq.heapreplace
 
 
 class TimedEngine:  # an Engine (registered below: a compiled build makes it a C type)
@@ -109,8 +105,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         # (id(rwlock), cpu) -> (acquisition time, lock statistics, site statistics)
         self._rw_acq: dict[tuple[int, int], tuple[float, LockStat, LockStat]] = {}
         self._times: list[CpuTime] = []
-        self._heap: list[tuple[float, int, int, int]] = []
-        self._token: list[int] = []
+        self._heap = ClockHeap(0)  # the CPUs by clock (`begin` sizes it)
         self._prev: Any = None
         self._prev_op: tuple | None = None
         self._prev_start = 0.0
@@ -129,7 +124,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         n = len(machine.cpus)
         self.stats.cpus = [CpuTime() for _ in range(n)]
         self._times = self.stats.cpus
-        self._token = [0] * n
+        self._heap = ClockHeap(n)
         for c in machine.cpus:
             c.clock = 0
             self._push(c, 0.0)
@@ -147,7 +142,6 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             raise StopExecution
         heap = self._heap
         cpus = machine.cpus
-        tokens = self._token
         cand = None  # the CPU that just ran, when it is still the earliest: no heap traffic
         t = 0.0
         if prev is not None:
@@ -162,40 +156,36 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 # whose release is due before this CPU's clock may not have run yet, so a
                 # spin acquisition is decided when the CPU comes out of the heap, at its time.
                 idx = prev.index
-                token = tokens[idx] + 1
-                tokens[idx] = token  # as a push does: older entries of it are stale
+                heap.remove(idx)  # as a push does: an earlier time of it no longer holds
                 clock = prev.clock
                 ahead = True  # of every CPU in the heap, as (clock, prio 1, index) sorts
-                if heap:
-                    # Entries of CPUs that ran or finished since they were queued are
-                    # dropped wherever they surface (below), so they can be dropped here
-                    # first: the order valid entries come out in is unchanged.
-                    top = heap[0]
-                    while top[3] != tokens[top[2]] or cpus[top[2]].done:
-                        _heappop(heap)
-                        if not heap:
-                            break
-                        top = heap[0]
-                    if heap and clock >= top[0]:
-                        prio = top[1]
-                        ahead = clock == top[0] and (prio > 1 or (prio == 1 and idx < top[2]))
+                # CPUs that finished since they were queued are dropped wherever they
+                # surface (below), so they can be dropped here first: the order the others
+                # come out in is unchanged.
+                while heap.size() and cpus[heap.cpus[0]].done:
+                    heap.pop()
+                if heap.size():
+                    top_t = heap.times[0]
+                    if clock >= top_t:
+                        prio = heap.prios[0]
+                        ahead = clock == top_t and (prio > 1 or (prio == 1 and idx < heap.cpus[0]))
                 if ahead:
                     cand = prev
                     t = clock
                 else:
-                    # The top (valid, ahead of it) is the one to run: pushed and popped in
-                    # one step, as push-then-pop would order them.
-                    top = _heapreplace(heap, (clock, 1, idx, token))
-                    cand = cpus[top[2]]
-                    t = top[0]
+                    # The first CPU (ahead of it) is the one to run.
+                    t = heap.times[0]
+                    cand = cpus[heap.pop()]
+                    heap.push(idx, clock, 1)
         states = self._states
         while True:
             if cand is None:
-                if not heap:
+                if not heap.size():
                     return None  # nobody can run: the machine reports the deadlock
-                t, _prio, idx, token = _heappop(heap)
+                t = heap.times[0]
+                idx = heap.pop()
                 c = cpus[idx]
-                if token != tokens[idx] or c.done:
+                if c.done:
                     continue
             else:
                 c = cand
@@ -309,22 +299,17 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
 
     # ---- scheduling helpers -------------------------------------------------------------
     def _push(self, c: CPU, t: float, prio: int = 1) -> None:
-        idx = c.index
-        token = self._token[idx] + 1
-        self._token[idx] = token
-        _heappush(self._heap, (t, prio, idx, token))
+        self._heap.push(c.index, t, prio)
 
     def _push_index(self, idx: int, t: float, prio: int) -> None:
-        token = self._token[idx] + 1
-        self._token[idx] = token
-        _heappush(self._heap, (t, prio, idx, token))
+        self._heap.push(idx, t, prio)
 
     def _spin(self, st: MutexState, c: CPU, t: float) -> None:
         """`c` finds the mutex held or promised: it spins, queued, clock standing."""
         if t > c.clock:
             c.clock = t
         st.queue.append((c.index, t))
-        self._token[c.index] += 1  # not in the heap until handed the mutex
+        self._heap.remove(c.index)  # not in the heap until handed the mutex
 
     # ---- after an operation: locks, wakeups, statistics ---------------------------------------
     def _lockstats(self, lock_class: str, site: tuple) -> tuple:
