@@ -161,7 +161,7 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "compare reads a per-shard lockstat row instead of the lock class's",
         "src/uvmsim/review/compare.py",
-        '    return r.locks.get(lock_class, {}).get(stat, 0)\n',
+        "    return r.locks.get(lock_class, {}).get(stat, 0)\n",
         '    return r.locks.get(lock_class + ".0", {}).get(stat, 0)\n',
         (
             "tests/review/test_compare.py::test_build_figures",
