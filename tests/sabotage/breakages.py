@@ -194,8 +194,10 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage(
         "racy_read is an unlocked_read (its race reported)",
         "src/uvmsim/machine/shared.py",
-        "        m.visible(READ, obj, _find_desc(type(obj), field).name, (f.f_code, f.f_lasti))\n",
-        "        m_access(m, READ, obj, _find_desc(type(obj), field), f, annotation_check=False)\n",
+        "        m.visible(READ, obj, _find_desc(type(obj), field).name, "
+        "frames.model_site(_inline_codes))\n",
+        "        m_access(m, READ, obj, _find_desc(type(obj), field), _getframe(0), "
+        "annotation_check=False)\n",
         (
             "tests/machine/test_analyses.py::test_racy_read_is_not_a_race_with_the_write_it_is_marked_for",
             "tests/uvm/test_freebsd_batch.py",
