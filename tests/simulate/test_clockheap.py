@@ -62,14 +62,14 @@ def test_same_order_as_the_token_heap(seed):
         elif op < 0.7:
             new.remove(cpu)
             old.remove(cpu)
-        elif new.size():
-            assert (new.times[0], new.prios[0], new.cpus[0]) == old.first()
+        elif new.n:
+            assert (new.first_time(), new.first_prio(), new.first()) == old.first()
             assert new.pop() == old.pop()
-        assert new.size() == old.size()
-        assert all(new.pos[c] == i for i, c in enumerate(new.cpus))
-        assert sum(p >= 0 for p in new.pos) == new.size()
+        assert new.n == old.size()
+        assert all(new.pos[new.cpus[i]] == i for i in range(new.n))
+        assert sum(p >= 0 for p in new.pos) == new.n
     out_new, out_old = [], []
-    while new.size():
+    while new.n:
         out_new.append(new.pop())
     while old.first() is not None:
         out_old.append(old.pop())
@@ -84,5 +84,5 @@ def test_a_queued_cpu_moves_and_a_removed_one_is_gone():
     h.remove(2)
     h.push(3, 10, 0)  # ties with cpu1 at 10: priority 0 first
     assert h.queued(1) and not h.queued(2)
-    assert [h.pop() for _ in range(h.size())] == [0, 3, 1]
-    assert h.pos == [-1, -1, -1, -1]
+    assert [h.pop() for _ in range(h.n)] == [0, 3, 1]
+    assert list(h.pos) == [-1, -1, -1, -1]

@@ -1,13 +1,16 @@
 # Cython declarations for clockheap.py (compiled build only; the .py stays the one source).
-# Times are read as C doubles (the values pure Python compares: cycle counts below 2**53),
-# priorities and CPU numbers as C integers; the lists keep Python objects, moved, not made.
+# The arrays are typed memoryviews of the same array.array objects, indexed as C arrays.
 cimport cython
 
 cdef class ClockHeap:
-    cdef public list times, prios, cpus, pos
+    cdef public Py_ssize_t n
+    cdef public double[::1] times
+    cdef public long long[::1] prios, cpus, pos
 
-    cpdef Py_ssize_t size(self)
     cpdef bint queued(self, Py_ssize_t cpu)
+    cpdef Py_ssize_t first(self)
+    cpdef double first_time(self)
+    cpdef Py_ssize_t first_prio(self)
 
     @cython.locals(i=Py_ssize_t)
     cpdef push(self, Py_ssize_t cpu, double t, Py_ssize_t prio)
@@ -18,19 +21,16 @@ cdef class ClockHeap:
     @cython.locals(cpu=Py_ssize_t)
     cpdef Py_ssize_t pop(self)
 
-    @cython.locals(times=list, prios=list, cpus=list, pos=list, last=Py_ssize_t,
-                   c=Py_ssize_t)
+    @cython.locals(last=Py_ssize_t, c=Py_ssize_t)
     cdef _take(self, Py_ssize_t i)
 
-    @cython.locals(ti=double, tj=double, pi=Py_ssize_t, pj=Py_ssize_t)
-    cdef bint _before(self, Py_ssize_t i, Py_ssize_t j)
-
-    @cython.locals(times=list, prios=list, cpus=list, pos=list, ci=Py_ssize_t,
-                   cj=Py_ssize_t)
-    cdef _swap(self, Py_ssize_t i, Py_ssize_t j)
-
-    @cython.locals(parent=Py_ssize_t)
+    @cython.locals(times="double[::1]", prios="long long[::1]", cpus="long long[::1]",
+                   pos="long long[::1]", t=double, p=cython.longlong, c=Py_ssize_t,
+                   parent=Py_ssize_t, pt=double, pp=cython.longlong, moved=Py_ssize_t)
     cdef _up(self, Py_ssize_t i)
 
-    @cython.locals(n=Py_ssize_t, child=Py_ssize_t)
+    @cython.locals(times="double[::1]", prios="long long[::1]", cpus="long long[::1]",
+                   pos="long long[::1]", n=Py_ssize_t, t=double, p=cython.longlong,
+                   c=Py_ssize_t, child=Py_ssize_t, right=Py_ssize_t, ct=double, rt=double,
+                   cp=cython.longlong, cc=Py_ssize_t)
     cdef _down(self, Py_ssize_t i)

@@ -1,43 +1,58 @@
+# cython: wraparound=False
+# (compiled build: every index here is a place or a CPU number, never negative)
 """The timed engine's run queue: which CPU has the earliest clock.
 
 CPUs wait to perform their pending operation at a time; the earliest runs next, ties broken
 by priority (0: a spin-mutex hand-off lands, 1: everything else) and then by CPU number.
 A CPU is queued at most once: queueing it again moves it (its earlier time no longer holds,
 as when it is queued for a new operation), and it can be taken out (it spins on a mutex
-until a hand-off queues it again).  A binary heap indexed by CPU, over three parallel lists
-(a compiled build reads their entries as C values: clockheap.pxd), so a move or a removal
-finds the entry without a search and nothing is left behind to skip later.
+until a hand-off queues it again).  A binary heap indexed by CPU, so a move or a removal
+finds the entry without a search and nothing is left behind to skip later.  Its entries
+live in four arrays of machine numbers (`array.array`: a compiled build indexes them as C
+arrays, clockheap.pxd), sized once for the machine's CPUs: at most one entry per CPU.
+Times are doubles in both builds: cycle counts, exact below 2**53.
 """
 
 from __future__ import annotations
 
+from array import array
+
 
 class ClockHeap:
-    """(time, priority, CPU) entries, smallest first; `pos[cpu]` is the CPU's place or -1."""
+    """(time, priority, CPU) entries, smallest first, in places 0..n-1; `pos[cpu]` is the
+    CPU's place or -1."""
 
-    __slots__ = ("cpus", "pos", "prios", "times")
+    __slots__ = ("cpus", "n", "pos", "prios", "times")
 
     def __init__(self, ncpu: int) -> None:
-        self.times: list[float] = []  # heap place -> time
-        self.prios: list[int] = []  # heap place -> priority
-        self.cpus: list[int] = []  # heap place -> CPU number
-        self.pos: list[int] = [-1] * ncpu  # CPU number -> heap place, -1: not queued
-
-    def size(self) -> int:
-        return len(self.cpus)
+        self.n = 0
+        self.times = array("d", [0.0]) * ncpu  # heap place -> time
+        self.prios = array("q", [0]) * ncpu  # heap place -> priority
+        self.cpus = array("q", [0]) * ncpu  # heap place -> CPU number
+        self.pos = array("q", [-1]) * ncpu  # CPU number -> heap place, -1: not queued
 
     def queued(self, cpu: int) -> bool:
         return self.pos[cpu] >= 0
 
+    def first(self) -> int:
+        """The first CPU (the queue must not be empty)."""
+        return self.cpus[0]
+
+    def first_time(self) -> float:
+        return self.times[0]
+
+    def first_prio(self) -> int:
+        return self.prios[0]
+
     def push(self, cpu: int, t: float, prio: int) -> None:
         """Queue `cpu` at time `t` with priority `prio`, moving it if it is queued."""
         i = self.pos[cpu]
-        if i < 0:
-            i = len(self.cpus)
-            self.times.append(t)
-            self.prios.append(prio)
-            self.cpus.append(cpu)
-            self.pos[cpu] = i
+        if i < 0:  # a new leaf: it can only move up (`_up` records its place)
+            i = self.n
+            self.n = i + 1
+            self.times[i] = t
+            self.prios[i] = prio
+            self.cpus[i] = cpu
             self._up(i)
         else:
             self.times[i] = t
@@ -58,60 +73,77 @@ class ClockHeap:
         return cpu
 
     def _take(self, i: int) -> None:
-        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
-        pos[cpus[i]] = -1
-        last = len(cpus) - 1
-        t = times.pop()
-        p = prios.pop()
-        c = cpus.pop()
+        self.pos[self.cpus[i]] = -1
+        last = self.n - 1
+        self.n = last
         if i < last:  # the last entry fills the hole, then finds its place
-            times[i] = t
-            prios[i] = p
-            cpus[i] = c
-            pos[c] = i
+            c = self.cpus[last]
+            self.times[i] = self.times[last]
+            self.prios[i] = self.prios[last]
+            self.cpus[i] = c
+            self.pos[c] = i
             self._up(i)
-            self._down(pos[c])
-
-    def _before(self, i: int, j: int) -> bool:
-        """Whether entry `i` comes before entry `j`: (time, priority, CPU) in order."""
-        ti = self.times[i]
-        tj = self.times[j]
-        if ti != tj:
-            return ti < tj
-        pi = self.prios[i]
-        pj = self.prios[j]
-        if pi != pj:
-            return pi < pj
-        return self.cpus[i] < self.cpus[j]
-
-    def _swap(self, i: int, j: int) -> None:
-        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
-        times[i], times[j] = times[j], times[i]
-        prios[i], prios[j] = prios[j], prios[i]
-        ci = cpus[j]
-        cj = cpus[i]
-        cpus[i] = ci
-        cpus[j] = cj
-        pos[ci] = i
-        pos[cj] = j
+            self._down(self.pos[c])
 
     def _up(self, i: int) -> None:
+        """Move the entry at place `i` towards the root while it comes before its parent
+        (parents move down into the hole; the entry is written once, at its place)."""
+        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
+        t = times[i]
+        p = prios[i]
+        c = cpus[i]
         while i > 0:
             parent = (i - 1) >> 1
-            if not self._before(i, parent):
+            pt = times[parent]
+            if t > pt:
                 break
-            self._swap(i, parent)
+            if t == pt:  # ties: priority, then CPU number
+                pp = prios[parent]
+                if p > pp or (p == pp and c > cpus[parent]):
+                    break
+            times[i] = pt
+            prios[i] = prios[parent]
+            moved = cpus[parent]
+            cpus[i] = moved
+            pos[moved] = i
             i = parent
+        times[i] = t
+        prios[i] = p
+        cpus[i] = c
+        pos[c] = i
 
     def _down(self, i: int) -> None:
-        n = len(self.cpus)
+        """Move the entry at place `i` towards the leaves while a child comes before it."""
+        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
+        n = self.n
+        t = times[i]
+        p = prios[i]
+        c = cpus[i]
         while True:
             child = 2 * i + 1
             if child >= n:
                 break
-            if child + 1 < n and self._before(child + 1, child):
-                child += 1
-            if not self._before(child, i):
+            ct = times[child]
+            cp = prios[child]
+            cc = cpus[child]
+            right = child + 1
+            if right < n:  # the earlier of the two children
+                rt = times[right]
+                if rt < ct or (
+                    rt == ct and (prios[right] < cp or (prios[right] == cp and cpus[right] < cc))
+                ):
+                    child = right
+                    ct = rt
+                    cp = prios[right]
+                    cc = cpus[right]
+            if ct > t or (ct == t and (cp > p or (cp == p and cc > c))):
                 break
-            self._swap(i, child)
+            times[i] = ct
+            prios[i] = cp
+            cpus[i] = cc
+            pos[cc] = i
             i = child
+        times[i] = t
+        prios[i] = p
+        cpus[i] = c
+        pos[c] = i

@@ -162,27 +162,27 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 # CPUs that finished since they were queued are dropped wherever they
                 # surface (below), so they can be dropped here first: the order the others
                 # come out in is unchanged.
-                while heap.size() and cpus[heap.cpus[0]].done:
+                while heap.n and cpus[heap.first()].done:
                     heap.pop()
-                if heap.size():
-                    top_t = heap.times[0]
+                if heap.n:
+                    top_t = heap.first_time()
                     if clock >= top_t:
-                        prio = heap.prios[0]
-                        ahead = clock == top_t and (prio > 1 or (prio == 1 and idx < heap.cpus[0]))
+                        prio = heap.first_prio()
+                        ahead = clock == top_t and (prio > 1 or (prio == 1 and idx < heap.first()))
                 if ahead:
                     cand = prev
                     t = clock
                 else:
                     # The first CPU (ahead of it) is the one to run.
-                    t = heap.times[0]
+                    t = heap.first_time()
                     cand = cpus[heap.pop()]
                     heap.push(idx, clock, 1)
         states = self._states
         while True:
             if cand is None:
-                if not heap.size():
+                if not heap.n:
                     return None  # nobody can run: the machine reports the deadlock
-                t = heap.times[0]
+                t = heap.first_time()
                 idx = heap.pop()
                 c = cpus[idx]
                 if c.done:
