@@ -3,6 +3,7 @@
 # what is typed is where fields live and the CPU, machine and spin-state locals.
 cimport cython
 from uvmsim.machine.core cimport CPU, Machine
+from uvmsim.machine.mutex cimport Mutex
 from uvmsim.simulate.clockheap cimport ClockHeap
 from uvmsim.simulate.spin cimport MutexState, SpinMutexes
 from uvmsim.simulate.stats cimport CpuTime, LockStat
@@ -17,17 +18,18 @@ cdef class TimedEngine:
     cdef public list _times
     cdef public ClockHeap _heap
     cdef public object _prev, _prev_op
+    cdef public MutexState _prev_st
     cdef public double _prev_start, _prev_gap
     cdef dict __dict__
 
     @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=ClockHeap, cpus=list,
                    states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime,
                    op=tuple, t=double, clock=double, gap=double, cost=double, ahead=bint,
-                   top_t=double, prio=Py_ssize_t, lines=dict, d=dict)
+                   top_t=double, prio=Py_ssize_t, lines=dict, d=dict, mtx=Mutex)
     cpdef choose(self, Machine machine, current)
 
     @cython.locals(st=MutexState, ls=LockStat, ss=LockStat, now=double, wait=double,
-                   hold=double, handoff=bint)
+                   hold=double, handoff=bint, mtx=Mutex)
     cpdef _after(self, Machine machine, CPU c, tuple op)
 
     cpdef _push(self, CPU c, double t, Py_ssize_t prio=*)

@@ -108,6 +108,7 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         self._heap = ClockHeap(0)  # the CPUs by clock (`begin` sizes it)
         self._prev: Any = None
         self._prev_op: tuple | None = None
+        self._prev_st: MutexState | None = None  # the mutex state of `_prev_op`'s mutex
         self._prev_start = 0.0
         self._prev_gap = 0.0  # how long the CPU last chosen waited before its operation
 
@@ -201,14 +202,15 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
             if self.max_cycles is not None and t >= self.max_cycles:
                 raise StopExecution
             if kind is MTX_ENTER or kind is MTX_TRY:
-                st = states.get(op[1]) or self.mutexes.state(op[1])
+                mtx = op[1]
+                st = states.get(mtx) or self.mutexes.state(mtx)
                 if st.reserved >= 0 and st.reserved != idx:
                     if kind is MTX_TRY:  # try again once the hand-off has landed
                         self._push(c, max(t, st.ready) + 1)
                     else:
                         self._spin(st, c, t)
                     continue
-                if kind is MTX_ENTER and op[1].owner is not None:
+                if kind is MTX_ENTER and mtx.owner is not None:
                     self._spin(st, c, t)
                     continue
             # `c` performs `op` starting at time t: account the gap, then the cost (inline:
@@ -267,8 +269,8 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                     times.system += cost
             else:
                 if kind is MTX_ENTER or kind is MTX_TRY:
-                    obj = op[1]
-                    st = self._states.get(obj) or self.mutexes.state(obj)
+                    # `st`: the mutex's spin state, found above; `_after` reads it too.
+                    self._prev_st = st
                     if st.reserved != idx and st.last_holder >= 0:
                         # Uncontended: the line comes from the last holder's cache, k = 1 (a
                         # reserved hand-off already paid c*k/2 in its ready time).
@@ -328,17 +330,18 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
         kind, obj, field, site = op
         now = c.clock
         if kind is MTX_ENTER or kind is MTX_TRY:
-            if obj.owner is c:  # acquired (a try may have failed)
-                st = self._states.get(obj) or self.mutexes.state(obj)
+            mtx = obj
+            if mtx.owner is c:  # acquired (a try may have failed)
+                st = self._prev_st  # found when it was chosen
                 wait = self._prev_gap  # it spun from its arrival until `start`
                 code = site[0]
                 if code is st.site_code and site[1] == st.site_offset:
                     ls = st.ls  # taken where it was taken last
                     ss = st.ss
                 else:
-                    entry = self._site_stats.get((id(code), site[1], obj.lock_class))
+                    entry = self._site_stats.get((id(code), site[1], mtx.lock_class))
                     if entry is None:
-                        entry = self._lockstats(obj.lock_class, site)
+                        entry = self._lockstats(mtx.lock_class, site)
                     _code, ls, ss = entry
                     st.site_code = code
                     st.site_offset = site[1]
