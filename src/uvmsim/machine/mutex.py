@@ -107,7 +107,17 @@ def mtx_enter(m: Mutex) -> None:
         _recursion(m, cpu, site)
     if (cpu.mutexes or cpu.rwlocks) and mach.analyses.witness:
         mach.witness.check_order(cpu, m, site)
-    mach.visible(MTX_ENTER, m, None, site, m)
+    # `visible`'s blocker protocol inline, for a mutex (it blocks while owned): the CPU waits
+    # among the mutex's waiters, whose runnable flags every acquisition and release keeps
+    # current, until it is chosen.
+    waiters = m.waiters
+    cpu.blocker = m
+    waiters.append(cpu)
+    if m.owner is not None:
+        cpu.runnable = False
+    mach.visible(MTX_ENTER, m, None, site)
+    cpu.blocker = None
+    waiters.remove(cpu)
     m.owner = cpu
     m.site = site
     ipl = cpu.ipl
@@ -116,7 +126,6 @@ def mtx_enter(m: Mutex) -> None:
         cpu.ipl = m.ipl
     cpu.mutexes.append(m)
     mach.locks_held += 1
-    waiters = m.waiters
     for w in waiters:
         w.runnable = False
     vc = m.vc

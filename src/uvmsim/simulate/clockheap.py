@@ -1,5 +1,6 @@
-# cython: wraparound=False
-# (compiled build: every index here is a place or a CPU number, never negative)
+# cython: wraparound=False, boundscheck=False
+# (compiled build: every index here is a place below n or a CPU number below the size the
+# arrays were made with, never negative; pure Python checks them, and the tests run both)
 """The timed engine's run queue: which CPU has the earliest clock.
 
 CPUs wait to perform their pending operation at a time; the earliest runs next, ties broken
