@@ -15,7 +15,8 @@ cdef class CPU:
     cdef public bint done, runnable
 
 cdef class Machine:
-    cdef public object engine, _engine_choose, analyses, max_steps, record
+    cdef public object engine, _engine_choose, analyses, record
+    cdef public Py_ssize_t max_steps
     cdef public object schedule_covered, trace, failure
     cdef public object annotation_locks, annotation_consts, step_checks
     cdef public object quiescent_checks, end_checks, sleepers, witness, races, driver

@@ -10,7 +10,8 @@ from uvmsim.simulate.stats cimport CpuTime, LockStat
 
 cdef class TimedEngine:
     cdef public SpinMutexes mutexes
-    cdef public object costs, rng, max_ops, max_cycles, max_visible, ops_done
+    cdef public object costs, rng, max_ops, max_cycles, max_visible
+    cdef public Py_ssize_t ops_done
     cdef public object stats, profile, _fold, _tracing, _epoch
     cdef public double _read, _write, _atomic, _line_transfer, _mtx_enter, _mtx_leave
     cdef public double _half_handoff, _rw_enter, _rw_exit, _sleep, _wakeup, _wakeup_latency
@@ -21,6 +22,8 @@ cdef class TimedEngine:
     cdef public MutexState _prev_st
     cdef public double _prev_start, _prev_gap
     cdef dict __dict__
+
+    cpdef op_done(self, Py_ssize_t n=*)
 
     @cython.locals(prev=CPU, c=CPU, cand=CPU, heap=ClockHeap, cpus=list,
                    states=dict, st=MutexState, idx=Py_ssize_t, times=CpuTime,
