@@ -173,7 +173,7 @@ def mtx_leave(m: Mutex) -> None:
             ],
         )
     mach.visible(MTX_LEAVE, m, None, site)
-    held.remove(m)
+    held.pop()  # it is the last one (checked above)
     m.owner = None
     m.site = None
     waiters = m.waiters

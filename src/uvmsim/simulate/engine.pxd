@@ -1,6 +1,6 @@
 # Cython declarations for engine.py (compiled build only; the .py stays the one source).
-# Times and costs stay Python objects (an int clock must stay an int, as in pure Python);
-# what is typed is where fields live and the CPU, machine and spin-state locals.
+# Clocks, costs and cycle sums are C doubles (the numbers pure Python adds, below 2**53);
+# the helpers of `choose` are C methods (no Python-level override check per call).
 cimport cython
 from uvmsim.machine.core cimport CPU, Machine
 from uvmsim.machine.mutex cimport Mutex
@@ -33,10 +33,10 @@ cdef class TimedEngine:
 
     @cython.locals(st=MutexState, ls=LockStat, ss=LockStat, now=double, wait=double,
                    hold=double, handoff=bint, mtx=Mutex)
-    cpdef _after(self, Machine machine, CPU c, tuple op)
+    cdef _after(self, Machine machine, CPU c, tuple op)
 
-    cpdef _push(self, CPU c, double t, Py_ssize_t prio=*)
+    cdef _push(self, CPU c, double t, Py_ssize_t prio=*)
 
-    cpdef _push_index(self, Py_ssize_t idx, double t, Py_ssize_t prio)
+    cdef _push_index(self, Py_ssize_t idx, double t, Py_ssize_t prio)
 
-    cpdef _spin(self, MutexState st, CPU c, double t)
+    cdef _spin(self, MutexState st, CPU c, double t)

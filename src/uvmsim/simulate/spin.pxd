@@ -7,7 +7,8 @@ cdef class MutexState:
     cdef public list queue
     cdef public Py_ssize_t reserved, holder, last_holder
 
-# The spin model is a C type too: the engine calls `state` and `hand_off` as C methods.
+# The spin model is a C type too: the engine calls `state` and `hand_off` as C methods
+# (C only: nothing else calls them).
 cdef class SpinMutexes:
     cdef public object fifo, rng
     cdef public double handoff
@@ -15,7 +16,7 @@ cdef class SpinMutexes:
     cdef dict __dict__
 
     @cython.locals(st=MutexState)
-    cpdef MutexState state(self, m)
+    cdef MutexState state(self, m)
 
     @cython.locals(q=list, pos=Py_ssize_t, k=Py_ssize_t, idx=Py_ssize_t, ready=double)
-    cpdef hand_off(self, MutexState st, double now)
+    cdef hand_off(self, MutexState st, double now)
