@@ -256,4 +256,18 @@ BREAKAGES: tuple[Breakage, ...] = (
         "",
         ("tests/uvm/test_lru_shards.py::test_allocation_prefers_the_cpus_domain",),
     ),
+    Breakage(
+        "a size's own pages per step ignored (bufcache-flip grows by 4 pages per CPU again)",
+        "src/uvmsim/scenarios/base.py",
+        "        step = {sz.name: sz.pages for sz in self.sizes}\n",
+        "        step: dict[str, int] = {}\n",
+        ("tests/check/test_sizes.py::test_a_size_asks_for_its_own_pages_per_step",),
+    ),
+    Breakage(
+        "the run queue breaks time ties by CPU number, forgetting the hand-off priority",
+        "src/uvmsim/simulate/clockheap.py",
+        "                if p > pp or (p == pp and c > cpus[parent]):\n",
+        "                if c > cpus[parent]:\n",
+        ("tests/simulate/test_clockheap.py",),
+    ),
 )
