@@ -378,13 +378,14 @@ def merge_growth(parts: list[Path], out: Path) -> None:
         for r in d["runs"]:
             new.setdefault((r["scenario"], r["protocol"]), []).append(r)
         kept: list[dict[str, Any]] = []
+        placed: set[tuple[str, str]] = set()
         for r in runs:  # a replaced pair's new rows take the place of its first old row
             pair = (r["scenario"], r["protocol"])
             if pair not in new:
                 kept.append(r)
-            elif pair not in {(k["scenario"], k["protocol"]) for k in kept}:
+            elif pair not in placed:
                 kept.extend(new[pair])
-        placed = {(r["scenario"], r["protocol"]) for r in kept}
+                placed.add(pair)
         runs = kept + [r for r in d["runs"] if (r["scenario"], r["protocol"]) not in placed]
     doc["runs"] = runs
     out.write_text(json.dumps(doc, indent=1) + "\n")

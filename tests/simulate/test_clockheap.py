@@ -83,6 +83,6 @@ def test_a_queued_cpu_moves_and_a_removed_one_is_gone():
     h.push(0, 5, 1)  # moved to the front
     h.remove(2)
     h.push(3, 10, 0)  # ties with cpu1 at 10: priority 0 first
-    assert h.queued(1) and not h.queued(2)
+    assert h.pos[1] >= 0 and h.pos[2] == -1
     assert [h.pop() for _ in range(h.n)] == [0, 3, 1]
     assert list(h.pos) == [-1, -1, -1, -1]

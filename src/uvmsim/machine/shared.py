@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from sys import _getframe
 from typing import Any, ClassVar
 
 from uvmsim.machine import core as _core
@@ -195,16 +194,9 @@ def resolve_lock(m: Any, obj: Any, letter: str) -> Any:
     return resolver(obj)
 
 
-def m_access(
-    m: Any, kind: str, obj: Any, desc: Shared, f: Any, annotation_check: bool = True
-) -> None:
+def m_access(m: Any, kind: str, obj: Any, desc: Shared, annotation_check: bool = True) -> None:
     """The visible-operation path of a plain read or write of a Shared field."""
-    codes = _inline_codes
-    fc = f.f_code  # read once per frame: a frame attribute is a lookup
-    while id(fc) in codes:
-        f = f.f_back
-        fc = f.f_code
-    site = (fc, f.f_lasti)
+    site = frames.model_site(_inline_codes)
     if not desc.checked or annotation(m, kind, obj, desc, site, annotation_check):
         m.visible(kind, obj, desc.name, site)
     if m.races_on:
@@ -338,7 +330,7 @@ def unlocked_read(obj: Any, field: str) -> Any:
     m = _core._running
     if m is not None:
         desc = _find_desc(type(obj), field)
-        m_access(m, READ, obj, desc, _getframe(0), annotation_check=False)
+        m_access(m, READ, obj, desc, annotation_check=False)
     return obj.__dict__[field]
 
 

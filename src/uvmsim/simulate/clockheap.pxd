@@ -1,5 +1,6 @@
 # Cython declarations for clockheap.py (compiled build only; the .py stays the one source).
-# The arrays are typed memoryviews of the same array.array objects, indexed as C arrays.
+# The arrays are typed memoryviews of the same array.array objects, indexed as C arrays;
+# `_earlier` and `_place` are C functions.
 cimport cython
 
 cdef class ClockHeap:
@@ -7,7 +8,6 @@ cdef class ClockHeap:
     cdef public double[::1] times
     cdef public long long[::1] prios, cpus, pos
 
-    cpdef bint queued(self, Py_ssize_t cpu)
     cpdef Py_ssize_t first(self)
     cpdef double first_time(self)
     cpdef Py_ssize_t first_prio(self)
@@ -21,16 +21,15 @@ cdef class ClockHeap:
     @cython.locals(cpu=Py_ssize_t)
     cpdef Py_ssize_t pop(self)
 
-    @cython.locals(last=Py_ssize_t, c=Py_ssize_t)
+    @cython.locals(last=Py_ssize_t)
     cdef _take(self, Py_ssize_t i)
 
     @cython.locals(times="double[::1]", prios="long long[::1]", cpus="long long[::1]",
-                   pos="long long[::1]", t=double, p=cython.longlong, c=Py_ssize_t,
-                   parent=Py_ssize_t, pt=double, pp=cython.longlong, moved=Py_ssize_t)
-    cdef _up(self, Py_ssize_t i)
+                   start=Py_ssize_t, parent=Py_ssize_t, n=Py_ssize_t, child=Py_ssize_t,
+                   right=Py_ssize_t)
+    cdef _sift(self, Py_ssize_t i, double t, long long p, Py_ssize_t c)
 
-    @cython.locals(times="double[::1]", prios="long long[::1]", cpus="long long[::1]",
-                   pos="long long[::1]", n=Py_ssize_t, t=double, p=cython.longlong,
-                   c=Py_ssize_t, child=Py_ssize_t, right=Py_ssize_t, ct=double, rt=double,
-                   cp=cython.longlong, cc=Py_ssize_t)
-    cdef _down(self, Py_ssize_t i)
+    cdef _place(self, Py_ssize_t i, double t, long long p, Py_ssize_t c)
+
+cdef bint _earlier(double t1, long long p1, long long c1, double t2, long long p2,
+                   long long c2)

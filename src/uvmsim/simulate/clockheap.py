@@ -32,9 +32,6 @@ class ClockHeap:
         self.cpus = array("q", [0]) * ncpu  # heap place -> CPU number
         self.pos = array("q", [-1]) * ncpu  # CPU number -> heap place, -1: not queued
 
-    def queued(self, cpu: int) -> bool:
-        return self.pos[cpu] >= 0
-
     def first(self) -> int:
         """The first CPU (the queue must not be empty)."""
         return self.cpus[0]
@@ -48,18 +45,10 @@ class ClockHeap:
     def push(self, cpu: int, t: float, prio: int) -> None:
         """Queue `cpu` at time `t` with priority `prio`, moving it if it is queued."""
         i = self.pos[cpu]
-        if i < 0:  # a new leaf: it can only move up (`_up` records its place)
+        if i < 0:  # a new leaf
             i = self.n
             self.n = i + 1
-            self.times[i] = t
-            self.prios[i] = prio
-            self.cpus[i] = cpu
-            self._up(i)
-        else:
-            self.times[i] = t
-            self.prios[i] = prio
-            self._up(i)
-            self._down(self.pos[cpu])
+        self._sift(i, t, prio, cpu)
 
     def remove(self, cpu: int) -> None:
         """Take `cpu` out of the queue, if it is in."""
@@ -77,74 +66,49 @@ class ClockHeap:
         self.pos[self.cpus[i]] = -1
         last = self.n - 1
         self.n = last
-        if i < last:  # the last entry fills the hole, then finds its place
-            c = self.cpus[last]
-            self.times[i] = self.times[last]
-            self.prios[i] = self.prios[last]
-            self.cpus[i] = c
-            self.pos[c] = i
-            self._up(i)
-            self._down(self.pos[c])
+        if i < last:  # the last entry fills the hole
+            self._sift(i, self.times[last], self.prios[last], self.cpus[last])
 
-    def _up(self, i: int) -> None:
-        """Move the entry at place `i` towards the root while it comes before its parent
-        (parents move down into the hole; the entry is written once, at its place)."""
-        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
-        t = times[i]
-        p = prios[i]
-        c = cpus[i]
+    def _sift(self, i: int, t: float, p: int, c: int) -> None:
+        """Put the entry (t, p, c) at its place, starting from the hole at place `i`: up
+        while it comes before the parent, else down while a child comes before it (entries
+        on the way move into the hole; the entry is written once, at its place)."""
+        times, prios, cpus = self.times, self.prios, self.cpus
+        start = i
         while i > 0:
             parent = (i - 1) >> 1
-            pt = times[parent]
-            if t > pt:
+            if not _earlier(t, p, c, times[parent], prios[parent], cpus[parent]):
                 break
-            if t == pt:  # ties: priority, then CPU number
-                pp = prios[parent]
-                if p > pp or (p == pp and c > cpus[parent]):
-                    break
-            times[i] = pt
-            prios[i] = prios[parent]
-            moved = cpus[parent]
-            cpus[i] = moved
-            pos[moved] = i
+            self._place(i, times[parent], prios[parent], cpus[parent])
             i = parent
-        times[i] = t
-        prios[i] = p
-        cpus[i] = c
-        pos[c] = i
-
-    def _down(self, i: int) -> None:
-        """Move the entry at place `i` towards the leaves while a child comes before it."""
-        times, prios, cpus, pos = self.times, self.prios, self.cpus, self.pos
-        n = self.n
-        t = times[i]
-        p = prios[i]
-        c = cpus[i]
-        while True:
-            child = 2 * i + 1
-            if child >= n:
-                break
-            ct = times[child]
-            cp = prios[child]
-            cc = cpus[child]
-            right = child + 1
-            if right < n:  # the earlier of the two children
-                rt = times[right]
-                if rt < ct or (
-                    rt == ct and (prios[right] < cp or (prios[right] == cp and cpus[right] < cc))
+        if i == start:
+            n = self.n
+            while True:
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                right = child + 1
+                if right < n and _earlier(
+                    times[right], prios[right], cpus[right], times[child], prios[child], cpus[child]
                 ):
                     child = right
-                    ct = rt
-                    cp = prios[right]
-                    cc = cpus[right]
-            if ct > t or (ct == t and (cp > p or (cp == p and cc > c))):
-                break
-            times[i] = ct
-            prios[i] = cp
-            cpus[i] = cc
-            pos[cc] = i
-            i = child
-        times[i] = t
-        prios[i] = p
-        cpus[i] = c
-        pos[c] = i
+                if not _earlier(times[child], prios[child], cpus[child], t, p, c):
+                    break
+                self._place(i, times[child], prios[child], cpus[child])
+                i = child
+        self._place(i, t, p, c)
+
+    def _place(self, i: int, t: float, p: int, c: int) -> None:
+        self.times[i] = t
+        self.prios[i] = p
+        self.cpus[i] = c
+        self.pos[c] = i
+
+
+def _earlier(t1: float, p1: int, c1: int, t2: float, p2: int, c2: int) -> bool:
+    """Whether entry (t1, p1, c1) comes before (t2, p2, c2): by time, then priority, then CPU."""
+    if t1 != t2:
+        return t1 < t2
+    if p1 != p2:
+        return p1 < p2
+    return c1 < c2

@@ -54,9 +54,11 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
 
     Everything in `choose` runs once per visible operation, so what can be
     looked up once is: the cost table's entries are copied into attributes, each mutex's
-    spin state and each acquisition site's statistics are found through caches keyed by
-    identities (a site's code object hashes its whole bytecode), and a kernel_work's name
-    is priced once per run.
+    spin state is found through a table keyed by the mutex (once per operation: `_after`
+    reads the one `choose` found), an acquisition site's statistics through its mutex's
+    last site or a table keyed by identities (a site's code object hashes its whole
+    bytecode), and a kernel_work's name is priced once per run; the CPUs wait in an
+    indexed run queue (`simulate.clockheap`).
     """
 
     def __init__(

@@ -7,12 +7,14 @@ cimport cython
 cdef class Histogram:
     cdef public dict counts
 
+    @cython.locals(b=Py_ssize_t)
+    cpdef add(self, double value)
+
 cdef class LockStat:
     cdef public Py_ssize_t acquisitions, contended, handoffs
     cdef public double wait_cycles, wait_max, hold_cycles, hold_max
     cdef public Histogram wait_hist
 
-    @cython.locals(counts=dict)
     cpdef acquired(self, double wait, bint handoff)
     cpdef released(self, double hold)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 class Histogram:
     """Counts per power-of-two bucket of cycles: bucket b holds values in [2^b, 2^(b+1)).
 
-    A slotted class (a C type in the compiled build): `LockStat.acquired` adds to its counts
-    on every contended acquisition.
+    A slotted class (a C type in the compiled build): `LockStat.acquired` adds to it, as a C
+    method call, on every contended acquisition.
     """
 
     __slots__ = ("counts",)
@@ -112,10 +112,7 @@ class LockStat:
             self.wait_cycles += wait
             if wait > self.wait_max:
                 self.wait_max = wait
-            # Histogram.add inline: this runs on every contended acquisition.
-            counts = self.wait_hist.counts
-            b = int(wait).bit_length()
-            counts[b] = counts.get(b, 0) + 1
+            self.wait_hist.add(wait)
         if handoff:
             self.handoffs += 1
 
