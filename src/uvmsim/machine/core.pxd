@@ -14,8 +14,18 @@ cdef class CPU:
     cdef public Py_ssize_t index
     cdef public bint done, runnable
 
+cdef class Machine
+
+# Engines' `choose`, called by `visible` through the vtable (engines derive from Chooser).
+cdef class Chooser:
+    cpdef choose(self, Machine machine, current)
+
+cdef class ForwardChooser(Chooser):
+    cdef object _choose
+
 cdef class Machine:
-    cdef public object engine, _engine_choose, analyses, record
+    cdef public object engine, analyses, record
+    cdef public Chooser _chooser
     cdef public Py_ssize_t max_steps
     cdef public object schedule_covered, trace, failure
     cdef public object annotation_locks, annotation_consts, step_checks
@@ -30,6 +40,9 @@ cdef class Machine:
 
     @cython.locals(cpu=CPU, nxt=CPU, schedule=list)
     cpdef visible(self, kind, obj, field, site, blocker=*)
+
+    @cython.locals(i=Py_ssize_t)
+    cdef unwait(self, list waiters, CPU cpu)
 
 # Workloads post a kernel_work on every think and hold time: the machine is a C type there.
 @cython.locals(m=Machine)

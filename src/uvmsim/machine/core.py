@@ -230,6 +230,28 @@ def _cpu_main(machine: Machine, cpu: CPU) -> None:
     cpu.runnable = False
 
 
+class Chooser:
+    """What `Machine.visible` calls an engine's `choose` through, on every visible step.
+
+    The compiled engines (round-robin, replay, the timed engine, DPOR's) derive from it, so
+    the compiled machine calls their `choose` as a C method instead of through a bound method
+    and an argument tuple; any other engine is wrapped in a `ForwardChooser`.
+    """
+
+    def choose(self, machine: Machine, current: CPU | None) -> CPU | None:
+        raise NotImplementedError
+
+
+class ForwardChooser(Chooser):
+    """Calls the `choose` of an engine that is not a `Chooser` (a plain `Engine`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._choose = engine.choose
+
+    def choose(self, machine: Machine, current: CPU | None) -> CPU | None:
+        return self._choose(machine, current)
+
+
 class Machine:
     """A simulated multiprocessor running one program (one function per CPU) once.
 
@@ -249,7 +271,8 @@ class Machine:
         schedule_covered: bool = True,
     ):
         self.engine = engine
-        self._engine_choose = engine.choose  # bound once: `visible` calls it on every step
+        # `visible` calls it on every step.
+        self._chooser = engine if isinstance(engine, Chooser) else ForwardChooser(engine)
         self.analyses = analyses or Analyses()
         self.max_steps = max_steps
         self.record = record
@@ -422,7 +445,7 @@ class Machine:
         schedule = self.schedule
         if len(schedule) >= self.max_steps:
             self._fail(fk.STEP_BOUND, f"step bound: {self.max_steps} visible steps reached", None)
-        nxt = self._engine_choose(self, cpu)
+        nxt = self._chooser.choose(self, cpu)
         if nxt is None:
             self._deadlock()
         schedule.append(nxt.index)
@@ -434,8 +457,20 @@ class Machine:
                 raise _Halt
         if blocker is not None:
             cpu.blocker = None
-            blocker.waiters.remove(cpu)
+            self.unwait(blocker.waiters, cpu)
         return cpu
+
+    def unwait(self, waiters: list, cpu: CPU) -> None:
+        """Take `cpu` off a lock's `waiters` (it was chosen, or woken).
+
+        By identity, which is what `list.remove` finds too (a CPU equals only itself), but
+        without asking each waiter ahead of it to compare: this runs on every lock acquisition.
+        """
+        for i in range(len(waiters)):
+            if waiters[i] is cpu:
+                del waiters[i]
+                return
+        raise ValueError("unwait: the CPU is not among the waiters")
 
     def _visible_special(
         self, cpu: CPU, kind: str, obj: Any, field: Any, site: tuple, blocker: Any
@@ -464,7 +499,7 @@ class Machine:
             raise _Halt
         if blocker is not None:
             cpu.blocker = None
-            blocker.waiters.remove(cpu)
+            self.unwait(blocker.waiters, cpu)
         if self.record:
             held = tuple(m.name for m in cpu.mutexes) + tuple(lk.name for lk, _s in cpu.rwlocks)
             self.trace.append((cpu.index, kind, _name_of(obj), field, site, held))

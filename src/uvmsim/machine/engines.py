@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from uvmsim.machine.core import StopExecution
+from uvmsim.machine.core import Chooser, StopExecution
 from uvmsim.machine.failure import InputError
 
 __all__ = ["Engine", "RandomEngine", "ReplayEngine", "RoundRobinEngine", "StopExecution"]
@@ -40,7 +40,7 @@ class Engine(ABC):
         return
 
 
-class RoundRobinEngine:  # an Engine (registered below: a compiled build makes it a C type)
+class RoundRobinEngine(Chooser):  # an Engine (registered below: compiled, a C type)
     """Each CPU in turn performs `quantum` visible operations, skipping disabled CPUs."""
 
     def __init__(self, quantum: int = 1):
@@ -86,7 +86,7 @@ class RoundRobinEngine:  # an Engine (registered below: a compiled build makes i
         return None
 
 
-class RandomEngine:  # an Engine (registered below)
+class RandomEngine(Chooser):  # an Engine (registered below)
     """Uniform choice among enabled CPUs from a seeded generator: same seed, same run."""
 
     def __init__(self, seed: int = 0):
@@ -108,7 +108,7 @@ class RandomEngine:  # an Engine (registered below)
         return enabled[self.rng.randrange(len(enabled))]
 
 
-class ReplayEngine:  # an Engine (registered below)
+class ReplayEngine(Chooser):  # an Engine (registered below)
     """Replay an explicit list of CPU choices, one per visible step.
 
     A choice naming a CPU that does not exist, has finished or is blocked is an input error

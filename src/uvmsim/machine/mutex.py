@@ -117,7 +117,7 @@ def mtx_enter(m: Mutex) -> None:
         cpu.runnable = False
     mach.visible(MTX_ENTER, m, None, site)
     cpu.blocker = None
-    waiters.remove(cpu)
+    mach.unwait(waiters, cpu)
     m.owner = cpu
     m.site = site
     ipl = cpu.ipl

@@ -2,13 +2,13 @@
 # Clocks, costs and cycle sums are C doubles (the numbers pure Python adds, below 2**53);
 # the helpers of `choose` are C methods (no Python-level override check per call).
 cimport cython
-from uvmsim.machine.core cimport CPU, Machine
+from uvmsim.machine.core cimport CPU, Chooser, Machine
 from uvmsim.machine.mutex cimport Mutex
 from uvmsim.simulate.clockheap cimport ClockHeap
 from uvmsim.simulate.spin cimport MutexState, SpinMutexes
 from uvmsim.simulate.stats cimport CpuTime, LockStat
 
-cdef class TimedEngine:
+cdef class TimedEngine(Chooser):
     cdef public SpinMutexes mutexes
     cdef public object costs, rng, max_ops, max_cycles, max_visible
     cdef public Py_ssize_t ops_done

@@ -34,6 +34,7 @@ from uvmsim.machine.core import (
     WAKEUP,
     WORK,
     WRITE,
+    Chooser,
     Machine,
 )
 from uvmsim.machine.engines import StopExecution
@@ -45,7 +46,7 @@ from uvmsim.simulate.spin import MutexState, SpinMutexes
 from uvmsim.simulate.stats import CpuTime, LockStat, SimStats
 
 
-class TimedEngine:  # an Engine (registered below: a compiled build makes it a C type)
+class TimedEngine(Chooser):  # an Engine (registered below: compiled, a C type)
     """Schedules by smallest clock and charges every operation (see the module docstring).
 
     `max_ops`: stop once the workload has completed that many operations (counted by
@@ -165,7 +166,10 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 # CPUs that finished since they were queued are dropped wherever they
                 # surface (below), so they can be dropped here first: the order the others
                 # come out in is unchanged.
-                while heap.n and cpus[heap.first()].done:
+                while heap.n:
+                    c = cpus[heap.first()]
+                    if not c.done:
+                        break
                     heap.pop()
                 if heap.n:
                     top_t = heap.first_time()
@@ -205,7 +209,9 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                 raise StopExecution
             if kind is MTX_ENTER or kind is MTX_TRY:
                 mtx = op[1]
-                st = states.get(mtx) or self.mutexes.state(mtx)
+                st = states.get(mtx)
+                if st is None:
+                    st = self.mutexes.state(mtx)
                 if st.reserved >= 0 and st.reserved != idx:
                     if kind is MTX_TRY:  # try again once the hand-off has landed
                         self._push(c, max(t, st.ready) + 1)
@@ -366,7 +372,9 @@ class TimedEngine:  # an Engine (registered below: a compiled build makes it a C
                         c.index, "wait " + obj.lock_class, self._prev_start - wait, wait
                     )
         elif kind is MTX_LEAVE:
-            st = self._states.get(obj) or self.mutexes.state(obj)
+            st = self._states.get(obj)
+            if st is None:
+                st = self.mutexes.state(obj)
             hold = now - st.acq_time
             if st.ls is None:  # released without an acquisition this engine saw
                 st.ls, st.ss = self.stats.lock(obj.lock_class, "")

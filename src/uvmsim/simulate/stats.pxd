@@ -7,7 +7,7 @@ cimport cython
 cdef class Histogram:
     cdef public dict counts
 
-    @cython.locals(b=Py_ssize_t)
+    @cython.locals(b=Py_ssize_t, n=cython.longlong)
     cpdef add(self, double value)
 
 cdef class LockStat:

@@ -23,7 +23,15 @@ class Histogram:
         self.counts: dict[int, int] = {} if counts is None else counts
 
     def add(self, value: float) -> None:
-        b = int(value).bit_length()
+        # int(value).bit_length(), as a loop the compiled build runs on a C integer (cycle
+        # counts stay far below 2**63) instead of a Python int and a method call.
+        n = int(value)
+        if n < 0:
+            n = -n
+        b = 0
+        while n:
+            n >>= 1
+            b += 1
         self.counts[b] = self.counts.get(b, 0) + 1
 
     def __eq__(self, other: object) -> bool:

@@ -2,7 +2,7 @@
 # A node is made per step an execution adds and the engine's `choose` runs per visible step
 # (most of them replayed): C types, so their fields are struct fields, not dict entries.
 cimport cython
-from uvmsim.machine.core cimport CPU, Machine
+from uvmsim.machine.core cimport CPU, Chooser, Machine
 
 cdef class Node:
     cdef public tuple enabled, lock
@@ -12,7 +12,7 @@ cdef class Node:
     cdef public list wut
     cdef public object foreign
 
-cdef class _Engine:
+cdef class _Engine(Chooser):
     cdef public object x
     cdef public Py_ssize_t replay_len, last_cpu, fast
     cdef public list replay

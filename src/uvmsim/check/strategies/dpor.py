@@ -38,6 +38,7 @@ from uvmsim.check.strategies.split import Branch, Handback, Path, SharedNode
 from uvmsim.check.strategy import Options
 from uvmsim.check.target import Target
 from uvmsim.machine import Engine, Execution
+from uvmsim.machine.core import Chooser
 from uvmsim.machine.engines import StopExecution
 
 
@@ -101,7 +102,7 @@ class Node:
 _NONE: frozenset[int] = frozenset()
 
 
-class _Engine:  # an Engine (registered below: a compiled build makes it a C type)
+class _Engine(Chooser):  # an Engine (registered below: compiled, a C type)
     """Replays the prefix of the stack, then extends it; records a Node per step.
 
     `choose` runs once per visible step of every execution, most of them replayed: the
