@@ -17,6 +17,8 @@ from uvmsim.machine import failure as fk
 from uvmsim.machine import peek
 from uvmsim.machine.core import fail, running
 from uvmsim.machine.sites import inline
+from uvmsim.uvm.uvm import uvm
+from uvmsim.uvm.uvmexp import queue_counts_at_rest, uvmexp
 
 # pg_flags bits (uvm_page.h); repeated here because uvm_page imports this module.
 PG_TABLED = 0x00000004
@@ -45,9 +47,8 @@ def assert_model(cond: object, message: str) -> None:
 
 
 def _world() -> tuple:
-    from uvmsim.uvm.uvm import uvm
-    from uvmsim.uvm.uvmexp import uvmexp
-
+    """The `uvm` globals and `uvmexp`'s fields (the same objects in every execution: a
+    snapshot is installed into them)."""
     return uvm, uvmexp.__dict__
 
 
@@ -125,8 +126,6 @@ def check_queues() -> str | None:
             if d["uobject"] is None and d["uanon"] is None:
                 return f"{pg.name} is on an LRU queue with no owner (uobject and uanon NULL)"
     # The counters of the world's kind (`queue_counters`): per-CPU shares are summed.
-    from uvmsim.uvm.uvmexp import queue_counts_at_rest
-
     n_active, n_inactive = queue_counts_at_rest()
     if n_active != len(active):
         return f"I2: uvmexp.active is {n_active} but the active queue has {len(active)}"

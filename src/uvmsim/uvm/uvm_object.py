@@ -12,11 +12,10 @@ from typing import Any
 
 from uvmsim.machine import KASSERT, RWLock, Shared, SharedObject, atomic_clearbits_int, peek, poke
 from uvmsim.uvm.uvm import uvm, uvm_lock_pageq, uvm_unlock_pageq
+from uvmsim.uvm.uvm_page_h import UVM_OBJ_IS_DUMMY
 
 
 def _objlock(uobj: Any) -> Any:
-    from uvmsim.uvm.uvm_page_h import UVM_OBJ_IS_DUMMY
-
     return None if UVM_OBJ_IS_DUMMY(uobj) else peek(uobj, "vmobjlock")
 
 
