@@ -174,3 +174,45 @@ def test_same_seed_same_schedule():
     s3 = Machine(RandomEngine(8)).run(build()).schedule
     assert s1 == s2
     assert s1 != s3
+
+
+def _contended_counter():
+    m = Mutex("pageqlock")
+    total = []
+
+    def cpu():
+        for _ in range(3):
+            mtx_enter(m)
+            total.append(curcpu().index)
+            mtx_leave(m)
+
+    return [cpu, cpu, cpu], total
+
+
+def test_any_object_with_choose_is_an_engine_and_waiters_leave_in_any_order():
+    """The machine calls an engine that is not one of its own C-typed ones (no `Chooser`)
+    through a forwarder: the same choices give the same run.  Random choices make CPUs leave
+    a mutex's waiters from every position (taken off by identity)."""
+
+    class Duck:  # neither an Engine nor a Chooser: the interface's three methods only
+        def __init__(self):
+            self.inner = RandomEngine(7)
+
+        def begin(self, machine):
+            self.inner.begin(machine)
+
+        def end(self, machine):
+            self.inner.end(machine)
+
+        def choose(self, machine, current):
+            return self.inner.choose(machine, current)
+
+    runs = []
+    for engine in (RandomEngine(7), Duck()):
+        program, total = _contended_counter()
+        r = Machine(engine).run(program)
+        assert r.failure is None
+        runs.append((r.schedule, total))
+    assert runs[0] == runs[1]
+    assert sorted(runs[0][1]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert len(runs[0][0]) == 18  # an mtx_enter and an mtx_leave per iteration

@@ -23,8 +23,11 @@ class Histogram:
         self.counts: dict[int, int] = {} if counts is None else counts
 
     def add(self, value: float) -> None:
-        # int(value).bit_length(), as a loop the compiled build runs on a C integer (cycle
-        # counts stay far below 2**63) instead of a Python int and a method call.
+        # int(value).bit_length(), as a loop the compiled build runs on a C integer instead of
+        # a Python int and a method call.  Cycle counts stay far below 2**62; anything else
+        # (an infinite or NaN time) is an error in both builds, not a C cast's garbage.
+        if not -(2.0**62) < value < 2.0**62:
+            raise ValueError(f"histogram: a time of {value} cycles")
         n = int(value)
         if n < 0:
             n = -n
