@@ -3,6 +3,7 @@
 # `_earlier` and `_place` are C functions.
 cimport cython
 
+@cython.final
 cdef class ClockHeap:
     cdef public Py_ssize_t n
     cdef public double[::1] times
@@ -24,8 +25,7 @@ cdef class ClockHeap:
     @cython.locals(last=Py_ssize_t)
     cdef _take(self, Py_ssize_t i)
 
-    @cython.locals(times="double[::1]", prios="long long[::1]", cpus="long long[::1]",
-                   start=Py_ssize_t, parent=Py_ssize_t, n=Py_ssize_t, child=Py_ssize_t,
+    @cython.locals(start=Py_ssize_t, parent=Py_ssize_t, n=Py_ssize_t, child=Py_ssize_t,
                    right=Py_ssize_t)
     cdef _sift(self, Py_ssize_t i, double t, long long p, Py_ssize_t c)
 

@@ -1,6 +1,7 @@
 # Cython declarations for spin.py (compiled build only; the .py stays the one source).
 cimport cython
 
+@cython.final
 cdef class MutexState:
     cdef public object mutex, ls, ss, site_code, site_offset
     cdef public double ready, acq_time
@@ -9,6 +10,7 @@ cdef class MutexState:
 
 # The spin model is a C type too: the engine calls `state` and `hand_off` as C methods
 # (C only: nothing else calls them).
+@cython.final
 cdef class SpinMutexes:
     cdef public object fifo, rng
     cdef public double handoff

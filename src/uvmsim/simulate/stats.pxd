@@ -4,12 +4,14 @@
 # exact doubles, and an int plus a float is that float sum), and outputs round them.
 cimport cython
 
+@cython.final
 cdef class Histogram:
     cdef public dict counts
 
     @cython.locals(b=Py_ssize_t, n=cython.longlong)
     cpdef add(self, double value)
 
+@cython.final
 cdef class LockStat:
     cdef public Py_ssize_t acquisitions, contended, handoffs
     cdef public double wait_cycles, wait_max, hold_cycles, hold_max
@@ -18,5 +20,6 @@ cdef class LockStat:
     cpdef acquired(self, double wait, bint handoff)
     cpdef released(self, double hold)
 
+@cython.final
 cdef class CpuTime:
     cdef public double user, system, spin, idle

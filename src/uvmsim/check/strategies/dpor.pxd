@@ -4,6 +4,7 @@
 cimport cython
 from uvmsim.machine.core cimport CPU, Chooser, Machine
 
+@cython.final
 cdef class Node:
     cdef public tuple enabled, lock
     cdef public dict ops, sleep
