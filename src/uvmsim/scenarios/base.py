@@ -354,8 +354,9 @@ class _InPlace:
 
         It runs before every checker execution, over every field and container of the world:
         the loops run in C (`map` over the columns, consumed by a zero-length deque) rather
-        than as Python loops, one bytecode dispatch per field.  Each object is written
-        exactly as before, fields first, then dicts, lists and sets.
+        than as Python loops, one bytecode dispatch per field.  The writes are the ones a
+        loop over the objects would make, grouped by kind: fields (and the deletion of those
+        unset when the snapshot was taken), then dicts, lists and sets.
         """
         _consume(map(object.__setattr__, self._slot_objs, self._slot_names, self._slot_values))
         for obj, name in self._unset:
