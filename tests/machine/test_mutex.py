@@ -1,5 +1,7 @@
 """Spin mutexes: recursion, ownership, LIFO release, IPL, mutual exclusion."""
 
+import pytest
+
 from uvmsim.machine import (
     IPL_VM,
     MUTEX_ASSERT_LOCKED,
@@ -16,6 +18,7 @@ from uvmsim.machine import (
     mtx_leave,
     peek,
 )
+from uvmsim.machine.core import Chooser
 
 from .explore import all_executions
 
@@ -189,10 +192,9 @@ def _contended_counter():
     return [cpu, cpu, cpu], total
 
 
-def test_any_object_with_choose_is_an_engine_and_waiters_leave_in_any_order():
+def test_an_engine_that_is_no_chooser_gives_the_same_run_through_a_forwarder():
     """The machine calls an engine that is not one of its own C-typed ones (no `Chooser`)
-    through a forwarder: the same choices give the same run.  Random choices make CPUs leave
-    a mutex's waiters from every position (taken off by identity)."""
+    through a forwarder: the same choices give the same run."""
 
     class Duck:  # neither an Engine nor a Chooser: the interface's three methods only
         def __init__(self):
@@ -216,3 +218,11 @@ def test_any_object_with_choose_is_an_engine_and_waiters_leave_in_any_order():
     assert runs[0] == runs[1]
     assert sorted(runs[0][1]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert len(runs[0][0]) == 18  # an mtx_enter and an mtx_leave per iteration
+
+
+def test_a_chooser_without_choose_says_so():
+    class Half(Chooser):
+        pass
+
+    with pytest.raises(TypeError, match="Half derives from Chooser but defines no choose"):
+        Half().choose(None, None)

@@ -239,7 +239,8 @@ class Chooser:
     """
 
     def choose(self, machine: Machine, current: CPU | None) -> CPU | None:
-        raise NotImplementedError
+        """The CPU to run next, or None; each engine defines it (the machine only calls)."""
+        raise TypeError(f"{type(self).__name__} derives from Chooser but defines no choose")
 
 
 class ForwardChooser(Chooser):

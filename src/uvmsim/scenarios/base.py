@@ -273,14 +273,20 @@ class _InPlace:
 
     def __init__(self, state: Any):
         self.state = state
-        self.lists: list[tuple[list, list]] = []
-        self.dicts: list[tuple[dict, list]] = []
-        self.sets: list[tuple[set, list]] = []
-        self.slots: list[tuple[Any, list]] = []
+        # What `restore` writes back, as parallel columns (object, then its recorded content).
+        self._slot_objs: list[Any] = []
+        self._slot_names: list[str] = []
+        self._slot_values: list[Any] = []
+        self._unset: list[tuple[Any, str]] = []  # fields that had no value
+        self._dict_objs: list[dict] = []
+        self._dict_items: list[list] = []
+        self._list_objs: list[list] = []
+        self._list_items: list[list] = []
+        self._set_objs: list[set] = []
+        self._set_items: list[list] = []
         self._seen: set[int] = set()
         self._walk(state)
         del self._seen
-        self._columns()
 
     def _walk(self, root: Any) -> None:
         stack = [root]
@@ -294,16 +300,19 @@ class _InPlace:
             if t is tuple or t is frozenset:
                 stack.extend(x)
             elif t is list:
-                self.lists.append((x, list(x)))
+                self._list_objs.append(x)
+                self._list_items.append(list(x))
                 stack.extend(x)
             elif t is dict:
                 items = list(x.items())
-                self.dicts.append((x, items))
+                self._dict_objs.append(x)
+                self._dict_items.append(items)
                 for k, v in items:
                     stack.append(k)
                     stack.append(v)
             elif t is set:
-                self.sets.append((x, list(x)))
+                self._set_objs.append(x)
+                self._set_items.append(list(x))
                 stack.extend(x)
             elif x is uvm or x is uvmexp or isinstance(x, Machine | types.CodeType):
                 raise _Unsupported(t)  # an unpickled copy never holds these
@@ -324,30 +333,17 @@ class _InPlace:
                     stack.append(d)  # a dict: reset as one
                 names = copyreg._slotnames(t)
                 if names:
-                    values = [(n, getattr(x, n, _UNSET)) for n in names]
-                    self.slots.append((x, values))
-                    stack.extend(v for _n, v in values)
+                    for n in names:
+                        v = getattr(x, n, _UNSET)
+                        if v is _UNSET:
+                            self._unset.append((x, n))
+                        else:
+                            self._slot_objs.append(x)
+                            self._slot_names.append(n)
+                            self._slot_values.append(v)
+                            stack.append(v)
             else:
                 raise _Unsupported(t)
-
-    def _columns(self) -> None:
-        """The recorded contents as parallel columns, for `restore`."""
-        self._slot_objs, self._slot_names, self._slot_values = [], [], []
-        self._unset: list[tuple[Any, str]] = []
-        for obj, values in self.slots:
-            for name, value in values:
-                if value is _UNSET:
-                    self._unset.append((obj, name))
-                else:
-                    self._slot_objs.append(obj)
-                    self._slot_names.append(name)
-                    self._slot_values.append(value)
-        self._dict_objs = [d for d, _items in self.dicts]
-        self._dict_items = [items for _d, items in self.dicts]
-        self._list_objs = [lst for lst, _items in self.lists]
-        self._list_items = [items for _lst, items in self.lists]
-        self._set_objs = [st for st, _items in self.sets]
-        self._set_items = [items for _st, items in self.sets]
 
     def restore(self) -> Any:
         """Put every recorded content back; the state the snapshot was taken from.
