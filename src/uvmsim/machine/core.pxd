@@ -34,7 +34,7 @@ cdef class Machine:
     # Read on every visible operation (the running CPU, the schedule) or lock operation.
     cdef public CPU current
     cdef public list cpus, schedule
-    cdef public Py_ssize_t locks_held
+    cdef public Py_ssize_t locks_held, primed
     cdef public bint halted, _priming, _special, races_on, stopped
     cdef dict __dict__
 
