@@ -236,10 +236,11 @@ def _cpu_worker(machine: Machine, cpu: CPU) -> None:
 
     A greenlet that finishes frees the chunk its Python frames lived in, and a new one maps
     a fresh chunk when it first calls a function: two system calls and page faults per CPU
-    and execution, about 6% of a checker execution.  So once the CPU's function has returned
-    (or unwound), its greenlet hands control to the driver as a finishing greenlet would, and
-    waits there, idle, for the next execution's CPU (`Machine.run` takes it from the thread's
-    idle workers).  An exception `_cpu_main` lets through (KeyboardInterrupt) ends the worker.
+    and execution, 6% of a checker execution spent in the kernel alone.  So once the CPU's
+    function has returned (or unwound), its greenlet hands control to the driver as a
+    finishing greenlet would, and waits there, idle, for the next execution's CPU
+    (`Machine.run` takes it from the thread's idle workers).  An exception `_cpu_main` lets
+    through (KeyboardInterrupt) ends the worker.
     """
     while True:
         _cpu_main(machine, cpu)
@@ -440,10 +441,10 @@ class Machine:
             self._teardown()
             _running = prev_running
             for cpu in self.cpus:
-                # Back to the idle workers: the CPUs whose function ended (or never began).
-                g = cpu.greenlet
-                if not g.dead and (cpu.done or cpu.index >= self.primed):
-                    idle.append(g)
+                # Back to the idle workers.  After the teardown every CPU that entered its
+                # function has finished it; only an escaping exception leaves one dead.
+                if not cpu.greenlet.dead:
+                    idle.append(cpu.greenlet)
             self.engine.end(self)
         if self.input_error is not None:
             raise self.input_error
